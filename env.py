@@ -1,0 +1,43 @@
+"""Project configuration: every tunable constant of lipnet lives here.
+
+Edit these to change defaults; command-line flags override them per run.
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+# Video and mouth crops -------------------------------------------------------------------------
+FPS = 25  # every clip is resampled to this rate before extraction
+FRAME_COUNT = 75  # frames per GRID clip; the extractor pads/trims to it unless told otherwise
+IMAGE_HEIGHT = 50
+IMAGE_WIDTH = 100
+IMAGE_CHANNELS = 3  # RGB
+
+# Mouth geometry in the normalised crop: the distance between the eye centres, in crop pixels,
+# after the similarity warp. 52 puts the lips at about half the crop's width, as in the LipNet crops.
+CROP_EYE_DISTANCE = 52.0
+DETECT_MAX_SIDE = 640  # frames are scaled to this longest side for face detection (dlib HOG, no upsampling)
+SMOOTHING_WINDOW = 5  # frames, centred moving average over landmark tracks
+MAX_FILLED_FRACTION = 0.5  # a clip with more frames than this without a face is rejected
+
+# Text -----------------------------------------------------------------------------------------
+# Index 0 is the CTC blank (Keras 3 convention); the vocabulary follows it.
+VOCABULARY = " abcdefghijklmnopqrstuvwxyz"
+MAX_LABEL_LENGTH = 40  # characters; the longest GRID sentence has 32
+
+# Training -------------------------------------------------------------------------------------
+DATA_DIR = ROOT / "data"
+RUNS_DIR = ROOT / "runs"
+SPLITS_DIR = ROOT / "lipnet" / "splits"
+BATCH_SIZE = 32
+LEARNING_RATE = 1e-4
+EPOCHS = 70
+FLIP_PROBABILITY = 0.5
+JITTER_PROBABILITY = 0.05  # per frame: drop or duplicate (LipNet paper)
+NORM_STATS_CLIPS = 200  # clips sampled to estimate the per-channel mean and std
+
+# Inference ------------------------------------------------------------------------------------
+DEFAULT_WEIGHTS = ROOT / "models" / "lipnet-grid-s1.hdf5"
+BEAM_WIDTH = 16
+GRAMMAR_BEAM_WIDTH = 64

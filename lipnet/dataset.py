@@ -1,0 +1,169 @@
+"""Training data: extracted mouth crops (``.npy``) paired with their sentences, split and batched.
+
+Crops stay uint8 and memory-mapped until a batch is assembled; augmentation happens inside the model
+(on the accelerator), so batches are plain copies and workers only read.
+"""
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import env
+from lipnet import alphabet, grid
+from lipnet.errors import LipnetError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One training clip: its crop file, sentence and speaker."""
+
+    path: Path
+    text: str
+    speaker: str
+
+    @property
+    def key(self) -> str:
+        """``speaker/stem``, as listed in split files."""
+        return f"{self.speaker}/{self.path.name.removesuffix('.npy')}" if self.speaker else self.path.stem
+
+
+def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
+    """Every ``.npy`` crop file under `data_dir` whose sentence is known (``.align`` file or GRID name), sorted."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise LipnetError(
+            f"{data_dir}: no such data directory (extract videos first: python preprocessing/extract.py -v VIDEOS -o {data_dir})"
+        )
+    samples = []
+    for path in sorted(data_dir.rglob("*.npy")):
+        text = grid.transcript(path, align_dirs)
+        if text is not None:
+            samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir)))
+    if not samples:
+        raise LipnetError(f"{data_dir}: no .npy crops with a known sentence (.align file or GRID file name)")
+    return samples
+
+
+def split(
+    samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1
+) -> tuple[list[Sample], list[Sample]]:
+    """Split samples into (train, validation).
+
+    `how` is 'unseen' (speakers s1, s2, s20, s22 validate), 'overlapped' (the standard per-speaker lists),
+    'random' (`val_fraction` of clips, fixed by `seed`), or the path of a file listing validation clips
+    (``speaker/stem`` per line).
+    """
+    if how == "unseen":
+        val = [s for s in samples if s.speaker in grid.UNSEEN_SPEAKERS]
+    elif how == "overlapped":
+        listed = grid.read_split("overlapped", "val")
+        val = [s for s in samples if (s.speaker, s.path.stem) in listed]
+    elif how == "random":
+        shuffled = samples[:]
+        random.Random(seed).shuffle(shuffled)
+        val = shuffled[: max(1, round(len(samples) * val_fraction))]
+    elif Path(how).is_file():
+        keys = {
+            line.strip() for line in Path(how).read_text().splitlines() if line.strip() and not line.startswith("#")
+        }
+        val = [s for s in samples if s.key in keys]
+    else:
+        raise LipnetError(f"{how}: not a split (unseen, overlapped, random) nor a file listing validation clips")
+    held = set(val)
+    train = [s for s in samples if s not in held]
+    if not train or not val:
+        raise LipnetError(
+            f"split {how!r} leaves {len(train)} training and {len(val)} validation clips: pick another split"
+        )
+    return train, val
+
+
+def load_clip(path: str | Path, frames: int | None = env.FRAME_COUNT) -> np.ndarray:
+    """A crop array (T, 50, 100, 3) uint8, memory-mapped, padded (repeating the last frame) or trimmed to `frames`."""
+    try:
+        clip = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise LipnetError(f"{path}: not a crop array ({err})") from None
+    expected = (env.IMAGE_HEIGHT, env.IMAGE_WIDTH, env.IMAGE_CHANNELS)
+    if clip.ndim != 4 or clip.shape[1:] != expected or clip.dtype != np.uint8:
+        raise LipnetError(
+            f"{path}: crop array has shape {clip.shape} {clip.dtype}, expected (T, {', '.join(map(str, expected))}) uint8"
+        )
+    if frames is None or len(clip) == frames:
+        return clip
+    if len(clip) > frames:
+        return clip[:frames]
+    return np.concatenate([clip, np.repeat(clip[-1:], frames - len(clip), axis=0)])
+
+
+def labels(texts: list[str], length: int = env.MAX_LABEL_LENGTH) -> np.ndarray:
+    """Sentences as a (B, length) int32 array of label ids padded with 0 (the CTC blank)."""
+    out = np.zeros((len(texts), length), dtype=np.int32)
+    for i, text in enumerate(texts):
+        ids = alphabet.encode(text)
+        if len(ids) > length:
+            raise LipnetError(f"sentence longer than {length} characters: {text!r}")
+        out[i, : len(ids)] = ids
+    return out
+
+
+def channel_stats(
+    samples: list[Sample], clips: int = env.NORM_STATS_CLIPS, seed: int = 0
+) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation (0..255 scale) over a random subset of the clips."""
+    chosen = random.Random(seed).sample(samples, min(clips, len(samples)))
+    total = np.zeros(3)
+    squares = np.zeros(3)
+    count = 0
+    for s in chosen:
+        x = load_clip(s.path, None).reshape(-1, 3).astype(np.float64)
+        total += x.sum(0)
+        squares += (x**2).sum(0)
+        count += len(x)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 1e-6))
+    return mean.tolist(), std.tolist()
+
+
+class Batches(keras.utils.PyDataset):
+    """Batches of (frames uint8 (B, T, 50, 100, 3), labels int32 (B, L)), reshuffled each epoch by (seed, epoch)."""
+
+    def __init__(
+        self,
+        samples: list[Sample],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        frames: int = env.FRAME_COUNT,
+        workers: int = 4,
+        **kwargs,
+    ):
+        super().__init__(workers=workers, **kwargs)
+        self.samples, self.batch_size, self.shuffle, self.seed, self.frames = samples, batch_size, shuffle, seed, frames
+        self.epoch = 0
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.samples))
+        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.samples))
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fix the shuffle for `epoch` (used when a run resumes)."""
+        self.epoch = epoch
+        self.order = self._order()
+
+    def __len__(self) -> int:
+        n = len(self.samples) // self.batch_size if self.shuffle else -(-len(self.samples) // self.batch_size)
+        return max(n, 1)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        chosen = [self.samples[i] for i in self.order[index * self.batch_size : (index + 1) * self.batch_size]]
+        frames = np.stack([load_clip(s.path, self.frames) for s in chosen])
+        return frames, labels([s.text for s in chosen])
+
+    def on_epoch_end(self) -> None:
+        self.set_epoch(self.epoch + 1)

@@ -1,0 +1,122 @@
+"""The GRID corpus: its grammar, transcripts (from `.align` files or file names), layout and splits.
+
+GRID sentences follow one grammar: command colour preposition letter digit adverb,
+e.g. ``bbaf2n`` = "bin blue at f two now". Alignments give word timings in 1/1000 video frame.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import env
+
+COMMANDS = {"b": "bin", "l": "lay", "p": "place", "s": "set"}
+COLOURS = {"b": "blue", "g": "green", "r": "red", "w": "white"}
+PREPOSITIONS = {"a": "at", "b": "by", "i": "in", "w": "with"}
+LETTERS = {ch: ch for ch in "abcdefghijklmnopqrstuvxyz"}  # no "w"
+DIGITS = {
+    "z": "zero",
+    "1": "one",
+    "2": "two",
+    "3": "three",
+    "4": "four",
+    "5": "five",
+    "6": "six",
+    "7": "seven",
+    "8": "eight",
+    "9": "nine",
+}
+ADVERBS = {"a": "again", "n": "now", "p": "please", "s": "soon"}
+
+#: The six word slots of a GRID sentence, each a list of the words allowed there.
+GRAMMAR: tuple[tuple[str, ...], ...] = tuple(
+    tuple(dict.fromkeys(slot.values())) for slot in (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS)
+)
+#: Every word GRID uses (51).
+WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for slot in GRAMMAR for w in slot))
+
+SPLIT_NAMES = ("unseen", "overlapped")
+UNSEEN_SPEAKERS = ("s1", "s2", "s20", "s22")
+VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One aligned word: frames [start, end) at 25 fps."""
+
+    text: str
+    start: float
+    end: float
+
+
+def sentence_from_name(name: str) -> str | None:
+    """The sentence a GRID file name encodes (``bbaf2n`` -> "bin blue at f two now"), or None."""
+    stem = Path(name).name.split(".")[0].lower()
+    if len(stem) != 6:
+        return None
+    slots = (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS)
+    words = [slot.get(ch) for slot, ch in zip(slots, stem)]
+    return None if None in words else " ".join(words)
+
+
+def read_align(path: str | Path) -> list[Word]:
+    """Parse an ``.align`` file: ``start end word`` per line in 1/1000 frame; ``sil``/``sp`` dropped.
+
+    Raises ValueError naming the file and line when the file is malformed.
+    """
+    words = []
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            start, end, word = int(parts[0]), int(parts[1]), parts[2].lower()
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}: line {number} is not 'start end word': {line.strip()!r}") from None
+        if word not in ("sil", "sp"):
+            words.append(Word(word, start / 1000, end / 1000))
+    if not words:
+        raise ValueError(f"{path}: no words")
+    return words
+
+
+def find_align(video: str | Path, align_dirs: list[Path]) -> Path | None:
+    """The ``.align`` file of a clip: ``<dir>/<speaker>/<stem>.align``, ``<dir>/<stem>.align`` or beside it."""
+    video = Path(video)
+    stem, speaker = video.name.split(".")[0], video.parent.name
+    candidates = [video.with_suffix(".align")]
+    for d in align_dirs:
+        candidates += [d / speaker / f"{stem}.align", d / speaker / "align" / f"{stem}.align", d / f"{stem}.align"]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def transcript(video: str | Path, align_dirs: list[Path] = ()) -> str | None:
+    """The known sentence of a clip: from its ``.align`` file if one is found, else from a GRID file name."""
+    align = find_align(video, list(align_dirs))
+    if align is not None:
+        return " ".join(w.text for w in read_align(align))
+    return sentence_from_name(Path(video).name)
+
+
+def find_videos(root: str | Path, pattern: str = "*") -> list[Path]:
+    """Video files under `root` (recursively) whose name matches `pattern`, sorted; `root` may be a file."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob(pattern) if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+def speaker_of(path: Path, root: Path) -> str:
+    """The speaker id of a clip: the first directory under the corpus root (``s1``), or "" if none."""
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def read_split(name: str, part: str) -> set[tuple[str, str]]:
+    """The standard LipNet split list ``name`` ('unseen' or 'overlapped'), part 'train' or 'val'.
+
+    Returns (speaker, clip stem) pairs, e.g. ("s14", "srwt9p").
+    """
+    prefix = {"unseen": "unseen", "overlapped": "overlap"}[name]
+    lines = (env.SPLITS_DIR / f"{prefix}_{part}.txt").read_text().split()
+    return {(line.split("/")[0], line.rsplit("/", 1)[-1]) for line in lines}

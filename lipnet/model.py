@@ -1,0 +1,216 @@
+"""The LipNet network (Assael et al. 2016) in Keras 3, its CTC loss, and its checkpoint files.
+
+Frames (B, T, 50, 100, 3) uint8 -> [augment, training only] -> standardise -> 3 x (Conv3D, ReLU,
+MaxPool, SpatialDropout) -> per-frame features (T, 1728) -> 2 x BiGRU(256) -> Dense logits (T, 28).
+Only `keras.ops` is used, so the model runs on the TensorFlow, JAX and PyTorch backends.
+
+A checkpoint is one HDF5 file holding the model configuration (with the normalisation statistics),
+the weights in model order, and optionally the optimizer state and the training epoch. It loads
+whatever its file name (``.hdf5``, ``.h5``...), and nothing in it is pickled.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+from keras import layers, ops
+
+import env
+from lipnet import alphabet
+from lipnet.errors import LipnetError
+from lipnet.storage import atomic_write
+
+FORMAT = "lipnet-checkpoint/1"
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model: architecture sizes and input normalisation."""
+
+    height: int = env.IMAGE_HEIGHT
+    width: int = env.IMAGE_WIDTH
+    channels: int = env.IMAGE_CHANNELS
+    filters: tuple[int, int, int] = (32, 64, 96)
+    gru_units: int = 256
+    dropout: float = 0.5  # spatial dropout after each conv block
+    gru_dropout: float = 0.3  # dropout after each BiGRU
+    batch_norm: bool = False
+    num_classes: int = alphabet.NUM_CLASSES
+    mean: list[float] = field(default_factory=lambda: [0.0] * env.IMAGE_CHANNELS)  # per channel, 0..255 scale
+    std: list[float] = field(default_factory=lambda: [255.0] * env.IMAGE_CHANNELS)
+    flip_probability: float = env.FLIP_PROBABILITY
+    jitter_probability: float = env.JITTER_PROBABILITY
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "filters" in known:
+            known["filters"] = tuple(known["filters"])
+        return cls(**known)
+
+
+@keras.saving.register_keras_serializable("lipnet")
+class Standardize(layers.Layer):
+    """(x - mean) / std per channel, with the training set's statistics stored as (frozen) weights."""
+
+    def __init__(self, mean, std, **kwargs):
+        super().__init__(**kwargs)
+        self._init = (list(mean), list(std))
+
+    def build(self, input_shape):
+        mean, std = self._init
+        self.mean = self.add_weight(
+            shape=(len(mean),), initializer=keras.initializers.Constant(mean), trainable=False, name="mean"
+        )
+        self.std = self.add_weight(
+            shape=(len(std),), initializer=keras.initializers.Constant(std), trainable=False, name="std"
+        )
+
+    def call(self, x):
+        return (ops.cast(x, self.compute_dtype) - ops.cast(self.mean, self.compute_dtype)) / ops.cast(
+            self.std, self.compute_dtype
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self._init[0], "std": self._init[1]}
+
+
+@keras.saving.register_keras_serializable("lipnet")
+class Augment(layers.Layer):
+    """Training-time augmentation on the device: horizontal flip of whole clips and frame jitter.
+
+    Jitter replaces each frame, with probability `jitter` split evenly, by its predecessor
+    (a duplicated frame) or its successor (a dropped frame), keeping the clip length fixed.
+    Inactive at inference, so validation and prediction see the frames unchanged.
+    """
+
+    def __init__(self, flip=0.5, jitter=0.05, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.flip, self.jitter = flip, jitter
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        if not training:
+            return x
+        batch, frames = ops.shape(x)[0], ops.shape(x)[1]
+        if self.flip > 0:
+            flip = keras.random.uniform((batch, 1, 1, 1, 1), seed=self.seed_generator) < self.flip
+            x = ops.where(flip, ops.flip(x, axis=3), x)
+        if self.jitter > 0:
+            u = keras.random.uniform((batch, frames), seed=self.seed_generator)
+            offset = ops.where(u < self.jitter / 2, -1, ops.where(u < self.jitter, 1, 0))
+            index = ops.clip(ops.arange(frames, dtype="int32")[None, :] + ops.cast(offset, "int32"), 0, frames - 1)
+            x = ops.take_along_axis(x, ops.reshape(index, (batch, frames, 1, 1, 1)), axis=1)
+        return x
+
+    def get_config(self):
+        return {**super().get_config(), "flip": self.flip, "jitter": self.jitter}
+
+
+def build(config: ModelConfig | None = None, seed: int | None = None) -> keras.Model:
+    """The LipNet model for `config`; input (B, T, H, W, C) uint8 frames with any T, output logits (B, T, classes)."""
+    c = config or ModelConfig()
+    frames = keras.Input((None, c.height, c.width, c.channels), dtype="uint8", name="frames")
+    x = Augment(c.flip_probability, c.jitter_probability, seed=seed, name="augment")(ops.cast(frames, "float32"))
+    x = Standardize(c.mean, c.std, name="standardize")(x)
+    blocks = zip(c.filters, ((3, 5, 5), (3, 5, 5), (3, 3, 3)), ((1, 2, 2), (1, 1, 1), (1, 1, 1)))
+    for i, (filters, kernel, strides) in enumerate(blocks, 1):
+        x = layers.ZeroPadding3D(tuple(k // 2 for k in kernel), name=f"pad{i}")(x)
+        x = layers.Conv3D(filters, kernel, strides=strides, kernel_initializer="he_normal", name=f"conv{i}")(x)
+        if c.batch_norm:
+            x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.Activation("relu", name=f"relu{i}")(x)
+        x = layers.MaxPooling3D((1, 2, 2), name=f"pool{i}")(x)
+        x = layers.SpatialDropout3D(c.dropout, name=f"dropout{i}")(x)
+    features = x.shape[2] * x.shape[3] * x.shape[4]
+    x = layers.Reshape((-1, features), name="flatten")(x)
+    for i in (1, 2):
+        gru = layers.GRU(c.gru_units, return_sequences=True, kernel_initializer="orthogonal", name=f"gru{i}")
+        x = layers.Bidirectional(gru, merge_mode="concat", name=f"bigru{i}")(x)
+        x = layers.Dropout(c.gru_dropout, name=f"gru_dropout{i}")(x)
+    logits = layers.Dense(c.num_classes, dtype="float32", name="logits")(x)
+    return keras.Model(frames, logits, name="lipnet")
+
+
+def ctc_loss(y_true, y_pred):
+    """Keras 3 CTC (blank 0, logits) per clip; non-finite losses become 0 so one bad batch cannot poison training.
+
+    `y_true` is (B, L) int labels padded with 0 (the blank never occurs inside a label).
+    """
+    loss = keras.losses.ctc(y_true, ops.cast(y_pred, "float32"))
+    return ops.where(ops.isfinite(loss), loss, ops.zeros_like(loss))
+
+
+def save(path: str | Path, model: keras.Model, config: ModelConfig, optimizer=None, extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically: config + weights (+ optimizer state, + extra JSON such as the epoch)."""
+
+    def write(f):
+        with h5py.File(f, "w") as h5:
+            h5.attrs["format"] = FORMAT
+            h5.attrs["config"] = json.dumps(asdict(config))
+            h5.attrs["extra"] = json.dumps(extra or {})
+            _write_variables(h5.create_group("weights"), model.weights)
+            if optimizer is not None:
+                _write_variables(h5.create_group("optimizer"), optimizer.variables)
+
+    return atomic_write(path, write)
+
+
+def read_config(path: str | Path) -> tuple[ModelConfig, dict]:
+    """The model configuration and extra fields of a checkpoint, without building the model."""
+    with _open(path) as h5:
+        return ModelConfig.from_dict(json.loads(h5.attrs["config"])), json.loads(h5.attrs.get("extra", "{}"))
+
+
+def load(path: str | Path, optimizer=None, seed: int | None = None) -> tuple[keras.Model, ModelConfig, dict]:
+    """Build the model a checkpoint describes and load its weights (and optimizer state, if given one).
+
+    Raises LipnetError naming the file when it is not a lipnet checkpoint or does not match the architecture.
+    """
+    config, extra = read_config(path)
+    model = build(config, seed=seed)
+    with _open(path) as h5:
+        _read_variables(path, h5["weights"], model.weights)
+        if optimizer is not None and "optimizer" in h5:
+            optimizer.build(model.trainable_variables)
+            _read_variables(path, h5["optimizer"], optimizer.variables)
+    return model, config, extra
+
+
+def _open(path: str | Path) -> h5py.File:
+    path = Path(path)
+    if not path.is_file():
+        raise LipnetError(f"{path}: no such weights file")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError:
+        raise LipnetError(f"{path}: not an HDF5 weights file (corrupt or another format)") from None
+    if h5.attrs.get("format") != FORMAT:
+        h5.close()
+        raise LipnetError(
+            f"{path}: not a lipnet checkpoint (Keras 2 or other LipNet weights are not supported; retrain with train.py)"
+        )
+    return h5
+
+
+def _write_variables(group: h5py.Group, variables) -> None:
+    for i, v in enumerate(variables):
+        dataset = group.create_dataset(f"{i:04d}", data=np.asarray(ops.convert_to_numpy(v)))
+        dataset.attrs["path"] = v.path
+
+
+def _read_variables(path, group: h5py.Group, variables) -> None:
+    if len(group) != len(variables):
+        raise LipnetError(
+            f"{path}: holds {len(group)} {group.name[1:]} arrays, the model has {len(variables)}: architecture mismatch"
+        )
+    for i, v in enumerate(variables):
+        value = group[f"{i:04d}"][()]
+        if tuple(value.shape) != tuple(v.shape):
+            raise LipnetError(
+                f"{path}: {group[f'{i:04d}'].attrs['path']} has shape {value.shape}, the model expects {tuple(v.shape)}"
+            )
+        v.assign(value.astype(v.dtype) if hasattr(value, "astype") else value)

