@@ -35,6 +35,9 @@ LEARNING_RATE = 1e-4
 EPOCHS = 70
 FLIP_PROBABILITY = 0.5
 JITTER_PROBABILITY = 0.05  # per frame: drop or duplicate (LipNet paper)
+AUGMENT_SHIFT = 4.0  # pixels, random translation of whole clips
+AUGMENT_ZOOM = 0.08  # relative, random zoom of whole clips
+AUGMENT_BRIGHTNESS = 0.2  # relative, random brightness and contrast of whole clips
 NORM_STATS_CLIPS = 200  # clips sampled to estimate the per-channel mean and std
 
 # Inference ------------------------------------------------------------------------------------

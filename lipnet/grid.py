@@ -58,6 +58,12 @@ def sentence_from_name(name: str) -> str | None:
     return None if None in words else " ".join(words)
 
 
+def is_sentence(text: str) -> bool:
+    """Whether `text` is a sentence of the GRID grammar (one word from each slot, in order)."""
+    words = text.split()
+    return len(words) == len(GRAMMAR) and all(w in slot for w, slot in zip(words, GRAMMAR))
+
+
 def read_align(path: str | Path) -> list[Word]:
     """Parse an ``.align`` file: ``start end word`` per line in 1/1000 frame; ``sil``/``sp`` dropped.
 

@@ -43,6 +43,9 @@ class ModelConfig:
     std: list[float] = field(default_factory=lambda: [255.0] * env.IMAGE_CHANNELS)
     flip_probability: float = env.FLIP_PROBABILITY
     jitter_probability: float = env.JITTER_PROBABILITY
+    shift: float = env.AUGMENT_SHIFT
+    zoom: float = env.AUGMENT_ZOOM
+    brightness: float = env.AUGMENT_BRIGHTNESS
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -80,41 +83,71 @@ class Standardize(layers.Layer):
 
 @keras.saving.register_keras_serializable("lipnet")
 class Augment(layers.Layer):
-    """Training-time augmentation on the device: horizontal flip of whole clips and frame jitter.
+    """Training-time augmentation on the accelerator, one random draw per clip (all its frames alike).
 
-    Jitter replaces each frame, with probability `jitter` split evenly, by its predecessor
-    (a duplicated frame) or its successor (a dropped frame), keeping the clip length fixed.
+    - horizontal flip with probability `flip` (the LipNet paper trains on both orientations);
+    - frame jitter: each frame, with probability `jitter`, shows its predecessor (a duplicated frame)
+      or its successor (a dropped frame), keeping the clip length and so the labels' timing;
+    - a random translation of up to `shift` pixels and zoom of up to `zoom` (relative), standing in
+      for the crop placement another face or tracker would give;
+    - brightness and contrast scaled by up to `brightness` (relative).
+
     Inactive at inference, so validation and prediction see the frames unchanged.
     """
 
-    def __init__(self, flip=0.5, jitter=0.05, seed=None, **kwargs):
+    def __init__(self, flip=0.5, jitter=0.05, shift=0.0, zoom=0.0, brightness=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.flip, self.jitter = flip, jitter
+        self.flip, self.jitter, self.shift, self.zoom, self.brightness = flip, jitter, shift, zoom, brightness
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _uniform(self, shape, low=0.0, high=1.0):
+        return keras.random.uniform(shape, low, high, seed=self.seed_generator)
 
     def call(self, x, training=False):
         if not training:
             return x
-        batch, frames = ops.shape(x)[0], ops.shape(x)[1]
+        batch, frames, height, width, channels = (ops.shape(x)[i] for i in range(5))
         if self.flip > 0:
-            flip = keras.random.uniform((batch, 1, 1, 1, 1), seed=self.seed_generator) < self.flip
-            x = ops.where(flip, ops.flip(x, axis=3), x)
+            x = ops.where(self._uniform((batch, 1, 1, 1, 1)) < self.flip, ops.flip(x, axis=3), x)
         if self.jitter > 0:
-            u = keras.random.uniform((batch, frames), seed=self.seed_generator)
+            u = self._uniform((batch, frames))
             offset = ops.where(u < self.jitter / 2, -1, ops.where(u < self.jitter, 1, 0))
             index = ops.clip(ops.arange(frames, dtype="int32")[None, :] + ops.cast(offset, "int32"), 0, frames - 1)
             x = ops.take_along_axis(x, ops.reshape(index, (batch, frames, 1, 1, 1)), axis=1)
+        if self.shift > 0 or self.zoom > 0:
+            # affine_transform maps output pixels to input pixels: zoom about the centre, then shift
+            scale = 1.0 + self._uniform((batch, 1), -self.zoom, self.zoom)
+            dx = self._uniform((batch, 1), -self.shift, self.shift)
+            dy = self._uniform((batch, 1), -self.shift, self.shift)
+            cx, cy, zero = (width - 1) / 2, (height - 1) / 2, ops.zeros_like(scale)
+            row = [scale, zero, cx * (1 - scale) + dx, zero, scale, cy * (1 - scale) + dy, zero, zero]
+            transform = ops.reshape(ops.repeat(ops.concatenate(row, axis=1)[:, None], frames, axis=1), (-1, 8))
+            flat = ops.image.affine_transform(
+                ops.reshape(x, (-1, height, width, channels)), transform, fill_mode="nearest"
+            )
+            x = ops.reshape(flat, (batch, frames, height, width, channels))
+        if self.brightness > 0:
+            contrast = 1.0 + self._uniform((batch, 1, 1, 1, 1), -self.brightness, self.brightness)
+            brightness = 1.0 + self._uniform((batch, 1, 1, 1, 1), -self.brightness, self.brightness)
+            mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            x = ops.clip((x - mean) * contrast + mean * brightness, 0.0, 255.0)
         return x
 
     def get_config(self):
-        return {**super().get_config(), "flip": self.flip, "jitter": self.jitter}
+        return {
+            **super().get_config(),
+            **{k: getattr(self, k) for k in ("flip", "jitter", "shift", "zoom", "brightness")},
+        }
 
 
 def build(config: ModelConfig | None = None, seed: int | None = None) -> keras.Model:
     """The LipNet model for `config`; input (B, T, H, W, C) uint8 frames with any T, output logits (B, T, classes)."""
     c = config or ModelConfig()
     frames = keras.Input((None, c.height, c.width, c.channels), dtype="uint8", name="frames")
-    x = Augment(c.flip_probability, c.jitter_probability, seed=seed, name="augment")(ops.cast(frames, "float32"))
+    augment = Augment(
+        c.flip_probability, c.jitter_probability, c.shift, c.zoom, c.brightness, seed=seed, name="augment"
+    )
+    x = augment(ops.cast(frames, "float32"))
     x = Standardize(c.mean, c.std, name="standardize")(x)
     blocks = zip(c.filters, ((3, 5, 5), (3, 5, 5), (3, 3, 3)), ((1, 2, 2), (1, 1, 1), (1, 1, 1)))
     for i, (filters, kernel, strides) in enumerate(blocks, 1):

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 import env
-from lipnet import dataset, decoding, metrics
+from lipnet import dataset, decoding, grid, metrics
 from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write, atomic_write_text
@@ -56,18 +56,19 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int =
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     train_set, val_set = _samples(config)
-    mean, std = dataset.channel_stats(train_set, seed=config.seed)
-    model_config = lipnet_model.ModelConfig.from_dict({**config.model, "mean": mean, "std": std})
-    atomic_write_text(
-        run_dir / "config.json", json.dumps({"train": asdict(config), "model": asdict(model_config)}, indent=2)
-    )
-    atomic_write_text(run_dir / "split.txt", "".join(f"{s.key}\n" for s in val_set))
     _policy(config)
-    if config.weights:
-        model, _, _ = lipnet_model.load(config.weights, seed=config.seed)
-        model = _rebuild_with(model, model_config, config.seed)
-    else:
+    if config.weights:  # fine-tuning keeps the checkpoint's architecture and input normalisation
+        source, source_config, _ = lipnet_model.load(config.weights)
+        model_config = lipnet_model.ModelConfig.from_dict({**asdict(source_config), **config.model})
         model = lipnet_model.build(model_config, seed=config.seed)
+        _copy_weights(source, model, config.weights)
+    else:
+        mean, std = dataset.channel_stats(train_set, seed=config.seed)
+        model_config = lipnet_model.ModelConfig.from_dict({**config.model, "mean": mean, "std": std})
+        model = lipnet_model.build(model_config, seed=config.seed)
+    run = {"train": asdict(config), "model": asdict(model_config)}
+    atomic_write_text(run_dir / "config.json", json.dumps(run, indent=2))
+    atomic_write_text(run_dir / "split.txt", "".join(f"{s.key}\n" for s in val_set))
     _compile(model, config)
     return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=0, verbose=verbose)
 
@@ -117,13 +118,13 @@ def _compile(model: keras.Model, config: TrainConfig, optimizer=None) -> None:
     model.compile(optimizer=optimizer or _optimizer(config), loss=lipnet_model.ctc_loss)
 
 
-def _rebuild_with(source: keras.Model, model_config: lipnet_model.ModelConfig, seed: int) -> keras.Model:
-    """A model with `model_config`'s normalisation but `source`'s learned weights (fine-tuning)."""
-    model = lipnet_model.build(model_config, seed=seed)
-    for target, weight in zip(model.weights, source.weights):
-        if "standardize" not in target.path:
-            target.assign(weight)
-    return model
+def _copy_weights(source: keras.Model, target: keras.Model, path: str) -> None:
+    if [tuple(w.shape) for w in source.weights] != [tuple(w.shape) for w in target.weights]:
+        raise LipnetError(
+            f"{path}: --model overrides change the architecture of these weights; only augmentation may change"
+        )
+    for t, w in zip(target.weights, source.weights):
+        t.assign(w)
 
 
 def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_epoch: int, verbose: int) -> Path:
@@ -134,7 +135,9 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
     validation = dataset.Batches(
         val_set, config.batch_size, shuffle=False, frames=config.frames, workers=config.workers
     )
-    callbacks = [_Epoch(model_config, val_set, validation, run_dir, start_epoch, len(train_set), verbose)]
+    # models trained on GRID sentences only decode with the GRID grammar by default (see reader.LipReader)
+    grammar = "grid" if all(grid.is_sentence(s.text) for s in train_set + val_set) else None
+    callbacks = [_Epoch(model_config, val_set, validation, run_dir, start_epoch, len(train_set), grammar, verbose)]
     if all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):  # Keras writes summaries with tf
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
     if verbose:
@@ -157,10 +160,18 @@ class _Epoch(keras.callbacks.Callback):
     """After every epoch: validate (greedy CER/WER), log, checkpoint (last, best) and redraw the curves."""
 
     def __init__(
-        self, model_config, val_set, validation, run_dir: Path, start_epoch: int, train_clips: int, verbose: int
+        self,
+        model_config,
+        val_set,
+        validation,
+        run_dir: Path,
+        start_epoch: int,
+        train_clips: int,
+        grammar: str | None,
+        verbose: int,
     ):
         super().__init__()
-        self.verbose = verbose
+        self.grammar, self.verbose = grammar, verbose
         self.model_config, self.val_set, self.validation, self.run_dir = model_config, val_set, validation, run_dir
         self.train_clips = train_clips
         self.rows = _read_log(run_dir / "log.csv", start_epoch)
@@ -189,18 +200,11 @@ class _Epoch(keras.callbacks.Callback):
         logs.update({k: v for k, v in row.items() if k.startswith("val_")})
         self.rows.append(row)
         _write_log(self.run_dir / "log.csv", self.rows)
-        optimizer = self.model.optimizer
-        lipnet_model.save(
-            self.run_dir / "last.hdf5", self.model, self.model_config, optimizer, extra={"epoch": epoch + 1}
-        )
+        extra = {"epoch": epoch + 1, "val_cer": scores.cer, "val_wer": scores.wer, "grammar": self.grammar}
+        lipnet_model.save(self.run_dir / "last.hdf5", self.model, self.model_config, self.model.optimizer, extra)
         if scores.cer < self.best:
             self.best = scores.cer
-            lipnet_model.save(
-                self.run_dir / "best.hdf5",
-                self.model,
-                self.model_config,
-                extra={"epoch": epoch + 1, "val_cer": scores.cer, "val_wer": scores.wer},
-            )
+            lipnet_model.save(self.run_dir / "best.hdf5", self.model, self.model_config, extra=extra)
         _plot(self.run_dir / "curves.png", self.rows)
         if self.verbose:
             print(

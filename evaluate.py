@@ -1,0 +1,137 @@
+"""Score a model: ``python evaluate.py -w weights.hdf5 -d data --split lipnet/splits/s1_heldout.txt``.
+
+Reads extracted crops (``-d``, all clips or the validation part of ``--split``) or videos (``-v``, a file
+or directory, extracted on the fly exactly as predict.py does), decodes every clip with each decoder,
+and prints corpus CER/WER (total edits / total reference length), mean per-sentence rates and
+sentence accuracy, per decoder and per speaker. ``--output results.json`` (or ``.csv``) keeps them.
+"""
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+import numpy as np  # noqa: E402
+
+import env  # noqa: E402
+from lipnet import dataset, grid, metrics  # noqa: E402
+from lipnet.errors import LipnetError  # noqa: E402
+from lipnet.reader import DECODERS, LipReader  # noqa: E402
+from lipnet.storage import atomic_write_text  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("-w", "--weights", default=str(env.DEFAULT_WEIGHTS), help="checkpoint to score")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("-d", "--dataset-path", help="extracted crops (.npy) to score")
+    source.add_argument("-v", "--video-path", help="a video or a directory of videos to score")
+    p.add_argument(
+        "--split", help="with -d: score only the validation clips of this split (unseen, overlapped, or a list file)"
+    )
+    p.add_argument("--speakers", nargs="+", default=[], help="with -d: only these speakers")
+    p.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files (repeatable)")
+    p.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=DECODERS)
+    p.add_argument("-pp", "--predictor-path", help="dlib 68-point landmark model")
+    p.add_argument("--output", help="write the scores to this .json or .csv file")
+    return p.parse_args(argv)
+
+
+def _crop_items(args) -> list[tuple[str, str, str, np.ndarray | None]]:
+    samples = dataset.discover(args.dataset_path, [Path(a) for a in args.aligns_path])
+    if args.speakers:
+        samples = [s for s in samples if s.speaker in args.speakers]
+    if args.split:
+        samples = dataset.split(samples, args.split)[1]
+    return [(s.key, s.speaker, s.text, None) for s in samples]
+
+
+def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
+    """Decode every clip with every decoder; returns scores per decoder (with per-speaker breakdowns)."""
+    refs, speakers, hyps = [], [], {d: [] for d in args.decoders}
+    if args.dataset_path:
+        items = _crop_items(args)
+        for key, speaker, text, _ in items:
+            crops = np.asarray(dataset.load_clip(Path(args.dataset_path) / f"{key}.npy", None))
+            probs = reader.probabilities(crops)
+            refs.append(text)
+            speakers.append(speaker)
+            for d in args.decoders:
+                hyps[d].append(reader.decode(probs, d))
+    else:
+        root = Path(args.video_path)
+        for video in grid.find_videos(root):
+            text = grid.transcript(video, [Path(a) for a in args.aligns_path])
+            if text is None:
+                print(f"skipped: {video}: sentence unknown (no .align file, not a GRID file name)", file=sys.stderr)
+                continue
+            try:
+                track = reader.extractor.extract(video, frames=None)
+            except LipnetError as err:
+                print(f"failed: {err}", file=sys.stderr)
+                continue
+            probs = reader.probabilities(track.crops)
+            refs.append(text)
+            speakers.append(grid.speaker_of(video, root) if root.is_dir() else "")
+            for d in args.decoders:
+                hyps[d].append(reader.decode(probs, d))
+    if not refs:
+        raise LipnetError(f"{args.dataset_path or args.video_path}: no clip with a known sentence to score")
+    return {d: metrics.score(refs, hyps[d], speakers) for d in args.decoders}
+
+
+def table(scores: dict[str, metrics.Scores]) -> list[dict]:
+    """One row per decoder and speaker ("all" first)."""
+    rows = []
+    for decoder, s in scores.items():
+        for speaker, part in [("all", s), *sorted(s.speakers.items())]:
+            if speaker != "all" and len(s.speakers) < 2:
+                continue
+            rows.append(
+                {
+                    "decoder": decoder,
+                    "speaker": speaker or "-",
+                    **{k: v for k, v in part.to_dict().items() if k != "speakers"},
+                }
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        reader = LipReader(args.weights, args.predictor_path)
+        rows = table(evaluate(reader, args))
+    except LipnetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"{'decoder':8} {'speaker':8} {'clips':>6} {'CER':>7} {'WER':>7} {'mean CER':>9} {'mean WER':>9} {'sentences':>9}"
+    )
+    for r in rows:
+        print(
+            f"{r['decoder']:8} {r['speaker']:8} {r['count']:6d} {r['cer']:7.2%} {r['wer']:7.2%} "
+            f"{r['mean_cer']:9.2%} {r['mean_wer']:9.2%} {r['accuracy']:9.2%}"
+        )
+    if args.output:
+        if args.output.endswith(".csv"):
+            text = io.StringIO()
+            writer = csv.DictWriter(text, list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+            atomic_write_text(args.output, text.getvalue())
+        else:
+            atomic_write_text(args.output, json.dumps({"weights": str(args.weights), "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
