@@ -10,12 +10,12 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+from lipnet import cli
+
+cli.start()  # before anything imports Keras
 
 import numpy as np  # noqa: E402
 
@@ -111,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         reader = LipReader(args.weights, args.predictor_path)
         rows = table(evaluate(reader, args))
     except LipnetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return cli.fail(err)
     print(
         f"{'decoder':8} {'speaker':8} {'clips':>6} {'CER':>7} {'WER':>7} {'mean CER':>9} {'mean WER':>9} {'sentences':>9}"
     )

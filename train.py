@@ -2,14 +2,11 @@
 
 import argparse
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # 2x faster on CPU
-
-import env  # noqa: E402
-from lipnet.errors import LipnetError  # noqa: E402
+import env
+from lipnet import cli
+from lipnet.errors import LipnetError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    cli.start()
     from lipnet import trainer
 
     try:
@@ -74,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             run_dir = trainer.train(config, args.run_dir)
     except LipnetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return cli.fail(err)
     except KeyboardInterrupt:
         print("interrupted: continue with --resume", file=sys.stderr)
         return 130

@@ -1,0 +1,109 @@
+"""Training data: discovery, splits, crop loading (never unpickled), labels, batches."""
+
+import numpy as np
+import pytest
+
+from lipnet import dataset
+from lipnet.errors import LipnetError
+
+
+def _crops(path, frames=75, value=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.full((frames, 50, 100, 3), value, np.uint8))
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    for speaker, names in {"s1": ["bbaf2n", "lgil7a"], "s2": ["pwij3p"], "s14": ["swwp2s", "lbax4n"]}.items():
+        for name in names:
+            _crops(tmp_path / speaker / f"{name}.npy")
+    _crops(tmp_path / "s14" / "holiday.npy")  # no sentence known: skipped
+    return tmp_path
+
+
+def test_discover_pairs_crops_with_sentences(corpus):
+    samples = dataset.discover(corpus)
+    assert len(samples) == 5
+    assert {s.key for s in samples} >= {"s1/bbaf2n", "s14/swwp2s"}
+    assert next(s for s in samples if s.key == "s1/bbaf2n").text == "bin blue at f two now"
+
+
+def test_discover_reports_missing_or_empty_directories(tmp_path):
+    with pytest.raises(LipnetError, match="no such data directory"):
+        dataset.discover(tmp_path / "nope")
+    with pytest.raises(LipnetError, match="no .npy crops"):
+        dataset.discover(tmp_path)
+
+
+def test_unseen_split_holds_out_speakers(corpus):
+    train, val = dataset.split(dataset.discover(corpus), "unseen")
+    assert {s.speaker for s in val} == {"s1", "s2"} and {s.speaker for s in train} == {"s14"}
+
+
+def test_random_split_is_fixed_by_seed_and_list_split_reads_keys(corpus, tmp_path):
+    samples = dataset.discover(corpus)
+    assert dataset.split(samples, "random", seed=3, val_fraction=0.4) == dataset.split(
+        samples, "random", seed=3, val_fraction=0.4
+    )
+    listing = tmp_path / "val.txt"
+    listing.write_text("# held out\ns14/lbax4n\n")
+    train, val = dataset.split(samples, str(listing))
+    assert [s.key for s in val] == ["s14/lbax4n"] and len(train) == 4
+
+
+def test_split_that_leaves_nothing_to_train_is_refused(corpus):
+    samples = [s for s in dataset.discover(corpus) if s.speaker == "s1"]
+    with pytest.raises(LipnetError, match="0 training"):
+        dataset.split(samples, "unseen")
+
+
+def test_load_clip_pads_with_last_frame_and_trims(tmp_path):
+    path = tmp_path / "c.npy"
+    clip = np.arange(74)[:, None, None, None] * np.ones((74, 50, 100, 3), np.uint8)
+    np.save(path, clip.astype(np.uint8))
+    padded = dataset.load_clip(path, 75)
+    assert padded.shape == (75, 50, 100, 3) and (padded[74] == 73).all() and (padded[73] == 73).all()
+    assert dataset.load_clip(path, 40).shape[0] == 40
+    assert dataset.load_clip(path, None).shape[0] == 74
+
+
+def test_load_clip_refuses_wrong_shapes_and_pickles(tmp_path):
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((75, 50, 100), np.uint8))
+    with pytest.raises(LipnetError, match=r"wrong.npy: crop array has shape"):
+        dataset.load_clip(wrong)
+    pickled = tmp_path / "pickled.npy"
+    np.save(pickled, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(LipnetError, match="pickled.npy: not a crop array"):
+        dataset.load_clip(pickled)
+    text = tmp_path / "text.npy"
+    text.write_text("hello")
+    with pytest.raises(LipnetError, match="text.npy"):
+        dataset.load_clip(text)
+
+
+def test_labels_pad_with_blank():
+    y = dataset.labels(["ab", "b"], length=4)
+    assert y.tolist() == [[2, 3, 0, 0], [3, 0, 0, 0]]
+    with pytest.raises(LipnetError, match="longer than 4"):
+        dataset.labels(["abcde"], length=4)
+
+
+def test_batches_are_uint8_and_shuffle_per_epoch(corpus):
+    samples = dataset.discover(corpus)
+    batches = dataset.Batches(samples, 2, shuffle=True, seed=1, workers=1)
+    x, y = batches[0]
+    assert x.shape == (2, 75, 50, 100, 3) and x.dtype == np.uint8 and y.dtype == np.int32
+    assert len(batches) == 2  # training drops the last partial batch
+    first = batches.order.copy()
+    batches.on_epoch_end()
+    batches.set_epoch(0)
+    assert (batches.order == first).all()  # reproducible per (seed, epoch), so resumed runs match
+    assert len(dataset.Batches(samples, 2, shuffle=False, workers=1)) == 3  # validation keeps every clip
+
+
+def test_channel_stats_measures_pixels(tmp_path):
+    _crops(tmp_path / "s1" / "bbaf2n.npy", value=10)
+    _crops(tmp_path / "s1" / "bbaf3s.npy", value=30)
+    mean, std = dataset.channel_stats(dataset.discover(tmp_path))
+    assert mean == pytest.approx([20, 20, 20]) and std == pytest.approx([10, 10, 10])

@@ -1,0 +1,135 @@
+"""Training on real extracted GRID crops with tiny models: learning, artefacts, resuming after a kill."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from lipnet import dataset, decoding, trainer
+from lipnet import model as lipnet_model
+from lipnet.errors import LipnetError
+from lipnet.mouth import MouthExtractor
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = {"s1": ["bbaf2n"], "s2": ["pwij3p"], "s5": ["lbax4n"], "s32": ["sbwe5n"]}
+TINY = {"filters": [4, 8, 8], "gru_units": 8}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory) -> Path:
+    """The fixture clips of four GRID speakers, extracted for real into data/<speaker>/<clip>.npy."""
+    root = tmp_path_factory.mktemp("data")
+    extractor = MouthExtractor()
+    for speaker, names in CLIPS.items():
+        for name in names:
+            extractor.extract(ROOT / "tests" / "fixtures" / f"{name}.mpg").save(root / speaker / f"{name}.npy")
+    for sample in sorted((ROOT / "samples").glob("*.mp4")):
+        extractor.extract(sample).save(root / "s1" / f"{sample.stem}.npy")
+    return root
+
+
+def test_tiny_model_overfits_four_real_clips(crops):
+    """The whole learning path works: crops -> normalisation -> CTC -> greedy decoding of the right sentences."""
+    samples = [s for s in dataset.discover(crops) if s.speaker != "s1" or s.key == "s1/bbaf2n"]
+    x = np.stack([np.asarray(dataset.load_clip(s.path)) for s in samples])
+    y = dataset.labels([s.text for s in samples])
+    mean, std = dataset.channel_stats(samples)
+    still = {"flip_probability": 0, "jitter_probability": 0, "shift": 0, "zoom": 0, "brightness": 0}
+    config = lipnet_model.ModelConfig(
+        filters=(8, 16, 16), gru_units=64, dropout=0, gru_dropout=0, batch_norm=True, mean=mean, std=std, **still
+    )
+    keras.utils.set_random_seed(0)
+    model = lipnet_model.build(config, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=lipnet_model.ctc_loss)
+    decoded = []
+    for _ in range(80):  # typically done after 40-80 epochs
+        model.fit(x, y, batch_size=4, epochs=5, verbose=0)
+        decoded = [decoding.greedy(p) for p in decoding.softmax(model.predict_on_batch(x))]
+        if decoded == [s.text for s in samples]:
+            break
+    assert decoded == [s.text for s in samples]
+
+
+def test_one_epoch_writes_every_artefact(crops, tmp_path):
+    config = trainer.TrainConfig(data_dir=str(crops), split="unseen", epochs=1, batch_size=2, workers=1, model=TINY)
+    run = trainer.train(config, tmp_path / "run", verbose=0)
+    for name in ("config.json", "split.txt", "last.hdf5", "best.hdf5", "log.csv", "curves.png"):
+        assert (run / name).stat().st_size > 0, name
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["split"] == "unseen" and len(saved["model"]["mean"]) == 3
+    assert (run / "split.txt").read_text().split() == ["s1/bbaf2n", "s1/lgil7a", "s1/pwbq6p", "s1/sbbn6n", "s2/pwij3p"]
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1"] and 0 <= float(rows[0]["val_cer"]) <= 1
+    _, _, extra = lipnet_model.load(run / "best.hdf5")
+    assert extra["epoch"] == 1 and extra["grammar"] == "grid"
+    assert not list(run.glob(".*.tmp"))
+    with pytest.raises(LipnetError, match="holds a run already"):
+        trainer.train(config, run, verbose=0)
+
+
+def test_resume_after_sigkill_loses_at_most_one_epoch(crops, tmp_path):
+    run = tmp_path / "run"
+    command = [
+        sys.executable,
+        "train.py",
+        "-d",
+        str(crops),
+        "--split",
+        "unseen",
+        "-b",
+        "2",
+        "--workers",
+        "1",
+        "--model",
+        json.dumps(TINY),
+        "-o",
+        str(run),
+    ]
+    process = subprocess.Popen(
+        [*command, "-e", "50"], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if (run / "log.csv").exists() and len((run / "log.csv").read_text().splitlines()) >= 3:  # 2 epochs logged
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    _, _, extra = lipnet_model.load(run / "last.hdf5")
+    done = extra["epoch"]
+    assert done >= 1
+    resumed = subprocess.run(
+        [sys.executable, "train.py", "--resume", str(run), "-e", str(done + 1)],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"epoch {done + 1}:" in resumed.stdout
+    assert [int(r["epoch"]) for r in csv.DictReader((run / "log.csv").open())] == list(range(1, done + 2))
+    assert lipnet_model.read_config(run / "last.hdf5")[1]["epoch"] == done + 1
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_train_cli_reports_bad_data_in_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "train.py", "-d", str(tmp_path / "nothing"), "-e", "1"],
+        cwd=ROOT,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
