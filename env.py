@@ -13,11 +13,14 @@ FRAME_COUNT = 75  # frames per GRID clip; the extractor pads/trims to it unless 
 IMAGE_HEIGHT = 50
 IMAGE_WIDTH = 100
 IMAGE_CHANNELS = 3  # RGB
+DECODE_THREADS = 1  # FFmpeg threads per video: short clips decode faster on one, and the extractor runs one per core
 
 # Mouth geometry in the normalised crop: the distance between the eye centres, in crop pixels,
 # after the similarity warp. 52 puts the lips at about half the crop's width, as in the LipNet crops.
 CROP_EYE_DISTANCE = 52.0
-DETECT_MAX_SIDE = 640  # frames are scaled to this longest side for face detection (dlib HOG, no upsampling)
+DETECT_MAX_SIDE = 640  # face detection: larger frames shrink to this side; smaller grow to it if none found natively
+LANDMARK_STRIDE = 2  # the 68-point predictor runs on every 2nd frame, frames between are interpolated (1: all)
+TRACK_MIN_SIMILARITY = 0.7  # a tracked face correlating less than this with its look at the last detection is lost
 SMOOTHING_WINDOW = 5  # frames, centred moving average over landmark tracks
 MAX_FILLED_FRACTION = 0.5  # a clip with more frames than this without a face is rejected
 
@@ -44,3 +47,7 @@ NORM_STATS_CLIPS = 200  # clips sampled to estimate the per-channel mean and std
 DEFAULT_WEIGHTS = ROOT / "models" / "lipnet-grid-s1.hdf5"
 BEAM_WIDTH = 16
 GRAMMAR_BEAM_WIDTH = 64
+
+# Output ---------------------------------------------------------------------------------------
+SUBTITLE_LINE_WIDTH = 42  # characters; subtitle cues group words into lines up to this long
+ANNOTATION_MIN_WIDTH = 640  # pixels; annotated videos of narrower clips are enlarged by a whole factor to fit text

@@ -150,7 +150,7 @@ def align(probs: np.ndarray, text: str) -> list[tuple[int, int]]:
     path = np.empty(len(log_y), dtype=np.int64)
     for t in range(len(log_y) - 1, -1, -1):
         path[t] = state
-        state -= moves[t, state]
+        state -= int(moves[t, state])
     spans = []
     for i in range(len(labels)):
         frames = np.flatnonzero(path == 2 * i + 1)

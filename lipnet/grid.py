@@ -99,14 +99,15 @@ def find_align(video: str | Path, align_dirs: list[Path]) -> Path | None:
 def transcript(video: str | Path, align_dirs: list[Path] = ()) -> str | None:
     """The known sentence of a clip, for training and scoring, from the first of:
 
-    an ``.align`` file (beside the clip or under `align_dirs`), a ``<clip>.txt`` file beside the clip
-    holding the sentence (how to label your own videos), or a GRID file name.
+    an ``.align`` file (beside the clip or under `align_dirs`), a ``<clip>.lab`` file beside the clip
+    holding the sentence (the plain-text label convention of speech corpora and forced aligners; how
+    to label your own videos), or a GRID file name.
     """
     video = Path(video)
     align = find_align(video, list(align_dirs))
     if align is not None:
         return " ".join(w.text for w in read_align(align))
-    text = video.with_suffix(".txt")
+    text = video.with_suffix(".lab")
     if text.is_file():
         return " ".join(text.read_text(encoding="utf-8", errors="replace").split()) or None
     return sentence_from_name(video.name)

@@ -46,6 +46,9 @@ class ModelConfig:
     shift: float = env.AUGMENT_SHIFT
     zoom: float = env.AUGMENT_ZOOM
     brightness: float = env.AUGMENT_BRIGHTNESS
+    # Turn input crops by 180 degrees. Only for the first shipped model: it was trained on crops an
+    # extraction bug (since fixed) had turned upside down; new models leave this False.
+    rotate_input: bool = False
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -144,10 +147,13 @@ def build(config: ModelConfig | None = None, seed: int | None = None) -> keras.M
     """The LipNet model for `config`; input (B, T, H, W, C) uint8 frames with any T, output logits (B, T, classes)."""
     c = config or ModelConfig()
     frames = keras.Input((None, c.height, c.width, c.channels), dtype="uint8", name="frames")
+    x = ops.cast(frames, "float32")
+    if c.rotate_input:
+        x = ops.flip(ops.flip(x, axis=2), axis=3)
     augment = Augment(
         c.flip_probability, c.jitter_probability, c.shift, c.zoom, c.brightness, seed=seed, name="augment"
     )
-    x = augment(ops.cast(frames, "float32"))
+    x = augment(x)
     x = Standardize(c.mean, c.std, name="standardize")(x)
     blocks = zip(c.filters, ((3, 5, 5), (3, 5, 5), (3, 3, 3)), ((1, 2, 2), (1, 1, 1), (1, 1, 1)))
     for i, (filters, kernel, strides) in enumerate(blocks, 1):
@@ -195,7 +201,10 @@ def save(path: str | Path, model: keras.Model, config: ModelConfig, optimizer=No
 def read_config(path: str | Path) -> tuple[ModelConfig, dict]:
     """The model configuration and extra fields of a checkpoint, without building the model."""
     with _open(path) as h5:
-        return ModelConfig.from_dict(json.loads(h5.attrs["config"])), json.loads(h5.attrs.get("extra", "{}"))
+        try:
+            return ModelConfig.from_dict(json.loads(h5.attrs["config"])), json.loads(h5.attrs.get("extra", "{}"))
+        except (KeyError, ValueError, TypeError) as err:
+            raise LipnetError(f"{path}: damaged lipnet checkpoint (configuration unreadable: {err})") from None
 
 
 def load(path: str | Path, optimizer=None, seed: int | None = None) -> tuple[keras.Model, ModelConfig, dict]:
@@ -206,10 +215,13 @@ def load(path: str | Path, optimizer=None, seed: int | None = None) -> tuple[ker
     config, extra = read_config(path)
     model = build(config, seed=seed)
     with _open(path) as h5:
-        _read_variables(path, h5["weights"], model.weights)
-        if optimizer is not None and "optimizer" in h5:
-            optimizer.build(model.trainable_variables)
-            _read_variables(path, h5["optimizer"], optimizer.variables)
+        try:
+            _read_variables(path, h5["weights"], model.weights)
+            if optimizer is not None and "optimizer" in h5:
+                optimizer.build(model.trainable_variables)
+                _read_variables(path, h5["optimizer"], optimizer.variables)
+        except (KeyError, ValueError, TypeError, OSError) as err:
+            raise LipnetError(f"{path}: damaged lipnet checkpoint ({err})") from None
     return model, config, extra
 
 

@@ -1,8 +1,9 @@
 """Mouth extraction: dlib face landmarks tracked through a clip, then a similarity warp to a mouth crop.
 
 The face detector runs once and again only when tracking is lost; between detections the 68-point
-predictor is seeded with a box derived from the previous frame's landmarks. Landmark tracks are
-filled across faceless frames and smoothed, then every frame is warped so the eyes are level and a
+predictor is seeded with a box derived from the previous tracked frame's landmarks. It runs on every
+`env.LANDMARK_STRIDE`-th frame, the frames between are interpolated. Landmark tracks are filled
+across faceless frames and smoothed, then every frame is warped so the eyes are level and a
 fixed distance apart (`env.CROP_EYE_DISTANCE`) and the clip's mean mouth centre sits in the middle
 of a `env.IMAGE_WIDTH` x `env.IMAGE_HEIGHT` crop. Scale and rotation come from the eyes, which do not
 move when a person speaks, so the lips move inside a steady frame.
@@ -16,16 +17,16 @@ from pathlib import Path
 import cv2
 import dlib
 import numpy as np
-from imutils import face_utils
 
 import env
 from lipnet import video
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write
 
-_EYE_L = slice(*face_utils.FACIAL_LANDMARKS_68_IDXS["left_eye"])
-_EYE_R = slice(*face_utils.FACIAL_LANDMARKS_68_IDXS["right_eye"])
-_MOUTH = slice(*face_utils.FACIAL_LANDMARKS_68_IDXS["mouth"])
+# iBUG 68-point layout, named by image side: 36-41 is the eye on the image's left (the subject's right).
+_EYE_LEFT = slice(36, 42)
+_EYE_RIGHT = slice(42, 48)
+MOUTH = slice(48, 68)
 CROP_SHAPE = (env.IMAGE_HEIGHT, env.IMAGE_WIDTH, env.IMAGE_CHANNELS)
 
 
@@ -43,7 +44,9 @@ class MouthTrack:
 
     crops: np.ndarray  # (T, 50, 100, 3) uint8 RGB
     landmarks: np.ndarray  # (T, 68, 2) float32, source pixels, filled and smoothed
-    detected: np.ndarray  # (T,) bool: a face was found in this frame (False: filled from neighbours or padding)
+    # (T,) bool: a face was found in this frame, or on both sides of it when it was not tracked itself
+    # (env.LANDMARK_STRIDE); False: filled from neighbours, or padding.
+    detected: np.ndarray
     transforms: np.ndarray  # (T, 2, 3) float32 affine maps from source pixels to crop pixels
     source_fps: float
     source_frames: int  # frames after resampling to env.FPS, before padding or trimming
@@ -91,6 +94,15 @@ def load_sidecar(npy_path: str | Path) -> dict:
     return out
 
 
+@dataclass
+class _TrackState:
+    """What tracking carries from one frame to the next, besides the previous landmarks."""
+
+    calibration: np.ndarray | None = None  # the detector's box relative to the landmarks, at the last detection
+    look: np.ndarray | None = None  # the face's `_appearance` at the last detection
+    detections: int = 0
+
+
 class MouthExtractor:
     """Finds, tracks and crops the mouth in videos. Create once and reuse: loading dlib's models is slow."""
 
@@ -106,9 +118,8 @@ class MouthExtractor:
 
     def extract(self, path: str | Path, frames: int | None = env.FRAME_COUNT) -> MouthTrack:
         """Mouth crops of a video file, resampled to env.FPS; padded or trimmed to `frames` unless None."""
-        info = video.probe(path)
-        clip = list(video.frames(path))
-        return self.extract_frames(clip, frames=frames, source_fps=info.fps, name=str(path))
+        clip, info = video.read(path)
+        return self.extract_frames(list(clip), frames=frames, source_fps=info.fps, name=str(path))
 
     def extract_frames(
         self, clip: list[np.ndarray], frames: int | None = None, source_fps: float = env.FPS, name: str = "<frames>"
@@ -126,46 +137,72 @@ class MouthExtractor:
         track = MouthTrack(crops, landmarks, detected, transforms, source_fps, len(clip), 0, detections)
         return track if frames is None else _fit_length(track, frames)
 
-    def landmarks(self, clip: list[np.ndarray]) -> tuple[np.ndarray, int]:
-        """Raw 68-point landmarks per frame, (T, 68, 2) float32 with NaN where no face was found.
+    def landmarks(self, clip: list[np.ndarray], stride: int = env.LANDMARK_STRIDE) -> tuple[np.ndarray, int]:
+        """Raw 68-point landmarks per frame, (T, 68, 2) float32 with NaN where no face was found, and the
+        number of detector runs.
 
-        Detects on the first frame (and whenever tracking is lost); otherwise seeds the predictor with
-        a box placed relative to the previous landmarks as the detector's box was at the last detection.
+        Tracks every `stride`-th frame and the last; a frame in between is interpolated when the tracked
+        frames either side of it both have a face, and tracked on its own otherwise.
         """
+        grays = [cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in clip]
         out = np.full((len(clip), 68, 2), np.nan, dtype=np.float32)
-        previous, calibration, detections = None, None, 0
-        for t, frame in enumerate(clip):
-            gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-            points = None
-            if previous is not None:
-                points = self._predict(gray, _box_from(previous, calibration))
-                if not _plausible(points, previous):
-                    points = None
-            if points is None:
-                detections += 1
-                box = self._detect(gray)
-                if box is not None:
-                    points = self._predict(gray, box)
-                    calibration = _calibrate(box, points)
-            if points is not None:
-                out[t] = points
-            previous = points
-        return out, detections
+        state = _TrackState()
+        keyframes = sorted({*range(0, len(clip), stride), *range(len(clip))[-1:]})
+        previous = None
+        for t in keyframes:
+            previous = out[t] = self._track(grays[t], previous, state)
+        for a, b in zip(keyframes, keyframes[1:]):
+            if b - a < 2:
+                continue
+            if not np.isnan(out[[a, b], 0, 0]).any():
+                weight = ((np.arange(a + 1, b) - a) / (b - a))[:, None, None]
+                out[a + 1 : b] = (1 - weight) * out[a] + weight * out[b]
+                continue
+            previous = None if np.isnan(out[a, 0, 0]) else out[a]
+            for t in range(a + 1, b):
+                previous = out[t] = self._track(grays[t], previous, state)
+        return out, state.detections
+
+    def _track(self, gray: np.ndarray, previous: np.ndarray | None, state: _TrackState) -> np.ndarray:
+        """Landmarks of one frame, (68, 2) float32, all NaN if no face.
+
+        Seeds the predictor with a box placed relative to the previous landmarks as the detector's box
+        was at the last detection; detects when there are none or tracking is lost. The predictor always
+        returns a shape, even on a blank frame, so a tracked shape counts only if it is near the previous
+        one and the face still looks as it did at the last detection (see `_appearance`).
+        """
+        if previous is not None and not np.isnan(previous[0, 0]):
+            points = self._predict(gray, _box_from(previous, state.calibration))
+            if _plausible(points, previous) and _appearance(gray, points) @ state.look >= env.TRACK_MIN_SIMILARITY:
+                return points
+        state.detections += 1
+        box = self._detect(gray)
+        if box is None:
+            return np.full((68, 2), np.nan, dtype=np.float32)
+        points = self._predict(gray, box)
+        state.calibration, state.look = _calibrate(box, points), _appearance(gray, points)
+        return points
 
     def _detect(self, gray: np.ndarray) -> dlib.rectangle | None:
-        """The largest frontal face, found on a copy scaled to env.DETECT_MAX_SIDE, in source pixels."""
-        scale = env.DETECT_MAX_SIDE / max(gray.shape)
-        small = cv2.resize(
-            gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        )
-        faces = self._detector(small, 0)
-        if not faces:
-            return None
-        f = max(faces, key=lambda r: r.area())
-        return dlib.rectangle(*(int(round(v / scale)) for v in (f.left(), f.top(), f.right(), f.bottom())))
+        """The largest frontal face in source pixels, or None.
+
+        Large frames are shrunk to env.DETECT_MAX_SIDE. Smaller ones are searched at native size first
+        (4x cheaper than upscaled; GRID faces are ~120 px, above the detector's 80 px minimum) and
+        upscaled to env.DETECT_MAX_SIDE only when no face is found, for small or distant faces.
+        """
+        fit = env.DETECT_MAX_SIDE / max(gray.shape)
+        scales = (fit,) if fit <= 1 else (1.0, fit)
+        for scale in scales:
+            interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            resized = gray if scale == 1 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+            faces = self._detector(resized, 0)
+            if faces:
+                f = max(faces, key=lambda r: r.area())
+                return dlib.rectangle(*(int(round(v / scale)) for v in (f.left(), f.top(), f.right(), f.bottom())))
+        return None
 
     def _predict(self, gray: np.ndarray, box: dlib.rectangle) -> np.ndarray:
-        return face_utils.shape_to_np(self._predictor(gray, box), dtype="float32")
+        return np.array([(p.x, p.y) for p in self._predictor(gray, box).parts()], dtype=np.float32)
 
 
 def _calibrate(box: dlib.rectangle, points: np.ndarray) -> np.ndarray:
@@ -186,10 +223,28 @@ def _box_from(points: np.ndarray, calibration: np.ndarray) -> dlib.rectangle:
 
 
 def _plausible(points: np.ndarray, previous: np.ndarray) -> bool:
-    """Tracking is lost when the face jumps or changes size abruptly between consecutive frames."""
+    """Tracking is lost when the face jumps or changes size abruptly between tracked frames."""
     size, prev_size = np.ptp(points, 0).max(), np.ptp(previous, 0).max()
     shift = np.linalg.norm(points.mean(0) - previous.mean(0))
     return 0.8 < size / prev_size < 1.25 and shift < 0.25 * prev_size
+
+
+def _appearance(gray: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How the face looks: its landmarks' bounding box shrunk to 32x32, zero mean, unit norm (zeros if flat).
+
+    The dot product of two is their correlation: 0.83 or more between frames of a GRID face, 0.15 or
+    less when tracking has run onto a blank or corrupt frame.
+    """
+    height, width = gray.shape
+    lo = np.clip(np.floor(points.min(0)).astype(int), 0, (width, height))
+    hi = np.clip(np.ceil(points.max(0)).astype(int), 0, (width, height))
+    if (hi - lo < 8).any():
+        return np.zeros(32 * 32, np.float32)
+    patch = cv2.resize(gray[lo[1] : hi[1], lo[0] : hi[0]], (32, 32), interpolation=cv2.INTER_AREA)
+    patch = patch.astype(np.float32).ravel()
+    patch -= patch.mean()
+    norm = np.linalg.norm(patch)
+    return patch / norm if norm > 1e-3 else patch
 
 
 def _fill(raw: np.ndarray) -> np.ndarray:
@@ -220,14 +275,14 @@ def _crop_transforms(landmarks: np.ndarray) -> np.ndarray:
     Rotation and scale level the eyes at env.CROP_EYE_DISTANCE pixels apart; translation puts the
     clip's mean mouth centre (in that eye-aligned frame) at the crop centre.
     """
-    left, right = landmarks[:, _EYE_L].mean(1), landmarks[:, _EYE_R].mean(1)
+    left, right = landmarks[:, _EYE_LEFT].mean(1), landmarks[:, _EYE_RIGHT].mean(1)
     delta = right - left
     distance = np.linalg.norm(delta, axis=1)
     scale = env.CROP_EYE_DISTANCE / distance
     cos, sin = delta[:, 0] / distance * scale, delta[:, 1] / distance * scale
     rotation = np.stack([np.stack([cos, sin], 1), np.stack([-sin, cos], 1)], 1)  # (T, 2, 2): rotate by -angle, scale
     middle = (left + right) / 2
-    mouth = np.einsum("tij,tj->ti", rotation, landmarks[:, _MOUTH].mean(1) - middle)
+    mouth = np.einsum("tij,tj->ti", rotation, landmarks[:, MOUTH].mean(1) - middle)
     offset = np.array([env.IMAGE_WIDTH / 2, env.IMAGE_HEIGHT / 2]) - mouth.mean(0)
     translation = offset - np.einsum("tij,tj->ti", rotation, middle)
     return np.concatenate([rotation, translation[:, :, None]], axis=2).astype(np.float32)

@@ -14,13 +14,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+import cv2  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
 import env  # noqa: E402
 from lipnet import grid  # noqa: E402
 from lipnet.errors import LipnetError  # noqa: E402
 from lipnet.mouth import MouthExtractor  # noqa: E402
 from lipnet.storage import atomic_write_text  # noqa: E402
 
-_extractor: MouthExtractor | None = None
+_extractor: MouthExtractor | None = None  # set by main() before forking, so workers share the loaded model
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,14 +68,6 @@ def output_for(video: Path, root: Path, out: Path) -> Path:
     return out / Path(relative).with_suffix(".npy")
 
 
-def _init(predictor_path: Path | None) -> None:
-    global _extractor
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core; OpenCV threads would only contend
-    _extractor = MouthExtractor(predictor_path)
-
-
 def _work(job: tuple[Path, Path, int | None]) -> tuple[Path, str | None, int]:
     video, target, frames = job
     try:
@@ -87,7 +82,6 @@ def _work(job: tuple[Path, Path, int | None]) -> tuple[Path, str | None, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tqdm import tqdm
 
     if not args.videos_path.exists():
         print(f"error: {args.videos_path}: no such file or directory", file=sys.stderr)
@@ -100,29 +94,34 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(v, output_for(v, args.videos_path, args.output_path), frames) for v in videos]
     todo = [j for j in jobs if not j[1].exists()]
     print(f"{len(videos)} videos, {len(videos) - len(todo)} already extracted, {len(todo)} to do, {args.jobs} workers")
+    global _extractor
     try:
-        _init(args.predictor_path) if args.jobs <= 1 else MouthExtractor(
-            args.predictor_path
-        )  # fail fast on a bad model
+        # ~1.5 s, so load it once, before the workers fork, and only if there is work.
+        _extractor = MouthExtractor(args.predictor_path) if todo else None
     except LipnetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 
     failures, filled = [], 0
-    with tqdm(total=len(todo), unit="clip", disable=None) as bar:
-        if args.jobs <= 1:
-            results = map(_work, todo)
-        else:
-            pool = multiprocessing.get_context("fork").Pool(args.jobs, _init, (args.predictor_path,))
-            results = pool.imap_unordered(_work, todo, chunksize=2)
-        for video, error, n_filled in results:
-            filled += n_filled
-            if error:
-                failures.append((video, error))
-                bar.write(f"failed: {error}")
-            bar.update()
-        if args.jobs > 1:
-            pool.close()
+    workers = min(args.jobs, len(todo))
+    pool = None
+    if workers > 1:
+        # One OpenCV thread per worker, set before forking: a forked child that touches OpenCV's thread pool
+        # deadlocks. Fork before tqdm starts its monitor thread, too.
+        cv2.setNumThreads(1)
+        pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        results = pool.imap_unordered(_work, todo, chunksize=2) if pool else map(_work, todo)
+        with tqdm(total=len(todo), unit="clip", disable=None) as bar:
+            for video, error, n_filled in results:
+                filled += n_filled
+                if error:
+                    failures.append((video, error))
+                    bar.write(f"failed: {error}")
+                bar.update()
+    finally:
+        if pool:
+            pool.terminate()  # every result is in (or the run was interrupted): the workers are idle
             pool.join()
 
     report = args.output_path / "failures.tsv"

@@ -57,7 +57,7 @@ def test_transcript_prefers_align_file_beside_or_under_speaker_dir(tmp_path):
     assert grid.transcript(video, [tmp_path / "aligns"]) == "hello world"
     assert grid.transcript(video) == "bin blue at f two now"  # no align found: the file name
     assert grid.transcript(tmp_path / "holiday.mp4") is None
-    (tmp_path / "holiday.txt").write_text("Hello  there\n")
+    (tmp_path / "holiday.lab").write_text("Hello  there\n")
     assert grid.transcript(tmp_path / "holiday.mp4") == "Hello there"
 
 

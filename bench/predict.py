@@ -1,0 +1,72 @@
+"""Prediction latency on one 3 s GRID clip: warm (LipReader reused) and cold (the predict.py command).
+
+    python bench/predict.py [-v samples/lgil7a.mp4] [--runs 10]
+
+Warm time is broken down into mouth extraction, the network and each decoder. The baseline in the
+same run is the network called eagerly (``model(x)``), which is how Keras code often runs inference.
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lipnet import cli  # noqa: E402
+
+cli.start()
+
+import env  # noqa: E402
+from lipnet import decoding  # noqa: E402
+from lipnet.reader import LipReader  # noqa: E402
+
+
+def median_seconds(function, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--video", default=str(ROOT / "samples" / "lgil7a.mp4"))
+    p.add_argument("-w", "--weights", default=str(env.DEFAULT_WEIGHTS))
+    p.add_argument("--runs", type=int, default=10)
+    args = p.parse_args()
+
+    reader = LipReader(args.weights)
+    reading = reader.read(args.video)  # warm-up: loads dlib, traces the model
+    crops, probs = reading.track.crops, reading.probs
+    rows = {
+        "mouth extraction": median_seconds(lambda: reader.extractor.extract(args.video, frames=None), args.runs),
+        "network (compiled)": median_seconds(lambda: reader.probabilities(crops), args.runs),
+        "network (eager, baseline)": median_seconds(lambda: reader.model(crops[None], training=False), args.runs),
+        "greedy decoding": median_seconds(lambda: decoding.greedy(probs), args.runs),
+        "beam decoding": median_seconds(lambda: decoding.beam_search(probs), args.runs),
+        "grammar decoding": median_seconds(lambda: decoding.grammar(probs), args.runs),
+        "word alignment": median_seconds(lambda: decoding.word_spans(probs, reading.text), args.runs),
+        "read(), end to end": median_seconds(lambda: reader.read(args.video), args.runs),
+    }
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, str(ROOT / "predict.py"), "-v", args.video, "-o", out, "--output-format", "txt"]
+        cold = median_seconds(lambda: subprocess.run(command, check=True, capture_output=True), max(2, args.runs // 4))
+    print(f"clip {args.video}: {len(probs)} frames ({len(probs) / env.FPS:.1f} s), read as {reading.text!r}")
+    print("| step | median ms |\n|---|---|")
+    for name, seconds in rows.items():
+        print(f"| {name} | {seconds * 1000:.1f} |")
+    print(f"| predict.py command, cold | {cold * 1000:.0f} |")
+    ratio = rows["network (eager, baseline)"] / rows["network (compiled)"]
+    print(f"compiled network vs eager baseline: {ratio:.1f}x faster")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Output files of a reading, one per format, written beside each other as whisper writes its transcripts.
+
+``txt`` the transcript; ``json`` everything (text, decoder, word times, viseme cues and, when the sentence is known,
+the reference with CER and WER); ``srt`` and ``vtt`` subtitles with one cue per word, the line shown throughout and
+the word spoken underlined (whisper's highlighted words); ``tsv`` word start and end in milliseconds; ``visemes`` the
+viseme timeline as ``.visemes.json`` and ``.visemes.tsv``, plus Rhubarb Lip Sync's ``.rhubarb.tsv`` and
+``.rhubarb.json`` when the viseme set is ``rhubarb``. Every time comes from the CTC alignment at env.FPS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import env
+from lipnet import metrics, visemes
+from lipnet.storage import atomic_write_text
+
+if TYPE_CHECKING:  # the reader imports Keras, which writing text does not need
+    from lipnet.reader import Reading
+
+FORMATS = ("txt", "json", "srt", "vtt", "tsv", "visemes")
+
+
+def write(
+    reading: Reading,
+    stem: str | Path,
+    formats: Iterable[str] = FORMATS,
+    viseme_set: str = "ovr",
+    reference: str | None = None,
+    source: str | Path | None = None,
+) -> list[Path]:
+    """Write `formats` of a reading to ``<stem>.txt``, ``<stem>.json``... each atomically; returns the paths.
+
+    `reference` is the known sentence (scored in the JSON); `source` the video, named in the JSON and Rhubarb files.
+    """
+    formats = set(formats)
+    if unknown := formats - set(FORMATS):
+        raise ValueError(f"unknown output formats {sorted(unknown)}; choose from {', '.join(FORMATS)}")
+    cues = []
+    if formats & {"json", "visemes"}:
+        cues = visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration)
+    texts = {}
+    if "txt" in formats:
+        texts[".txt"] = reading.text + "\n"
+    if "json" in formats:
+        texts[".json"] = to_json(reading, cues, viseme_set, reference, source)
+    if "srt" in formats:
+        texts[".srt"] = to_srt(reading)
+    if "vtt" in formats:
+        texts[".vtt"] = to_vtt(reading)
+    if "tsv" in formats:
+        texts[".tsv"] = to_tsv(reading)
+    if "visemes" in formats:
+        texts[".visemes.json"] = visemes.to_json(cues)
+        texts[".visemes.tsv"] = visemes.to_tsv(cues)
+        if viseme_set == "rhubarb":
+            texts[".rhubarb.tsv"] = visemes.to_rhubarb_tsv(cues)
+            texts[".rhubarb.json"] = visemes.to_rhubarb_json(cues, str(source or ""), reading.duration)
+    stem = Path(stem)
+    return [atomic_write_text(stem.with_name(stem.name + suffix), text) for suffix, text in texts.items()]
+
+
+def to_json(
+    reading: Reading,
+    cues: list[visemes.Cue],
+    viseme_set: str,
+    reference: str | None = None,
+    source: str | Path | None = None,
+) -> str:
+    """The reading as one JSON object; times in seconds."""
+    out = {"source": str(source)} if source is not None else {}
+    out |= {
+        "text": reading.text,
+        "decoder": reading.decoder,
+        "duration": round(reading.duration, 3),
+        "fps": env.FPS,
+        "words": [
+            {"word": w, "start": round(s / env.FPS, 3), "end": round(e / env.FPS, 3)} for w, s, e in reading.words
+        ],
+        "visemes": {
+            "set": viseme_set,
+            "cues": [asdict(c) | {"start": round(c.start, 3), "end": round(c.end, 3)} for c in cues],
+        },
+    }
+    if reading.track is not None:
+        out["filled_frames"] = reading.track.filled  # frames without a face, tracked from their neighbours
+    if reference is not None:
+        out["reference"] = reference
+        out["cer"] = round(metrics.sentence_cer(reference, reading.text), 4)
+        out["wer"] = round(metrics.sentence_wer(reference, reading.text), 4)
+    return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_srt(reading: Reading) -> str:
+    """SubRip subtitles: numbered cues, times as ``HH:MM:SS,mmm``."""
+    cues = _subtitle_cues(reading)
+    return "".join(
+        f"{i}\n{_timestamp(start, ',')} --> {_timestamp(end, ',')}\n{text}\n\n"
+        for i, (start, end, text) in enumerate(cues, 1)
+    )
+
+
+def to_vtt(reading: Reading) -> str:
+    """WebVTT subtitles: times as ``HH:MM:SS.mmm``."""
+    cues = _subtitle_cues(reading)
+    return "WEBVTT\n\n" + "".join(
+        f"{_timestamp(start, '.')} --> {_timestamp(end, '.')}\n{text}\n\n" for start, end, text in cues
+    )
+
+
+def to_tsv(reading: Reading) -> str:
+    """Tab-separated words with a header: start and end in integer milliseconds, then the word."""
+    rows = [f"{round(s * 1000 / env.FPS)}\t{round(e * 1000 / env.FPS)}\t{w}" for w, s, e in reading.words]
+    return "\n".join(["start\tend\tword", *rows]) + "\n"
+
+
+def _subtitle_cues(reading: Reading) -> list[tuple[float, float, str]]:
+    """(start, end, text) cues: words grouped into lines of up to env.SUBTITLE_LINE_WIDTH characters; a cue per
+    word shows its line with the word underlined, and a cue per gap between words of a line shows the line alone.
+
+    A reading without word timings (its text needs more frames than the clip has) is one cue over the clip.
+    """
+    if not reading.words:
+        return [(0.0, reading.duration, reading.text)] if reading.text else []
+    lines: list[list[tuple[str, int, int]]] = [[]]
+    for word in reading.words:
+        if lines[-1] and len(" ".join(w for w, _, _ in [*lines[-1], word])) > env.SUBTITLE_LINE_WIDTH:
+            lines.append([])
+        lines[-1].append(word)
+    cues = []
+    for line in lines:
+        words = [w for w, _, _ in line]
+        last = line[0][1]
+        for i, (_, start, end) in enumerate(line):
+            if start > last:
+                cues.append((last / env.FPS, start / env.FPS, " ".join(words)))
+            highlighted = " ".join(f"<u>{w}</u>" if j == i else w for j, w in enumerate(words))
+            cues.append((start / env.FPS, end / env.FPS, highlighted))
+            last = end
+    return cues
+
+
+def _timestamp(seconds: float, decimal_marker: str) -> str:
+    """``HH:MM:SS<marker>mmm``, rounded to the millisecond."""
+    ms = round(seconds * 1000)
+    hours, ms = divmod(ms, 3_600_000)
+    minutes, ms = divmod(ms, 60_000)
+    secs, ms = divmod(ms, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_marker}{ms:03d}"

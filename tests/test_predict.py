@@ -1,0 +1,218 @@
+"""predict.py end to end on real clips: every output format, the pictures, and one-line errors for bad input."""
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+import env
+import predict
+from lipnet import grid, model, visemes, writers
+from lipnet.reader import Reading
+
+SAMPLE = env.ROOT / "samples" / "lgil7a.mp4"
+SRT_CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d,\d\d\d) --> (\d\d:\d\d:\d\d,\d\d\d)\n(.+)")
+VTT_CUE = re.compile(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(.+)")
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    """predict.main(argv) in this process: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = predict.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_error(code: int, err: str) -> None:
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    """A small untrained GRID checkpoint: fast to load, and its grammar decoder still yields GRID sentences."""
+    config = model.ModelConfig(filters=(4, 8, 8), gru_units=16)
+    path = tmp_path_factory.mktemp("weights") / "tiny.hdf5"
+    model.save(path, model.build(config, seed=0), config, extra={"grammar": "grid"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def everything(tiny_weights, tmp_path_factory):
+    """One run writing every format, the rhubarb viseme files, an annotated video and a plot."""
+    out = tmp_path_factory.mktemp("out")
+    argv = ["-w", str(tiny_weights), "-v", str(SAMPLE), "-o", str(out), "--output-format", "all"]
+    argv += ["--visemes", "rhubarb", "--annotate", str(out / "annotated.mp4"), "--plot", str(out / "plot.png")]
+    code, stdout, stderr = run(argv)
+    assert (code, stderr) == (0, "")
+    return out, stdout.splitlines()
+
+
+def test_prints_grid_sentence_and_reference(everything):
+    _, lines = everything
+    assert grid.is_sentence(lines[0])
+    assert lines[1].startswith("reference: lay green in l seven again   CER ")
+
+
+def test_writes_every_format(everything):
+    out, lines = everything
+    text = lines[0]
+    assert (out / "lgil7a.txt").read_text() == text + "\n"
+
+    data = json.loads((out / "lgil7a.json").read_text())
+    assert data["text"] == text and data["decoder"] == "grammar" and data["duration"] == 3.0
+    assert data["reference"] == "lay green in l seven again" and 0 <= data["cer"] and 0 <= data["wer"] <= 1
+    assert [w["word"] for w in data["words"]] == text.split()
+    assert all(0 <= w["start"] < w["end"] <= 3.0 for w in data["words"])
+    assert data["visemes"]["set"] == "rhubarb" and data["visemes"]["cues"][-1]["end"] == 3.0
+
+    srt = SRT_CUE.findall((out / "lgil7a.srt").read_text())
+    assert [int(n) for n, *_ in srt] == list(range(1, len(srt) + 1))
+    assert [re.search(r"<u>(\w+)</u>", t)[1] for *_, t in srt if "<u>" in t] == text.split()
+    assert all(start < end for _, start, end, _ in srt)
+
+    vtt = (out / "lgil7a.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n\n") and len(VTT_CUE.findall(vtt)) == len(srt)
+
+    header, *rows = [line.split("\t") for line in (out / "lgil7a.tsv").read_text().splitlines()]
+    assert header == ["start", "end", "word"]
+    assert [word for _, _, word in rows] == text.split()
+    assert all(0 <= int(start) < int(end) <= 3000 for start, end, _ in rows)
+
+    cues = visemes.from_json((out / "lgil7a.visemes.json").read_text())
+    assert cues[0].start == 0 and cues[-1].end == pytest.approx(3.0)
+    assert {c.viseme for c in cues} <= set("ABCDEFGHX")
+    assert (out / "lgil7a.visemes.tsv").read_text().startswith("start\tend\tviseme\tphoneme\tword\n")
+    rhubarb = json.loads((out / "lgil7a.rhubarb.json").read_text())
+    assert rhubarb["metadata"]["duration"] == 3.0
+    assert {c["value"] for c in rhubarb["mouthCues"]} <= set("ABCDEFGHX")
+    assert all(
+        re.fullmatch(r"\d+\.\d\d\t[A-HX]", line) for line in (out / "lgil7a.rhubarb.tsv").read_text().split("\n")[:-1]
+    )
+
+    assert not list(out.glob(".*.tmp"))  # atomic writes leave no temporary files behind
+
+
+def test_annotated_video_and_plot(everything):
+    out, _ = everything
+    capture = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert capture.isOpened() and capture.get(cv2.CAP_PROP_FPS) == env.FPS
+    frames = 0
+    while capture.read()[0]:
+        frames += 1
+    capture.release()
+    assert frames == 75
+    image = cv2.imread(str(out / "plot.png"))
+    assert image is not None and image.shape[1] > image.shape[0] > 300
+
+
+def test_shipped_model_reads_sample(tmp_path):
+    code, stdout, stderr = run(["-v", str(SAMPLE), "-o", str(tmp_path), "-f", "txt"])
+    assert (code, stderr) == (0, "")
+    assert stdout.splitlines()[0] == "lay green in l seven again"
+
+
+def _noise_video(path):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), env.FPS, (160, 120))
+    for frame in np.random.default_rng(0).integers(0, 256, (10, 120, 160, 3), dtype=np.uint8):
+        writer.write(frame)
+    writer.release()
+
+
+def _bad_input(kind, tmp_path, tiny_weights):
+    """The -w and -v arguments of a bad input."""
+    weights, video = tiny_weights, SAMPLE
+    if kind == "missing video":
+        video = tmp_path / "missing.mp4"
+    elif kind == "text named .mpg":
+        video = tmp_path / "clip.mpg"
+        video.write_text("not a video\n")
+    elif kind == "video without a face":
+        video = tmp_path / "noise.mp4"
+        _noise_video(video)
+    elif kind == "corrupt weights":
+        weights = tmp_path / "corrupt.hdf5"
+        weights.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "hdf5, not a checkpoint":
+        weights = tmp_path / "other.h5"
+        with h5py.File(weights, "w") as h5:
+            h5["x"] = np.zeros(3)
+    elif kind == "another architecture":
+        weights = tmp_path / "other.hdf5"
+        shutil.copy(tiny_weights, weights)
+        with h5py.File(weights, "a") as h5:
+            config = json.loads(h5.attrs["config"])
+            h5.attrs["config"] = json.dumps(config | {"filters": [4, 8, 16]})
+    return weights, video
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "missing video",
+        "text named .mpg",
+        "video without a face",
+        "corrupt weights",
+        "hdf5, not a checkpoint",
+        "another architecture",
+    ],
+)
+def test_bad_input_is_one_line(kind, tmp_path, tiny_weights):
+    weights, video = _bad_input(kind, tmp_path, tiny_weights)
+    code, stdout, stderr = run(["-w", str(weights), "-v", str(video), "-o", str(tmp_path / "out")])
+    assert_one_line_error(code, stderr)
+    assert stdout == "" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["corrupt weights", "text named .mpg"])
+def test_command_line_error_is_one_line(kind, tmp_path, tiny_weights):
+    """As a process: the native logs of TensorFlow and OpenCV must not reach stderr either."""
+    weights, video = _bad_input(kind, tmp_path, tiny_weights)
+    result = subprocess.run(
+        [sys.executable, "predict.py", "-w", str(weights), "-v", str(video), "-o", str(tmp_path)],
+        cwd=env.ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert_one_line_error(result.returncode, result.stderr)
+    assert str(weights if kind == "corrupt weights" else video) in result.stderr
+
+
+def test_directory_run_reports_bad_clip_and_continues(tmp_path, tiny_weights):
+    clips = tmp_path / "clips" / "s1"
+    clips.mkdir(parents=True)
+    shutil.copy(SAMPLE, clips / SAMPLE.name)
+    shutil.copy(SAMPLE.with_suffix(".align"), clips / "lgil7a.align")
+    (clips / "bad.mpg").write_text("not a video\n")
+    out = tmp_path / "out"
+    code, stdout, stderr = run(["-w", str(tiny_weights), "-v", str(tmp_path / "clips"), "-o", str(out), "-f", "txt"])
+    assert code == 1
+    assert len(stderr.splitlines()) == 1 and stderr.startswith(f"failed: {clips / 'bad.mpg'}: ")
+    first, reference = stdout.splitlines()
+    assert first.startswith(f"{clips / 'lgil7a.mp4'}: ") and grid.is_sentence(first.split(": ", 1)[1])
+    assert reference.strip().startswith("reference: lay green in l seven again")
+    assert (out / "s1" / "lgil7a.txt").read_text() == first.split(": ", 1)[1] + "\n"
+
+
+def test_subtitles_group_long_readings_into_lines():
+    words = [(f"word{i}", 10 * i, 10 * i + 8) for i in range(8)]  # 8 words of 5 letters: two lines of 42 characters
+    reading = Reading(" ".join(w for w, _, _ in words), "beam", np.zeros((80, 28)), words)
+    cues = writers._subtitle_cues(reading)
+    assert len(cues) == 8 + 6  # a cue per word, and one per gap within a line
+    assert cues[0] == (0.0, 0.32, "<u>word0</u> word1 word2 word3 word4 word5 word6")
+    assert cues[-1][2] == "<u>word7</u>"
+    assert writers.to_srt(Reading("", "beam", np.zeros((75, 28)), [])) == ""
+    assert (
+        writers.to_vtt(Reading("a b", "greedy", np.zeros((75, 28)), []))
+        == "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\na b\n\n"
+    )
