@@ -64,7 +64,7 @@ def main() -> int:
         for batch_size in args.batch_sizes:
             rate = train_rate(samples, batch_size, precision, args.epochs, args.model)
             baseline = baseline or rate
-            print(f"| {precision} | {batch_size} | {rate:.0f} | {rate / baseline:.2f}x |", flush=True)
+            print(f"| {precision} | {batch_size} | {rate:.3g} | {rate / baseline:.2f}x |", flush=True)
     return 0
 
 
