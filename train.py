@@ -38,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (GPUs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=4, help="threads assembling batches")
+    p.add_argument(
+        "--curriculum",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="word-level curriculum (LipNet paper): in the first EPOCHS epochs half the clips show one word (needs .align files)",
+    )
     p.add_argument("-w", "--weights", help="start from these weights (fine-tune the shipped model on your own data)")
     p.add_argument(
         "--model", type=json.loads, default={}, help="model overrides as JSON, e.g. '{\"batch_norm\": true}'"
@@ -68,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
                 workers=args.workers,
                 weights=args.weights,
+                curriculum_epochs=args.curriculum,
                 model=args.model,
             )
             run_dir = trainer.train(config, args.run_dir)

@@ -23,6 +23,7 @@ class Sample:
     path: Path
     text: str
     speaker: str
+    words: tuple[grid.Word, ...] = ()  # word timings, when an .align file gives them (for the word curriculum)
 
     @property
     def key(self) -> str:
@@ -41,7 +42,9 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
     for path in sorted(data_dir.rglob("*.npy")):
         text = grid.transcript(path, align_dirs)
         if text is not None:
-            samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir)))
+            align = grid.find_align(path, list(align_dirs))
+            words = tuple(grid.read_align(align)) if align else ()
+            samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir), words))
     if not samples:
         raise LipnetError(f"{data_dir}: no .npy crops with a known sentence (.align file or GRID file name)")
     return samples
@@ -128,8 +131,24 @@ def channel_stats(
     return mean.tolist(), std.tolist()
 
 
+def word_clip(clip: np.ndarray, word: grid.Word) -> np.ndarray:
+    """The clip reduced to one word (the LipNet paper's word-level training instances).
+
+    Frames outside the word's span are replaced by the span's first or last frame, so the clip keeps its
+    length and timing but shows a still mouth (silence) before and after the word.
+    """
+    start = min(max(int(word.start), 0), len(clip) - 1)
+    end = min(max(int(np.ceil(word.end)), start + 1), len(clip))
+    index = np.clip(np.arange(len(clip)), start, end - 1)
+    return clip[index]
+
+
 class Batches(keras.utils.PyDataset):
-    """Batches of (frames uint8 (B, T, 50, 100, 3), labels int32 (B, L)), reshuffled each epoch by (seed, epoch)."""
+    """Batches of (frames uint8 (B, T, 50, 100, 3), labels int32 (B, L)), reshuffled each epoch by (seed, epoch).
+
+    During the first `curriculum_epochs` epochs, half the clips that have word timings are replaced by
+    one of their words alone (`word_clip`): the LipNet paper's word-level curriculum.
+    """
 
     def __init__(
         self,
@@ -139,12 +158,13 @@ class Batches(keras.utils.PyDataset):
         seed: int = 0,
         frames: int = env.FRAME_COUNT,
         workers: int = 4,
+        curriculum_epochs: int = 0,
         **kwargs,
     ):
         super().__init__(workers=workers, **kwargs)
         self.samples, self.batch_size, self.shuffle, self.seed, self.frames = samples, batch_size, shuffle, seed, frames
-        self.epoch = 0
-        self.order = self._order()
+        self.curriculum_epochs = curriculum_epochs
+        self.set_epoch(0)
 
     def _order(self) -> np.ndarray:
         if not self.shuffle:
@@ -152,9 +172,10 @@ class Batches(keras.utils.PyDataset):
         return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.samples))
 
     def set_epoch(self, epoch: int) -> None:
-        """Fix the shuffle for `epoch` (used when a run resumes)."""
+        """Fix the shuffle and the curriculum for `epoch` (used when a run resumes)."""
         self.epoch = epoch
         self.order = self._order()
+        self.word_probability = 0.5 if epoch < self.curriculum_epochs else 0.0
 
     def __len__(self) -> int:
         n = len(self.samples) // self.batch_size if self.shuffle else -(-len(self.samples) // self.batch_size)
@@ -162,8 +183,15 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         chosen = [self.samples[i] for i in self.order[index * self.batch_size : (index + 1) * self.batch_size]]
-        frames = np.stack([load_clip(s.path, self.frames) for s in chosen])
-        return frames, labels([s.text for s in chosen])
+        clips = [load_clip(s.path, self.frames) for s in chosen]
+        texts = [s.text for s in chosen]
+        if self.word_probability > 0:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            for i, s in enumerate(chosen):
+                if s.words and rng.random() < self.word_probability:
+                    word = s.words[rng.integers(len(s.words))]
+                    clips[i], texts[i] = word_clip(np.asarray(clips[i]), word), alphabet.normalize(word.text)
+        return np.stack(clips), labels(texts)
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)

@@ -45,6 +45,7 @@ class TrainConfig:
     workers: int = 4
     frames: int = env.FRAME_COUNT
     weights: str | None = None  # start from these weights (fine-tuning) instead of random
+    curriculum_epochs: int = 0  # for this many first epochs, half the clips are cut down to one word (needs .align)
     model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"gru_units": 32}
 
 
@@ -128,8 +129,16 @@ def _copy_weights(source: keras.Model, target: keras.Model, path: str) -> None:
 
 
 def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_epoch: int, verbose: int) -> Path:
+    if config.curriculum_epochs and not any(s.words for s in train_set):
+        raise LipnetError("--curriculum needs word timings: give the .align files with -a")
     batches = dataset.Batches(
-        train_set, config.batch_size, shuffle=True, seed=config.seed, frames=config.frames, workers=config.workers
+        train_set,
+        config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        frames=config.frames,
+        workers=config.workers,
+        curriculum_epochs=config.curriculum_epochs,
     )
     batches.set_epoch(start_epoch)
     validation = dataset.Batches(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lipnet import dataset
+from lipnet import alphabet, dataset
 from lipnet.errors import LipnetError
 
 
@@ -107,3 +107,23 @@ def test_channel_stats_measures_pixels(tmp_path):
     _crops(tmp_path / "s1" / "bbaf3s.npy", value=30)
     mean, std = dataset.channel_stats(dataset.discover(tmp_path))
     assert mean == pytest.approx([20, 20, 20]) and std == pytest.approx([10, 10, 10])
+
+
+def test_word_curriculum_cuts_clips_down_to_one_word(tmp_path):
+    clip = (np.arange(75)[:, None, None, None] * np.ones((75, 50, 100, 3))).astype(np.uint8)
+    np.save(tmp_path / "bbaf2n.npy", clip)
+    (tmp_path / "bbaf2n.align").write_text("0 23750 sil\n23750 29500 bin\n29500 34000 blue\n34000 74500 sil\n")
+    samples = dataset.discover(tmp_path)
+    assert [w.text for w in samples[0].words] == ["bin", "blue"]
+    during = dataset.Batches(samples, 1, shuffle=True, workers=1, curriculum_epochs=50)
+    texts = set()
+    for epoch in range(20):
+        during.set_epoch(epoch)
+        x, y = during[0]
+        text = alphabet.decode(y[0])
+        texts.add(text)
+        if text == "bin":  # frames outside 23.75-29.5 show the word's first or last frame: a still mouth
+            assert set(np.unique(x[0, :, 0, 0, 0])) == set(range(23, 30))
+    assert texts == {"bin", "blue", "bin blue"}  # word instances and whole sentences, half and half
+    during.set_epoch(50)
+    assert all(alphabet.decode(during[0][1][0]) == "bin blue" for _ in range(5))  # curriculum over
