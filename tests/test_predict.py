@@ -122,6 +122,30 @@ def test_shipped_model_reads_sample(tmp_path):
     assert stdout.splitlines()[0] == "lay green in l seven again"
 
 
+def test_shipped_model_reads_the_sample_reshot_as_a_users_video(tmp_path):
+    """The same clip as a user might film it: 1280x720, 30 fps, face 1.8x larger, off centre, head tilted 9 degrees.
+
+    Resampling to 25 fps and the eye-levelling similarity warp must give the model the crops it knows.
+    """
+    from lipnet import video
+
+    frames, _ = video.read(SAMPLE)
+    clip = tmp_path / "lgil7a.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 30, (1280, 720))
+    tilt = cv2.getRotationMatrix2D((820, 400), 9, 1.0)
+    for i in range(len(frames) * 30 // 25):
+        big = cv2.resize(frames[i * 25 // 30], None, fx=1.8, fy=1.8, interpolation=cv2.INTER_CUBIC)
+        canvas = np.full((720, 1280, 3), 90, np.uint8)
+        canvas[150 : 150 + big.shape[0], 500 : 500 + big.shape[1]] = big
+        writer.write(
+            cv2.cvtColor(cv2.warpAffine(canvas, tilt, (1280, 720), borderValue=(90, 90, 90)), cv2.COLOR_RGB2BGR)
+        )
+    writer.release()
+    code, stdout, stderr = run(["-v", str(clip), "-o", str(tmp_path / "out"), "-f", "txt"])
+    assert (code, stderr) == (0, "")
+    assert stdout.splitlines()[0] == "lay green in l seven again"
+
+
 def _noise_video(path):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), env.FPS, (160, 120))
     for frame in np.random.default_rng(0).integers(0, 256, (10, 120, 160, 3), dtype=np.uint8):
