@@ -21,8 +21,9 @@ import numpy as np  # noqa: E402
 
 import env  # noqa: E402
 from lipnet import dataset, grid, metrics  # noqa: E402
+from lipnet.decoding import DECODERS  # noqa: E402
 from lipnet.errors import LipnetError  # noqa: E402
-from lipnet.reader import DECODERS, LipReader  # noqa: E402
+from lipnet.reader import LipReader  # noqa: E402
 from lipnet.storage import atomic_write_text  # noqa: E402
 
 

@@ -11,18 +11,19 @@ tsv (word start and end in ms), visemes (``.visemes.json`` and ``.visemes.tsv``;
 Rhubarb Lip Sync's ``.rhubarb.tsv`` and ``.rhubarb.json``).
 """
 
+from __future__ import annotations
+
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lipnet import cli
+import env
+from lipnet import cli, decoding, grid, metrics, pictures, visemes, writers
+from lipnet.errors import LipnetError
 
-cli.start()  # before anything imports Keras
-
-import env  # noqa: E402
-from lipnet import grid, metrics, pictures, visemes, writers  # noqa: E402
-from lipnet.errors import LipnetError  # noqa: E402
-from lipnet.reader import DECODERS, LipReader  # noqa: E402
+if TYPE_CHECKING:
+    from lipnet.reader import LipReader
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-pp", "--predictor-path", help="dlib 68-point landmark model (default: face-recognition-models')")
     p.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files (repeatable)")
     p.add_argument(
-        "--decoder", choices=DECODERS, help="CTC decoder (default: the model's own, grammar for GRID models)"
+        "--decoder", choices=decoding.DECODERS, help="CTC decoder (default: the model's own, grammar for GRID models)"
     )
     p.add_argument(
         "-f",
@@ -100,6 +101,9 @@ def _target(option: str, name: Path, suffix: str, single: bool) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
+    from lipnet.reader import LipReader
+
     root = Path(args.video_path)
     try:
         if not root.exists():

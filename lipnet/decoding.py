@@ -17,6 +17,7 @@ import numpy as np
 import env
 from lipnet import alphabet, grid
 
+DECODERS = ("greedy", "beam", "grammar")
 _PRUNE = 1e-4  # beam search extends prefixes only by characters at least this probable in the frame
 _FLOOR = 1e-300  # probabilities are floored to this before taking logs
 _CLASS = {ch: i + 1 for i, ch in enumerate(env.VOCABULARY)}

@@ -16,8 +16,6 @@ from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor, MouthTrack
 
-DECODERS = ("greedy", "beam", "grammar")
-
 
 @dataclass
 class Reading:
@@ -68,7 +66,7 @@ class LipReader:
             return decoding.beam_search(probs)
         if decoder == "grammar":
             return decoding.grammar(probs)
-        raise LipnetError(f"unknown decoder {decoder!r}: choose from {', '.join(DECODERS)}")
+        raise LipnetError(f"unknown decoder {decoder!r}: choose from {', '.join(decoding.DECODERS)}")
 
     def read_crops(self, crops: np.ndarray, decoder: str | None = None, track: MouthTrack | None = None) -> Reading:
         """Read one clip of mouth crops (T, 50, 100, 3) uint8."""
