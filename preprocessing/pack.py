@@ -21,7 +21,6 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import env  # noqa: E402
-from lipnet.dataset import load_clip  # noqa: E402
 from lipnet.storage import atomic_write, atomic_write_text  # noqa: E402
 
 
@@ -33,41 +32,25 @@ def pack(data_dir: Path, out_dir: Path, crf: int = 16) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     video = out_dir / "crops.mp4"
     size = f"{env.IMAGE_WIDTH}x{env.IMAGE_HEIGHT}"
-    command = [
-        "ffmpeg",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-s",
-        size,
-        "-r",
-        str(env.FPS),
-        "-i",
-        "-",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "slow",
-        "-crf",
-        str(crf),
-        "-pix_fmt",
-        "yuv444p",
-        str(video) + ".tmp.mp4",
-    ]
+    partial = out_dir / ".crops.mp4.tmp.mp4"  # renamed into place only when complete
+    command = ["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size]
+    command += ["-r", str(env.FPS), "-i", "-", "-c:v", "libx264", "-preset", "slow", "-crf", str(crf)]
+    command += ["-pix_fmt", "yuv444p", str(partial)]  # 4:4:4 keeps the lips' colour at full resolution
     index = []
-    with subprocess.Popen(command, stdin=subprocess.PIPE) as ffmpeg:
-        for f in files:
-            clip = load_clip(f, None)
-            ffmpeg.stdin.write(np.ascontiguousarray(clip).tobytes())
-            index.append({"path": str(f.relative_to(data_dir)), "frames": len(clip)})
-        ffmpeg.stdin.close()
-    if ffmpeg.returncode:
-        raise SystemExit(f"error: ffmpeg failed with exit code {ffmpeg.returncode}")
-    Path(str(video) + ".tmp.mp4").replace(video)
+    try:
+        with subprocess.Popen(command, stdin=subprocess.PIPE) as ffmpeg:
+            for f in files:
+                clip = np.load(f, allow_pickle=False)
+                if clip.shape[1:] != (env.IMAGE_HEIGHT, env.IMAGE_WIDTH, 3) or clip.dtype != np.uint8:
+                    raise SystemExit(f"error: {f}: not a crop array (shape {clip.shape}, {clip.dtype})")
+                ffmpeg.stdin.write(np.ascontiguousarray(clip).tobytes())
+                index.append({"path": str(f.relative_to(data_dir)), "frames": len(clip)})
+            ffmpeg.stdin.close()
+        if ffmpeg.returncode:
+            raise SystemExit(f"error: ffmpeg failed with exit code {ffmpeg.returncode}")
+        partial.replace(video)
+    finally:
+        partial.unlink(missing_ok=True)
     atomic_write_text(out_dir / "index.json", json.dumps(index))
     return video
 
