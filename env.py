@@ -47,6 +47,7 @@ NORM_STATS_CLIPS = 200  # clips sampled to estimate the per-channel mean and std
 DEFAULT_WEIGHTS = ROOT / "models" / "lipnet-grid-s1.hdf5"
 BEAM_WIDTH = 16
 GRAMMAR_BEAM_WIDTH = 64
+GRAMMAR_MAX_FRAMES = 100  # longer clips (over 4 s) may hold several sentences: decoded with beam search by default
 
 # Output ---------------------------------------------------------------------------------------
 SUBTITLE_LINE_WIDTH = 42  # characters; subtitle cues group words into lines up to this long

@@ -40,7 +40,13 @@ def _formats(value: str) -> tuple[str, ...]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-v", "--video-path", required=True, help="a video, or a directory of videos (searched recursively)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("-v", "--video-path", help="a video, or a directory of videos (searched recursively)")
+    source.add_argument(
+        "--live",
+        metavar="SOURCE",
+        help="real-time mode: read a camera (its index, e.g. 0) or a video as a stream, in 3 s windows every second",
+    )
     p.add_argument("-w", "--weights", default=str(env.DEFAULT_WEIGHTS), help="lipnet checkpoint (default: %(default)s)")
     p.add_argument("-pp", "--predictor-path", help="dlib 68-point landmark model (default: face-recognition-models')")
     p.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files (repeatable)")
@@ -91,6 +97,25 @@ def predict(reader: LipReader, clip: Path, name: Path, args: argparse.Namespace,
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
 
 
+def live(args: argparse.Namespace) -> int:
+    """Real-time mode: print what is said in each 3 s window, every second, as frames arrive."""
+    from lipnet import video
+    from lipnet.reader import LipReader
+
+    try:
+        reader = LipReader(args.weights, args.predictor_path)
+        frames = video.camera(int(args.live)) if args.live.isdigit() else video.frames(args.live)
+        for start, reading in reader.stream(frames, decoder=args.decoder):
+            seconds = start / env.FPS
+            span = f"{seconds:6.1f}s-{seconds + env.FRAME_COUNT / env.FPS:.1f}s"
+            print(f"{span}  {reading.text if reading else '(no face)'}", flush=True)
+    except LipnetError as err:
+        return cli.fail(err)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _target(option: str, name: Path, suffix: str, single: bool) -> Path:
     """The --annotate/--plot path of a clip: the option itself for one clip, else a file under that directory."""
     target = Path(option)
@@ -104,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
     from lipnet.reader import LipReader
 
+    if args.live is not None:
+        return live(args)
     root = Path(args.video_path)
     try:
         if not root.exists():

@@ -4,6 +4,8 @@
 use: it runs the same mouth extraction as training (`lipnet.mouth`) and the same model.
 """
 
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +59,16 @@ class LipReader:
         probs = decoding.softmax(logits)
         return probs if crops.ndim == 5 else probs[0]
 
+    def decoder_for(self, frames: int) -> str:
+        """The default decoder for a clip: the model's own, but never the grammar (one GRID sentence)
+        for clips longer than env.GRAMMAR_MAX_FRAMES, which may hold several sentences."""
+        if self.default_decoder == "grammar" and frames > env.GRAMMAR_MAX_FRAMES:
+            return "beam"
+        return self.default_decoder
+
     def decode(self, probs: np.ndarray, decoder: str | None = None) -> str:
-        """Text from one clip's posteriors with 'greedy', 'beam' or 'grammar' (default: the model's own)."""
-        decoder = decoder or self.default_decoder
+        """Text from one clip's posteriors with 'greedy', 'beam' or 'grammar' (default: `decoder_for`)."""
+        decoder = decoder or self.decoder_for(len(probs))
         if decoder == "greedy":
             return decoding.greedy(probs)
         if decoder == "beam":
@@ -71,7 +80,7 @@ class LipReader:
     def read_crops(self, crops: np.ndarray, decoder: str | None = None, track: MouthTrack | None = None) -> Reading:
         """Read one clip of mouth crops (T, 50, 100, 3) uint8."""
         probs = self.probabilities(crops)
-        decoder = decoder or self.default_decoder
+        decoder = decoder or self.decoder_for(len(probs))
         text = self.decode(probs, decoder)
         try:
             words = decoding.word_spans(probs, text)
@@ -83,6 +92,27 @@ class LipReader:
         """Read a video file of any length and frame rate (resampled to 25 fps)."""
         track = self.extractor.extract(video, frames=None)
         return self.read_crops(track.crops, decoder, track)
+
+
+    def stream(
+        self, frames: Iterable[np.ndarray], window: int = env.FRAME_COUNT, step: int = env.FPS, decoder: str | None = None
+    ) -> Iterator[tuple[int, Reading | None]]:
+        """Read a live stream of RGB frames at 25 fps in sliding windows (real-time mode).
+
+        Every `step` frames, the last `window` frames (3 s: a GRID sentence, what the model was trained on)
+        are extracted and read. Yields (first frame of the window, its Reading), or None for a window
+        without a usable face. On this 2-core CPU a window takes about 0.3 s, so one a second keeps up.
+        """
+        buffer: deque[np.ndarray] = deque(maxlen=window)
+        for count, frame in enumerate(frames, 1):
+            buffer.append(frame)
+            if count >= window and (count - window) % step == 0:
+                try:
+                    track = self.extractor.extract_frames(list(buffer))
+                except LipnetError:
+                    yield count - window, None
+                    continue
+                yield count - window, self.read_crops(track.crops, decoder, track)
 
 
 def reference(video: str | Path, align_dirs: list[Path] = ()) -> str | None:

@@ -64,6 +64,16 @@ def frames(path: str | Path, fps: float = env.FPS) -> Iterator[np.ndarray]:
     yield from _decode(capture, info, fps)
 
 
+def camera(index: int, fps: float = env.FPS) -> Iterator[np.ndarray]:
+    """Yield a camera's frames as RGB uint8, resampled to `fps`, until the camera stops."""
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise LipnetError(f"camera {index}: cannot be opened")
+    rate = capture.get(cv2.CAP_PROP_FPS)
+    info = VideoInfo(Path(f"camera{index}"), rate if 1.0 <= rate <= 1000.0 else float(env.FPS), 0, 0, 0)
+    yield from _decode(capture, info, fps)
+
+
 def read(path: str | Path, fps: float = env.FPS) -> tuple[np.ndarray, VideoInfo]:
     """All frames of a video as one (T, H, W, 3) RGB uint8 array, resampled to `fps`, and its info."""
     capture, info = _open(path)

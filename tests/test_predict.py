@@ -240,3 +240,34 @@ def test_subtitles_group_long_readings_into_lines():
         writers.to_vtt(Reading("a b", "greedy", np.zeros((75, 28)), []))
         == "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\na b\n\n"
     )
+
+
+def test_live_mode_reads_a_stream_in_sliding_windows(tmp_path):
+    """Two GRID sentences back to back, streamed: the windows that line up with them read them exactly."""
+    from lipnet import video
+
+    stream = tmp_path / "two.mp4"
+    writer = cv2.VideoWriter(str(stream), cv2.VideoWriter_fourcc(*"mp4v"), env.FPS, (360, 288))
+    for sample in ("lgil7a", "sbbn6n"):
+        for frame in video.read(env.ROOT / "samples" / f"{sample}.mp4")[0]:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    code, stdout, stderr = run(["--live", str(stream)])
+    assert (code, stderr) == (0, "")
+    lines = stdout.splitlines()
+    assert len(lines) == 4  # 150 frames: 3 s windows starting at 0, 1, 2 and 3 s
+    assert lines[0].endswith("0.0s-3.0s  lay green in l seven again")
+    assert lines[3].endswith("3.0s-6.0s  set blue by n six now")
+
+
+def test_live_mode_without_a_camera_is_one_line_error():
+    code, _, stderr = run(["--live", "97"])
+    assert code == 1 and stderr.startswith("error: camera 97") and len(stderr.splitlines()) == 1
+
+
+def test_long_clips_are_not_forced_into_one_grid_sentence():
+    from lipnet.reader import LipReader
+
+    reader = LipReader()  # the shipped model decodes with the GRID grammar by default...
+    assert reader.decoder_for(env.FRAME_COUNT) == "grammar"
+    assert reader.decoder_for(env.GRAMMAR_MAX_FRAMES + 1) == "beam"  # ...but not clips that may hold several sentences
