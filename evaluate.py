@@ -6,25 +6,26 @@ and prints corpus CER/WER (total edits / total reference length), mean per-sente
 sentence accuracy, per decoder and per speaker. ``--output results.json`` (or ``.csv``) keeps them.
 """
 
+from __future__ import annotations
+
 import argparse
 import csv
 import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lipnet import cli
+import numpy as np
 
-cli.start()  # before anything imports Keras
+import env
+from lipnet import cli, grid, metrics
+from lipnet.decoding import DECODERS
+from lipnet.errors import LipnetError
+from lipnet.storage import atomic_write_text
 
-import numpy as np  # noqa: E402
-
-import env  # noqa: E402
-from lipnet import dataset, grid, metrics  # noqa: E402
-from lipnet.decoding import DECODERS  # noqa: E402
-from lipnet.errors import LipnetError  # noqa: E402
-from lipnet.reader import LipReader  # noqa: E402
-from lipnet.storage import atomic_write_text  # noqa: E402
+if TYPE_CHECKING:
+    from lipnet.reader import LipReader
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _crop_items(args) -> list[tuple[str, str, str, np.ndarray | None]]:
+    from lipnet import dataset
+
     samples = dataset.discover(args.dataset_path, [Path(a) for a in args.aligns_path])
     if args.speakers:
         samples = [s for s in samples if s.speaker in args.speakers]
@@ -57,6 +60,8 @@ def _crop_items(args) -> list[tuple[str, str, str, np.ndarray | None]]:
 
 def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
     """Decode every clip with every decoder; returns scores per decoder (with per-speaker breakdowns)."""
+    from lipnet import dataset
+
     refs, speakers, hyps = [], [], {d: [] for d in args.decoders}
     if args.dataset_path:
         items = _crop_items(args)
@@ -108,6 +113,9 @@ def table(scores: dict[str, metrics.Scores]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
+    from lipnet.reader import LipReader
+
     try:
         reader = LipReader(args.weights, args.predictor_path)
         rows = table(evaluate(reader, args))

@@ -1,0 +1,46 @@
+"""evaluate.py: scores per decoder on real clips, from videos and from extracted crops."""
+
+import contextlib
+import io
+import json
+
+import env
+import evaluate
+from lipnet.mouth import MouthExtractor
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = evaluate.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_scores_the_samples_with_every_decoder(tmp_path):
+    code, stdout, stderr = run(["-v", str(env.ROOT / "samples"), "--output", str(tmp_path / "scores.json")])
+    assert (code, stderr) == (0, "")
+    rows = {r["decoder"]: r for r in json.loads((tmp_path / "scores.json").read_text())["rows"]}
+    assert set(rows) == {"greedy", "beam", "grammar"} and all(r["count"] == 3 for r in rows.values())
+    assert rows["grammar"]["wer"] == 0.0 and rows["grammar"]["accuracy"] == 1.0  # the shipped model reads all three
+    assert rows["greedy"]["cer"] >= rows["grammar"]["cer"]
+    assert "grammar" in stdout
+
+
+def test_scores_extracted_crops_per_speaker_and_split(tmp_path):
+    extractor = MouthExtractor()
+    extractor.extract(env.ROOT / "samples" / "lgil7a.mp4").save(tmp_path / "data" / "s1" / "lgil7a.npy")
+    extractor.extract(env.ROOT / "tests" / "fixtures" / "pwij3p.mpg").save(tmp_path / "data" / "s2" / "pwij3p.npy")
+    listing = tmp_path / "held.txt"
+    listing.write_text("s1/lgil7a\n")
+    code, _, _ = run(["-d", str(tmp_path / "data"), "--decoders", "grammar", "--output", str(tmp_path / "all.csv")])
+    assert code == 0
+    lines = (tmp_path / "all.csv").read_text().splitlines()
+    assert lines[0].startswith("decoder,speaker") and [line.split(",")[1] for line in lines[1:]] == ["all", "s1", "s2"]
+    code, stdout, _ = run(["-d", str(tmp_path / "data"), "--split", str(listing), "--decoders", "grammar"])
+    assert code == 0 and " 1 " in stdout.splitlines()[1]  # one clip: the held-out one
+
+
+def test_nothing_to_score_is_one_line_error(tmp_path):
+    (tmp_path / "holiday.mp4").write_bytes(b"")
+    code, _, stderr = run(["-v", str(tmp_path)])
+    assert code == 1 and stderr.splitlines()[-1].startswith("error:")
