@@ -40,10 +40,13 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
         )
     samples = []
     for path in sorted(data_dir.rglob("*.npy")):
-        text = grid.transcript(path, align_dirs)
-        if text is not None:
-            align = grid.find_align(path, list(align_dirs))
+        align = grid.find_align(path, list(align_dirs))
+        try:
             words = tuple(grid.read_align(align)) if align else ()
+        except ValueError as err:  # read_align names the file and line
+            raise LipnetError(str(err)) from None
+        text = " ".join(w.text for w in words) if words else grid.transcript(path)
+        if text is not None:
             samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir), words))
     if not samples:
         raise LipnetError(f"{data_dir}: no .npy crops with a known sentence (.align file or GRID file name)")

@@ -127,3 +127,10 @@ def test_word_curriculum_cuts_clips_down_to_one_word(tmp_path):
     assert texts == {"bin", "blue", "bin blue"}  # word instances and whole sentences, half and half
     during.set_epoch(50)
     assert all(alphabet.decode(during[0][1][0]) == "bin blue" for _ in range(5))  # curriculum over
+
+
+def test_malformed_align_file_is_a_one_line_error_naming_it(tmp_path):
+    _crops(tmp_path / "s1" / "bbaf2n.npy")
+    (tmp_path / "s1" / "bbaf2n.align").write_text("0 10 sil\ngarbage\n")
+    with pytest.raises(LipnetError, match=r"bbaf2n.align: line 2"):
+        dataset.discover(tmp_path)
