@@ -23,6 +23,18 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     return path
 
 
+def remove_partial(directory: str | Path, recursive: bool = False) -> int:
+    """Delete temporary files `atomic_write` left behind when its process was killed (SIGKILL skips
+    every cleanup); returns how many. Call it when a job resumes in `directory`."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return 0
+    partial = list((directory.rglob if recursive else directory.glob)(".*.tmp"))
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return len(partial)
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write a text file atomically (UTF-8)."""
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))

@@ -24,7 +24,7 @@ import env
 from lipnet import dataset, decoding, grid, metrics
 from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
-from lipnet.storage import atomic_write, atomic_write_text
+from lipnet.storage import atomic_write, atomic_write_text, remove_partial
 
 LOG_FIELDS = ("epoch", "loss", "val_loss", "val_cer", "val_wer", "val_sentence_accuracy", "clips_per_s", "seconds")
 
@@ -79,6 +79,7 @@ def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise LipnetError(f"{run_dir}: not a run directory (no config.json)")
+    remove_partial(run_dir)  # a kill during a checkpoint write leaves its temporary file
     saved = json.loads((run_dir / "config.json").read_text())
     config = TrainConfig(**saved["train"])
     if epochs:

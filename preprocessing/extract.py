@@ -21,7 +21,7 @@ import env  # noqa: E402
 from lipnet import grid  # noqa: E402
 from lipnet.errors import LipnetError  # noqa: E402
 from lipnet.mouth import MouthExtractor  # noqa: E402
-from lipnet.storage import atomic_write_text  # noqa: E402
+from lipnet.storage import atomic_write_text, remove_partial  # noqa: E402
 
 _extractor: MouthExtractor | None = None  # set by main() before forking, so workers share the loaded model
 
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     frames = args.frames or None
     jobs = [(v, output_for(v, args.videos_path, args.output_path), frames) for v in videos]
+    remove_partial(args.output_path, recursive=True)  # left by a run that was killed mid-write
     todo = [j for j in jobs if not j[1].exists()]
     print(f"{len(videos)} videos, {len(videos) - len(todo)} already extracted, {len(todo)} to do, {args.jobs} workers")
     global _extractor
