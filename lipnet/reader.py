@@ -93,9 +93,12 @@ class LipReader:
         track = self.extractor.extract(video, frames=None)
         return self.read_crops(track.crops, decoder, track)
 
-
     def stream(
-        self, frames: Iterable[np.ndarray], window: int = env.FRAME_COUNT, step: int = env.FPS, decoder: str | None = None
+        self,
+        frames: Iterable[np.ndarray],
+        window: int = env.FRAME_COUNT,
+        step: int = env.FPS,
+        decoder: str | None = None,
     ) -> Iterator[tuple[int, Reading | None]]:
         """Read a live stream of RGB frames at 25 fps in sliding windows (real-time mode).
 
