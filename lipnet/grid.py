@@ -34,7 +34,6 @@ GRAMMAR: tuple[tuple[str, ...], ...] = tuple(
 #: Every word GRID uses (51).
 WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for slot in GRAMMAR for w in slot))
 
-SPLIT_NAMES = ("unseen", "overlapped")
 UNSEEN_SPEAKERS = ("s1", "s2", "s20", "s22")
 VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 

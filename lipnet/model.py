@@ -258,4 +258,4 @@ def _read_variables(path, group: h5py.Group, variables) -> None:
             raise LipnetError(
                 f"{path}: {group[f'{i:04d}'].attrs['path']} has shape {value.shape}, the model expects {tuple(v.shape)}"
             )
-        v.assign(value.astype(v.dtype) if hasattr(value, "astype") else value)
+        v.assign(np.asarray(value, dtype=v.dtype))

@@ -27,7 +27,6 @@ from lipnet.storage import atomic_write
 _EYE_LEFT = slice(36, 42)
 _EYE_RIGHT = slice(42, 48)
 MOUTH = slice(48, 68)
-CROP_SHAPE = (env.IMAGE_HEIGHT, env.IMAGE_WIDTH, env.IMAGE_CHANNELS)
 
 
 def default_predictor_path() -> Path:

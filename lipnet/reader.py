@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 import env
-from lipnet import decoding, grid
+from lipnet import decoding
 from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor, MouthTrack
@@ -116,8 +116,3 @@ class LipReader:
                     yield count - window, None
                     continue
                 yield count - window, self.read_crops(track.crops, decoder, track)
-
-
-def reference(video: str | Path, align_dirs: list[Path] = ()) -> str | None:
-    """The known sentence of a clip (its ``.align`` file, or its GRID file name), for scoring."""
-    return grid.transcript(video, align_dirs)
