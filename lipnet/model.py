@@ -124,7 +124,9 @@ class Augment(layers.Layer):
             dy = self._uniform((batch, 1), -self.shift, self.shift)
             cx, cy, zero = (width - 1) / 2, (height - 1) / 2, ops.zeros_like(scale)
             row = [scale, zero, cx * (1 - scale) + dx, zero, scale, cy * (1 - scale) + dy, zero, zero]
-            transform = ops.reshape(ops.repeat(ops.concatenate(row, axis=1)[:, None], frames, axis=1), (-1, 8))
+            # tile, not repeat: Keras' torch affine_transform writes into its transform argument, which
+            # fails on the broadcast view torch's repeat returns
+            transform = ops.reshape(ops.tile(ops.concatenate(row, axis=1)[:, None], (1, frames, 1)), (-1, 8))
             flat = ops.image.affine_transform(
                 ops.reshape(x, (-1, height, width, channels)), transform, fill_mode="nearest"
             )
