@@ -32,9 +32,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="unseen",
         help="unseen | overlapped | random | a file listing validation clips (speaker/stem per line)",
     )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a file listing clips (speaker/stem per line) kept out of training and validation, e.g. a test set (repeatable)",
+    )
     p.add_argument("--speakers", nargs="+", default=[], help="train and validate on these speakers only, e.g. s1 s2")
     p.add_argument("-b", "--batch-size", type=int, default=env.BATCH_SIZE)
     p.add_argument("-lr", "--learning-rate", type=float, default=env.LEARNING_RATE)
+    p.add_argument(
+        "--schedule",
+        choices=env.LR_SCHEDULES,
+        default="constant",
+        help=f"learning rate: constant, or cosine annealing to {env.LR_FINAL_FRACTION:g}x over the epochs given by -e",
+    )
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (GPUs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=4, help="threads assembling batches")
@@ -67,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
                 data_dir=args.dataset_path,
                 align_dirs=args.aligns_path,
                 split=args.split,
+                exclude=args.exclude,
                 speakers=args.speakers,
                 epochs=args.epochs or env.EPOCHS,
                 batch_size=args.batch_size,
                 learning_rate=args.learning_rate,
+                schedule=args.schedule,
                 mixed_precision=args.mixed_precision,
                 seed=args.seed,
                 workers=args.workers,

@@ -53,6 +53,15 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
     return samples
 
 
+def read_list(path: str | Path) -> set[str]:
+    """The clip keys (``speaker/stem``) a split file lists, one per line; ``#`` starts a comment line."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise LipnetError(f"{path}: cannot read the clip list ({err})") from None
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+
+
 def split(
     samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1
 ) -> tuple[list[Sample], list[Sample]]:
@@ -72,9 +81,7 @@ def split(
         random.Random(seed).shuffle(shuffled)
         val = shuffled[: max(1, round(len(samples) * val_fraction))]
     elif Path(how).is_file():
-        keys = {
-            line.strip() for line in Path(how).read_text().splitlines() if line.strip() and not line.startswith("#")
-        }
+        keys = read_list(how)
         val = [s for s in samples if s.key in keys]
     else:
         raise LipnetError(f"{how}: not a split (unseen, overlapped, random) nor a file listing validation clips")

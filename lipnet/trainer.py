@@ -26,7 +26,17 @@ from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write, atomic_write_text, remove_partial
 
-LOG_FIELDS = ("epoch", "loss", "val_loss", "val_cer", "val_wer", "val_sentence_accuracy", "clips_per_s", "seconds")
+LOG_FIELDS = (
+    "epoch",
+    "loss",
+    "val_loss",
+    "val_cer",
+    "val_wer",
+    "val_sentence_accuracy",
+    "learning_rate",
+    "clips_per_s",
+    "seconds",
+)
 
 
 @dataclass
@@ -36,10 +46,14 @@ class TrainConfig:
     data_dir: str = str(env.DATA_DIR)
     align_dirs: list[str] = field(default_factory=list)
     split: str = "unseen"
+    exclude: list[str] = field(
+        default_factory=list
+    )  # files listing clips kept out of training and validation (a test set)
     speakers: list[str] = field(default_factory=list)  # restrict to these speakers (empty: all)
     epochs: int = env.EPOCHS
     batch_size: int = env.BATCH_SIZE
     learning_rate: float = env.LEARNING_RATE
+    schedule: str = "constant"  # or "cosine": anneal to env.LR_FINAL_FRACTION of the rate over the run's epochs
     mixed_precision: bool = False
     seed: int = 0
     workers: int = 4
@@ -70,7 +84,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int =
     run = {"train": asdict(config), "model": asdict(model_config)}
     atomic_write_text(run_dir / "config.json", json.dumps(run, indent=2))
     atomic_write_text(run_dir / "split.txt", "".join(f"{s.key}\n" for s in val_set))
-    _compile(model, config)
+    _compile(model, _optimizer(config, len(train_set)))
     return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=0, verbose=verbose)
 
 
@@ -89,11 +103,11 @@ def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> 
     if not (run_dir / "last.hdf5").exists():  # killed before the first epoch ended: start again
         model_config = lipnet_model.ModelConfig.from_dict(saved["model"])
         model, start = lipnet_model.build(model_config, seed=config.seed), 0
-        _compile(model, config)
+        _compile(model, _optimizer(config, len(train_set)))
     else:
-        optimizer = _optimizer(config)
+        optimizer = _optimizer(config, len(train_set))
         model, model_config, extra = lipnet_model.load(run_dir / "last.hdf5", optimizer=optimizer, seed=config.seed)
-        _compile(model, config, optimizer)
+        _compile(model, optimizer)
         start = extra["epoch"]
     keras.utils.set_random_seed(config.seed + start)
     return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=start, verbose=verbose)
@@ -105,6 +119,9 @@ def _samples(config: TrainConfig) -> tuple[list[dataset.Sample], list[dataset.Sa
         samples = [s for s in samples if s.speaker in config.speakers]
         if not samples:
             raise LipnetError(f"{config.data_dir}: no clips of speakers {', '.join(config.speakers)}")
+    for path in config.exclude:
+        excluded = dataset.read_list(path)
+        samples = [s for s in samples if s.key not in excluded]
     return dataset.split(samples, config.split, seed=config.seed)
 
 
@@ -112,12 +129,22 @@ def _policy(config: TrainConfig) -> None:
     keras.config.set_dtype_policy("mixed_bfloat16" if config.mixed_precision else "float32")
 
 
-def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    return keras.optimizers.Adam(config.learning_rate, clipnorm=5.0)
+def _optimizer(config: TrainConfig, train_clips: int) -> keras.optimizers.Optimizer:
+    """Adam with gradient clipping; with the cosine schedule the rate follows the optimizer's step count,
+    so a resumed run (its step count restored) continues on the same curve."""
+    if config.schedule not in env.LR_SCHEDULES:
+        raise LipnetError(
+            f"unknown learning-rate schedule {config.schedule!r}: choose from {', '.join(env.LR_SCHEDULES)}"
+        )
+    rate = config.learning_rate
+    if config.schedule == "cosine":
+        steps = config.epochs * max(train_clips // config.batch_size, 1)  # as many as dataset.Batches yields
+        rate = keras.optimizers.schedules.CosineDecay(rate, steps, alpha=env.LR_FINAL_FRACTION)
+    return keras.optimizers.Adam(rate, clipnorm=5.0)
 
 
-def _compile(model: keras.Model, config: TrainConfig, optimizer=None) -> None:
-    model.compile(optimizer=optimizer or _optimizer(config), loss=lipnet_model.ctc_loss)
+def _compile(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
+    model.compile(optimizer=optimizer, loss=lipnet_model.ctc_loss)
 
 
 def _copy_weights(source: keras.Model, target: keras.Model, path: str) -> None:
@@ -204,6 +231,7 @@ class _Epoch(keras.callbacks.Callback):
             "val_cer": scores.cer,
             "val_wer": scores.wer,
             "val_sentence_accuracy": scores.accuracy,
+            "learning_rate": _current_rate(self.model.optimizer),
             "clips_per_s": self.train_clips / seconds,
             "seconds": seconds,
         }
@@ -222,6 +250,11 @@ class _Epoch(keras.callbacks.Callback):
                 f"val CER {scores.cer:.2%} WER {scores.wer:.2%} ({row['clips_per_s']:.0f} clips/s)",
                 flush=True,
             )
+
+
+def _current_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The learning rate now: the constant rate, or the schedule's value at the optimizer's step count."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def _val_loss(logits: np.ndarray, samples: list[dataset.Sample]) -> float:

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+import env
 from lipnet import dataset, decoding, trainer
 from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
@@ -74,6 +75,34 @@ def test_one_epoch_writes_every_artefact(crops, tmp_path):
     assert not list(run.glob(".*.tmp"))
     with pytest.raises(LipnetError, match="holds a run already"):
         trainer.train(config, run, verbose=0)
+
+
+def test_excluded_clips_are_neither_trained_nor_validated_on(crops, tmp_path):
+    """A test set kept out with --exclude: the split file picks validation clips from what remains."""
+    (tmp_path / "test.txt").write_text("# held-out test clips\ns2/pwij3p\ns1/sbbn6n\n")
+    (tmp_path / "val.txt").write_text("s1/bbaf2n\ns1/sbbn6n\n")  # sbbn6n is excluded: it must not validate
+    config = trainer.TrainConfig(
+        data_dir=str(crops), split=str(tmp_path / "val.txt"), exclude=[str(tmp_path / "test.txt")]
+    )
+    train_set, val_set = trainer._samples(config)
+    assert [s.key for s in val_set] == ["s1/bbaf2n"]
+    assert sorted(s.key for s in train_set) == ["s1/lgil7a", "s1/pwbq6p", "s32/sbwe5n", "s5/lbax4n"]
+    with pytest.raises(LipnetError, match="missing.txt: cannot read the clip list"):
+        trainer._samples(trainer.TrainConfig(data_dir=str(crops), exclude=[str(tmp_path / "missing.txt")]))
+
+
+def test_cosine_schedule_anneals_and_resumes_on_the_same_curve(crops, tmp_path):
+    config = trainer.TrainConfig(
+        data_dir=str(crops), epochs=3, batch_size=2, workers=1, learning_rate=1e-3, schedule="cosine", model=TINY
+    )
+    run = trainer.train(config, tmp_path / "run", verbose=0)
+    rates = [float(r["learning_rate"]) for r in csv.DictReader((run / "log.csv").open())]
+    assert 1e-3 > rates[0] > rates[1] > rates[2] == pytest.approx(1e-3 * env.LR_FINAL_FRACTION)
+    # a resumed run rebuilds the schedule from config.json and the step count from last.hdf5
+    train_set, _ = trainer._samples(config)
+    optimizer = trainer._optimizer(config, len(train_set))
+    lipnet_model.load(run / "last.hdf5", optimizer=optimizer)
+    assert trainer._current_rate(optimizer) == pytest.approx(rates[2])
 
 
 def test_resume_after_sigkill_loses_at_most_one_epoch(crops, tmp_path):
