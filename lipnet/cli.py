@@ -13,8 +13,11 @@ def start() -> None:
     """Set quiet, fast backend defaults and import Keras with the C++ start-up chatter muted."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # about 2x faster on CPU
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # not OpenCV's warnings about files it cannot open
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # nor FFmpeg's decoder messages on damaged videos
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # not FFmpeg's decoder messages on damaged videos
+    import cv2
+
+    # nor OpenCV's warnings about files it cannot open (the environment variable is too late once cv2 is imported)
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import wave
 
 import cv2
 import h5py
@@ -161,6 +162,13 @@ def _bad_input(kind, tmp_path, tiny_weights):
     elif kind == "text named .mpg":
         video = tmp_path / "clip.mpg"
         video.write_text("not a video\n")
+    elif kind == "audio file":  # a sound track alone: OpenCV warns before failing, which must not show
+        video = tmp_path / "speech.wav"
+        with wave.open(str(video), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes((np.sin(np.arange(16000) / 5) * 8000).astype("<i2").tobytes())
     elif kind == "video without a face":
         video = tmp_path / "noise.mp4"
         _noise_video(video)
@@ -185,6 +193,7 @@ def _bad_input(kind, tmp_path, tiny_weights):
     [
         "missing video",
         "text named .mpg",
+        "audio file",
         "video without a face",
         "corrupt weights",
         "hdf5, not a checkpoint",
@@ -198,7 +207,7 @@ def test_bad_input_is_one_line(kind, tmp_path, tiny_weights):
     assert stdout == "" and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("kind", ["corrupt weights", "text named .mpg"])
+@pytest.mark.parametrize("kind", ["corrupt weights", "text named .mpg", "audio file"])
 def test_command_line_error_is_one_line(kind, tmp_path, tiny_weights):
     """As a process: the native logs of TensorFlow and OpenCV must not reach stderr either."""
     weights, video = _bad_input(kind, tmp_path, tiny_weights)
