@@ -75,9 +75,16 @@ def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
     else:
         root = Path(args.video_path)
         for video in grid.find_videos(root):
-            text = grid.transcript(video, [Path(a) for a in args.aligns_path])
+            try:
+                text = grid.transcript(video, [Path(a) for a in args.aligns_path])
+            except ValueError as err:  # a malformed .align or .lab file, named in the message
+                print(f"skipped: {err}", file=sys.stderr)
+                continue
             if text is None:
-                print(f"skipped: {video}: sentence unknown (no .align file, not a GRID file name)", file=sys.stderr)
+                print(
+                    f"skipped: {video}: sentence unknown (no .align or .lab file, not a GRID file name)",
+                    file=sys.stderr,
+                )
                 continue
             try:
                 track = reader.extractor.extract(video, frames=None)

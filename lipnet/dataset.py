@@ -43,9 +43,9 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
         align = grid.find_align(path, list(align_dirs))
         try:
             words = tuple(grid.read_align(align)) if align else ()
-        except ValueError as err:  # read_align names the file and line
+            text = " ".join(w.text for w in words) if words else grid.transcript(path)
+        except ValueError as err:  # names the file (and the line)
             raise LipnetError(str(err)) from None
-        text = " ".join(w.text for w in words) if words else grid.transcript(path)
         if text is not None:
             samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir), words))
     if not samples:

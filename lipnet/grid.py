@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import env
+from lipnet import alphabet
 
 COMMANDS = {"b": "bin", "l": "lay", "p": "place", "s": "set"}
 COLOURS = {"b": "blue", "g": "green", "r": "red", "w": "white"}
@@ -36,6 +37,7 @@ WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for slot in GRAMMAR for w in slot
 
 UNSEEN_SPEAKERS = ("s1", "s2", "s20", "s22")
 VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+LABEL_SUFFIXES = (".align", ".lab")  # a clip's sentence files, beside the clip (see `transcript`)
 
 
 @dataclass(frozen=True)
@@ -100,15 +102,21 @@ def transcript(video: str | Path, align_dirs: list[Path] = ()) -> str | None:
 
     an ``.align`` file (beside the clip or under `align_dirs`), a ``<clip>.lab`` file beside the clip
     holding the sentence (the plain-text label convention of speech corpora and forced aligners; how
-    to label your own videos), or a GRID file name.
+    to label your own videos), or a GRID file name. Raises ValueError naming the file when it is unusable.
     """
     video = Path(video)
     align = find_align(video, list(align_dirs))
     if align is not None:
         return " ".join(w.text for w in read_align(align))
-    text = video.with_suffix(".lab")
-    if text.is_file():
-        return " ".join(text.read_text(encoding="utf-8", errors="replace").split()) or None
+    label = video.with_suffix(".lab")
+    if label.is_file():
+        text = " ".join(label.read_text(encoding="utf-8", errors="replace").split())
+        digit = next((ch for ch in text if ch.isdigit()), None)
+        if digit is not None:  # dropping it would train on a sentence that was not said
+            raise ValueError(
+                f"{label}: digit {digit!r} in the sentence; write numbers as words (the model reads letters)"
+            )
+        return alphabet.normalize(text) or None  # as it is scored: lower case, no punctuation
     return sentence_from_name(video.name)
 
 

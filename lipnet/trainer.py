@@ -247,9 +247,13 @@ class _Epoch(keras.callbacks.Callback):
         if self.verbose:
             print(
                 f"epoch {epoch + 1}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
-                f"val CER {scores.cer:.2%} WER {scores.wer:.2%} ({row['clips_per_s']:.0f} clips/s)",
+                f"val CER {scores.cer:.2%} WER {scores.wer:.2%} ({_rate(row['clips_per_s'])} clips/s)",
                 flush=True,
             )
+
+
+def _rate(clips_per_s: float) -> str:
+    return f"{clips_per_s:.0f}" if clips_per_s >= 10 else f"{clips_per_s:.2f}"
 
 
 def _current_rate(optimizer: keras.optimizers.Optimizer) -> float:

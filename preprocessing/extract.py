@@ -1,7 +1,8 @@
 """Turn a tree of videos into mouth-crop arrays: ``python preprocessing/extract.py -v GRID -o data``.
 
 Output mirrors the input tree: ``GRID/s1/bbaf2n.mpg`` -> ``data/s1/bbaf2n.npy`` (T, 50, 100, 3) uint8 RGB
-plus a sidecar ``data/s1/bbaf2n.track.npz`` (landmarks, filled frames, source fps). Finished clips are
+plus a sidecar ``data/s1/bbaf2n.track.npz`` (landmarks, filled frames, source fps); a clip's sentence file
+(``.lab`` or ``.align`` beside the video) is copied beside its crops for train.py. Finished clips are
 skipped on a rerun, files are written atomically, and failures are listed in ``data/failures.tsv``.
 """
 
@@ -21,7 +22,7 @@ import env  # noqa: E402
 from lipnet import grid  # noqa: E402
 from lipnet.errors import LipnetError  # noqa: E402
 from lipnet.mouth import MouthExtractor  # noqa: E402
-from lipnet.storage import atomic_write_text, remove_partial  # noqa: E402
+from lipnet.storage import atomic_write, atomic_write_text, remove_partial  # noqa: E402
 
 _extractor: MouthExtractor | None = None  # set by main() before forking, so workers share the loaded model
 
@@ -66,6 +67,14 @@ def select(root: Path, pattern: str, first: int, last: int | None) -> list[Path]
 def output_for(video: Path, root: Path, out: Path) -> Path:
     relative = video.name if root.is_file() else video.relative_to(root)
     return out / Path(relative).with_suffix(".npy")
+
+
+def copy_labels(video: Path, target: Path) -> None:
+    """Put the clip's sentence files (``.align``, ``.lab``) beside its crops, where train.py and evaluate.py look."""
+    for suffix in grid.LABEL_SUFFIXES:
+        source, copy = video.with_suffix(suffix), target.with_suffix(suffix)
+        if source.is_file() and not (copy.is_file() and copy.read_bytes() == source.read_bytes()):
+            atomic_write(copy, lambda f, source=source: f.write(source.read_bytes()))
 
 
 def _work(job: tuple[Path, Path, int | None]) -> tuple[Path, str | None, int]:
@@ -125,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             pool.terminate()  # every result is in (or the run was interrupted): the workers are idle
             pool.join()
 
+    for video, target, _ in jobs:
+        if target.exists():
+            copy_labels(video, target)
     report = args.output_path / "failures.tsv"
     if failures:
         atomic_write_text(report, "".join(f"{v}\t{e}\n" for v, e in failures))

@@ -57,8 +57,11 @@ def test_transcript_prefers_align_file_beside_or_under_speaker_dir(tmp_path):
     assert grid.transcript(video, [tmp_path / "aligns"]) == "hello world"
     assert grid.transcript(video) == "bin blue at f two now"  # no align found: the file name
     assert grid.transcript(tmp_path / "holiday.mp4") is None
-    (tmp_path / "holiday.lab").write_text("Hello  there\n")
-    assert grid.transcript(tmp_path / "holiday.mp4") == "Hello there"
+    (tmp_path / "holiday.lab").write_text("Hello,  there!\n")
+    assert grid.transcript(tmp_path / "holiday.mp4") == "hello there"  # as it is scored
+    (tmp_path / "count.lab").write_text("take 2\n")  # the model reads letters: "two", not "2"
+    with pytest.raises(ValueError, match=r"count.lab: digit '2'"):
+        grid.transcript(tmp_path / "count.mp4")
 
 
 def test_standard_splits_are_shipped():
