@@ -43,6 +43,27 @@ def test_augmentation_only_acts_in_training():
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=True)), x[:, :, :, ::-1])
 
 
+def test_warp_is_an_affine_transform_with_edge_pixels_extended():
+    """The separable warp gives what Keras' general affine warp gives: zoom about the centre, shift, mirror."""
+    x = np.random.default_rng(0).integers(0, 255, (4, 2, 50, 100, 3)).astype("float32")
+    scale = np.array([[1.0], [1.0], [1.08], [0.93]], "float32")
+    dy = np.array([[0.0], [0.0], [2.5], [-3.2]], "float32")
+    dx = np.array([[0.0], [0.0], [-1.7], [3.9]], "float32")
+    flipped = np.array([[False], [True], [True], [False]])
+    got = keras.ops.convert_to_numpy(model.Augment.warp(x, scale, dy, dx, flipped))
+    np.testing.assert_array_equal(got[0], x[0])  # identity
+    np.testing.assert_array_equal(got[1], x[1, :, :, ::-1])  # a plain mirror image
+    cy, cx = 49 / 2, 99 / 2
+    source = np.where(flipped[:, :, None, None, None], x[:, :, :, ::-1], x)
+    for i in (2, 3):
+        s = scale[i, 0]
+        transform = [s, 0, cx * (1 - s) + dx[i, 0], 0, s, cy * (1 - s) + dy[i, 0], 0, 0]
+        expected = keras.ops.image.affine_transform(
+            source[i], np.array([transform] * 2, "float32"), fill_mode="nearest"
+        )
+        np.testing.assert_allclose(got[i], keras.ops.convert_to_numpy(expected), atol=0.01)  # of 255
+
+
 def test_jitter_only_repeats_or_drops_neighbouring_frames():
     layer = model.Augment(flip=0.0, jitter=0.5, seed=1)
     x = np.broadcast_to(np.arange(40, dtype="float32")[None, :, None, None, None], (3, 40, 50, 100, 3))
