@@ -1,10 +1,11 @@
 """What the command-line tools share: a quiet start and one-line errors.
 
 TensorFlow prints several lines of C++ logging on import (absl, oneDNN, CUDA probing) that no
-environment variable silences; `start()` imports Keras with standard error muted so a user sees
-lipnet's output and nothing else. Call it before importing any lipnet module that uses Keras.
+environment variable silences; `start()` imports Keras (and TensorFlow, which Keras loads on every
+backend when it is installed) with standard error muted so a user sees lipnet's output and nothing else. Call it before importing any lipnet module that uses Keras.
 """
 
+import importlib.util
 import os
 import sys
 
@@ -22,9 +23,11 @@ def start() -> None:
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     try:
-        import keras
+        import keras  # noqa: F401 (the import is the point: Keras picks and loads its backend)
 
-        if keras.backend.backend() == "tensorflow":  # TensorFlow probes for GPUs (and logs) on first use
+        # Keras imports TensorFlow whenever it is installed, whatever the backend (for random seeds and data
+        # adapters), and TensorFlow probes for GPUs (and logs) on first use: both happen here, muted.
+        if importlib.util.find_spec("tensorflow"):
             import tensorflow as tf
 
             tf.config.list_physical_devices()

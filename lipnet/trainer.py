@@ -68,9 +68,9 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int =
     run_dir = Path(run_dir or env.RUNS_DIR / datetime.now().strftime("%Y%m%d-%H%M%S"))
     if (run_dir / "last.hdf5").exists():
         raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
+    train_set, val_set = _samples(config)  # bad data fails before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    train_set, val_set = _samples(config)
     _policy(config)
     if config.weights:  # fine-tuning keeps the checkpoint's architecture and input normalisation
         source, source_config, _ = lipnet_model.load(config.weights)

@@ -77,3 +77,18 @@ def test_checkpoints_read_and_train_alike_on_every_backend(backend, crops, tmp_p
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(trained.predict_on_batch(x)), np.load(tmp_path / "tiny.npy"), atol=1e-4
     )
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_command_line_stays_quiet_on_every_backend(backend, tmp_path):
+    """Keras loads TensorFlow whatever the backend; its start-up logging must not reach the user either way."""
+    result = subprocess.run(
+        [sys.executable, "train.py", "-d", str(tmp_path / "nothing"), "-e", "1", "-o", str(tmp_path / "run")],
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": backend},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "run").exists()  # bad data fails before the run directory is made
