@@ -54,7 +54,7 @@ def _crop_items(args) -> list[tuple[str, str, str, np.ndarray | None]]:
     if args.speakers:
         samples = [s for s in samples if s.speaker in args.speakers]
     if args.split:
-        samples = dataset.split(samples, args.split)[1]
+        samples = dataset.validation(samples, args.split)  # the data may hold nothing else
     return [(s.key, s.speaker, s.text, None) for s in samples]
 
 

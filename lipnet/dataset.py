@@ -62,29 +62,33 @@ def read_list(path: str | Path) -> set[str]:
     return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
 
 
-def split(
-    samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1
-) -> tuple[list[Sample], list[Sample]]:
-    """Split samples into (train, validation).
+def validation(samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1) -> list[Sample]:
+    """The validation part of `samples` under split `how`.
 
     `how` is 'unseen' (speakers s1, s2, s20, s22 validate), 'overlapped' (the standard per-speaker lists),
     'random' (`val_fraction` of clips, fixed by `seed`), or the path of a file listing validation clips
     (``speaker/stem`` per line).
     """
     if how == "unseen":
-        val = [s for s in samples if s.speaker in grid.UNSEEN_SPEAKERS]
-    elif how == "overlapped":
+        return [s for s in samples if s.speaker in grid.UNSEEN_SPEAKERS]
+    if how == "overlapped":
         listed = grid.read_split("overlapped", "val")
-        val = [s for s in samples if (s.speaker, s.path.stem) in listed]
-    elif how == "random":
+        return [s for s in samples if (s.speaker, s.path.stem) in listed]
+    if how == "random":
         shuffled = samples[:]
         random.Random(seed).shuffle(shuffled)
-        val = shuffled[: max(1, round(len(samples) * val_fraction))]
-    elif Path(how).is_file():
+        return shuffled[: max(1, round(len(samples) * val_fraction))]
+    if Path(how).is_file():
         keys = read_list(how)
-        val = [s for s in samples if s.key in keys]
-    else:
-        raise LipnetError(f"{how}: not a split (unseen, overlapped, random) nor a file listing validation clips")
+        return [s for s in samples if s.key in keys]
+    raise LipnetError(f"{how}: not a split (unseen, overlapped, random) nor a file listing validation clips")
+
+
+def split(
+    samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1
+) -> tuple[list[Sample], list[Sample]]:
+    """Split samples into (train, validation) as `validation` does; both parts must hold clips."""
+    val = validation(samples, how, seed, val_fraction)
     held = set(val)
     train = [s for s in samples if s not in held]
     if not train or not val:

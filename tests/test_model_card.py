@@ -1,0 +1,47 @@
+"""The shipped model's card, reproduced: its held-out s1 scores, from the raw GRID videos in ../shared.
+
+Runs the card's own commands (extract the held-out clips, then evaluate.py with every decoder), so a
+change to extraction, normalisation, the model code or the decoders that moves the published numbers
+fails here. Tolerances allow for floating-point differences between CPUs, not for regressions.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lipnet import dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID_S1 = ROOT.parent / "shared" / "grid" / "s1"
+CARD = {  # models/MODEL_CARD.md, "Results": corpus CER, WER and sentence accuracy on s1_heldout.txt
+    "greedy": (0.0768, 0.1939, 0.209),
+    "beam": (0.0765, 0.1924, 0.218),
+    "grammar": (0.0731, 0.1621, 0.255),
+}
+
+
+def run(*args: str) -> None:
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.skipif(not GRID_S1.is_dir(), reason="needs ../shared/grid/s1 (the GRID data beside the checkout)")
+def test_held_out_scores_match_the_model_card(tmp_path):
+    held_out = sorted(dataset.read_list(ROOT / "lipnet" / "splits" / "s1_heldout.txt"))
+    videos = tmp_path / "videos" / "s1"
+    videos.mkdir(parents=True)
+    for key in held_out:
+        (videos / f"{key.split('/')[1]}.mp4").symlink_to(GRID_S1 / f"{key.split('/')[1]}.mp4")
+    run("preprocessing/extract.py", "-v", str(tmp_path / "videos"), "-o", str(tmp_path / "data"), "-j", "2")
+    scores = tmp_path / "scores.json"
+    split = str(ROOT / "lipnet" / "splits" / "s1_heldout.txt")
+    run("evaluate.py", "-d", str(tmp_path / "data"), "--split", split, "--output", str(scores))
+    rows = {r["decoder"]: r for r in json.loads(scores.read_text())["rows"]}
+    for decoder, (cer, wer, accuracy) in CARD.items():
+        assert rows[decoder]["count"] == len(held_out) == 110
+        assert rows[decoder]["cer"] == pytest.approx(cer, abs=0.003), decoder
+        assert rows[decoder]["wer"] == pytest.approx(wer, abs=0.006), decoder
+        assert rows[decoder]["accuracy"] == pytest.approx(accuracy, abs=0.02), decoder
