@@ -46,9 +46,8 @@ class TrainConfig:
     data_dir: str = str(env.DATA_DIR)
     align_dirs: list[str] = field(default_factory=list)
     split: str = "unseen"
-    exclude: list[str] = field(
-        default_factory=list
-    )  # files listing clips kept out of training and validation (a test set)
+    # files listing clips kept out of training and validation alike (a test set)
+    exclude: list[str] = field(default_factory=list)
     speakers: list[str] = field(default_factory=list)  # restrict to these speakers (empty: all)
     epochs: int = env.EPOCHS
     batch_size: int = env.BATCH_SIZE
@@ -247,12 +246,12 @@ class _Epoch(keras.callbacks.Callback):
         if self.verbose:
             print(
                 f"epoch {epoch + 1}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
-                f"val CER {scores.cer:.2%} WER {scores.wer:.2%} ({_rate(row['clips_per_s'])} clips/s)",
+                f"val CER {scores.cer:.2%} WER {scores.wer:.2%} ({_speed(row['clips_per_s'])} clips/s)",
                 flush=True,
             )
 
 
-def _rate(clips_per_s: float) -> str:
+def _speed(clips_per_s: float) -> str:
     return f"{clips_per_s:.0f}" if clips_per_s >= 10 else f"{clips_per_s:.2f}"
 
 
