@@ -58,6 +58,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="EPOCHS",
         help="word-level curriculum (LipNet paper): in the first EPOCHS epochs half the clips show one word (needs .align files)",
     )
+    p.add_argument(
+        "--windows",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="with probability P a clip is replaced by a window across it and another clip of its speaker, "
+        "so the model learns continuous speech, not only sentences framed by silence (needs .align files)",
+    )
     p.add_argument("-w", "--weights", help="start from these weights (fine-tune the shipped model on your own data)")
     p.add_argument(
         "--model", type=json.loads, default={}, help="model overrides as JSON, e.g. '{\"batch_norm\": true}'"
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 weights=args.weights,
                 curriculum_epochs=args.curriculum,
+                windows=args.windows,
                 model=args.model,
             )
             run_dir = trainer.train(config, args.run_dir)

@@ -157,11 +157,43 @@ def word_clip(clip: np.ndarray, word: grid.Word) -> np.ndarray:
     return clip[index]
 
 
+def window_clip(
+    first: np.ndarray,
+    first_words: tuple[grid.Word, ...],
+    second: np.ndarray,
+    second_words: tuple[grid.Word, ...],
+    start: int,
+) -> tuple[np.ndarray, str]:
+    """A window as long as `first`, from frame `start` of the two clips played one after the other.
+
+    Continuous speech, as a user's video or a live stream shows it, rather than one sentence framed by
+    silence. Words wholly inside the window make its text; a word the window's edge cuts is frozen (its
+    frames inside the window show the nearest frame outside it) and left out. The text may be empty.
+    """
+    length = len(first)
+    frames = np.concatenate([first, second])  # `second` is at least as long as `first`; 0 <= start <= its length
+    words = list(first_words) + [grid.Word(w.text, w.start + len(first), w.end + len(first)) for w in second_words]
+    end = start + length
+    index = np.arange(start, end)
+    kept = []
+    for w in words:
+        first_frame, last_frame = int(np.floor(w.start)), int(np.ceil(w.end))  # the word shows in [first, last)
+        if w.start >= start and w.end <= end:
+            kept.append(w.text)
+        elif first_frame < start < last_frame:  # cut by the left edge: hold the frame after it
+            index[: last_frame - start] = min(last_frame, end - 1)
+        elif first_frame < end < last_frame:  # cut by the right edge: hold the frame before it
+            index[max(first_frame - start, 0) :] = max(first_frame - 1, start)
+    return frames[index], alphabet.normalize(" ".join(kept))
+
+
 class Batches(keras.utils.PyDataset):
     """Batches of (frames uint8 (B, T, 50, 100, 3), labels int32 (B, L)), reshuffled each epoch by (seed, epoch).
 
     During the first `curriculum_epochs` epochs, half the clips that have word timings are replaced by
-    one of their words alone (`word_clip`): the LipNet paper's word-level curriculum.
+    one of their words alone (`word_clip`): the LipNet paper's word-level curriculum. Otherwise, with
+    probability `window_probability`, a clip with word timings is replaced by a window across it and
+    another clip of its speaker (`window_clip`), so the model also learns to read continuous speech.
     """
 
     def __init__(
@@ -173,11 +205,16 @@ class Batches(keras.utils.PyDataset):
         frames: int = env.FRAME_COUNT,
         workers: int = 4,
         curriculum_epochs: int = 0,
+        window_probability: float = 0.0,
         **kwargs,
     ):
         super().__init__(workers=workers, **kwargs)
         self.samples, self.batch_size, self.shuffle, self.seed, self.frames = samples, batch_size, shuffle, seed, frames
-        self.curriculum_epochs = curriculum_epochs
+        self.curriculum_epochs, self.window_probability = curriculum_epochs, window_probability
+        self.partners: dict[str, list[Sample]] = {}  # clips with word timings, per speaker: window partners
+        for s in samples:
+            if s.words:
+                self.partners.setdefault(s.speaker, []).append(s)
         self.set_epoch(0)
 
     def _order(self) -> np.ndarray:
@@ -199,13 +236,28 @@ class Batches(keras.utils.PyDataset):
         chosen = [self.samples[i] for i in self.order[index * self.batch_size : (index + 1) * self.batch_size]]
         clips = [load_clip(s.path, self.frames) for s in chosen]
         texts = [s.text for s in chosen]
-        if self.word_probability > 0:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
-            for i, s in enumerate(chosen):
-                if s.words and rng.random() < self.word_probability:
-                    word = s.words[rng.integers(len(s.words))]
-                    clips[i], texts[i] = word_clip(np.asarray(clips[i]), word), alphabet.normalize(word.text)
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        for i, s in enumerate(chosen):
+            if not s.words:
+                continue
+            if rng.random() < self.word_probability:
+                word = s.words[rng.integers(len(s.words))]
+                clips[i], texts[i] = word_clip(np.asarray(clips[i]), word), alphabet.normalize(word.text)
+            elif rng.random() < self.window_probability:
+                clips[i], texts[i] = self._window(s, np.asarray(clips[i]), rng)
         return np.stack(clips), labels(texts)
+
+    def _window(self, sample: Sample, clip: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        """`window_clip` across this clip and a random one of its speaker, in random order; one word at least."""
+        partner = self.partners[sample.speaker][rng.integers(len(self.partners[sample.speaker]))]
+        pair = [(clip, sample.words), (np.asarray(load_clip(partner.path, len(clip))), partner.words)]
+        if rng.random() < 0.5:
+            pair.reverse()
+        for _ in range(10):
+            window, text = window_clip(*pair[0], *pair[1], start=int(rng.integers(len(clip) + 1)))
+            if text:
+                return window, text
+        return clip, sample.text
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)

@@ -59,6 +59,7 @@ class TrainConfig:
     frames: int = env.FRAME_COUNT
     weights: str | None = None  # start from these weights (fine-tuning) instead of random
     curriculum_epochs: int = 0  # for this many first epochs, half the clips are cut down to one word (needs .align)
+    windows: float = 0.0  # probability of replacing a clip by a window across two clips of its speaker (needs .align)
     model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"gru_units": 32}
 
 
@@ -156,8 +157,8 @@ def _copy_weights(source: keras.Model, target: keras.Model, path: str) -> None:
 
 
 def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_epoch: int, verbose: int) -> Path:
-    if config.curriculum_epochs and not any(s.words for s in train_set):
-        raise LipnetError("--curriculum needs word timings: give the .align files with -a")
+    if (config.curriculum_epochs or config.windows) and not any(s.words for s in train_set):
+        raise LipnetError("--curriculum and --windows need word timings: give the .align files with -a")
     batches = dataset.Batches(
         train_set,
         config.batch_size,
@@ -166,6 +167,7 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
         frames=config.frames,
         workers=config.workers,
         curriculum_epochs=config.curriculum_epochs,
+        window_probability=config.windows,
     )
     batches.set_epoch(start_epoch)
     validation = dataset.Batches(

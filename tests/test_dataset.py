@@ -131,6 +131,54 @@ def test_word_curriculum_cuts_clips_down_to_one_word(tmp_path):
     assert all(alphabet.decode(during[0][1][0]) == "bin blue" for _ in range(5))  # curriculum over
 
 
+def _numbered(frames, first=0):
+    """A clip whose every pixel holds its frame number (from `first`), so a window shows which frames it took."""
+    return (np.arange(first, first + frames)[:, None, None, None] * np.ones((frames, 50, 100, 3))).astype(np.uint8)
+
+
+def test_window_across_two_clips_keeps_whole_words_and_freezes_cut_ones():
+    from lipnet.grid import Word
+
+    first, second = _numbered(75), _numbered(75, first=100)
+    first_words = (Word("bin", 20, 30), Word("blue", 30, 40), Word("now", 60, 70))
+    second_words = (Word("lay", 10, 22), Word("red", 28, 38))
+    window, text = dataset.window_clip(first, first_words, second, second_words, start=35)
+    shown = window[:, 0, 0, 0].astype(int)
+    assert window.shape == first.shape
+    # frames 35..109 of the pair: "blue" (30-40) is cut on the left, "red" (75+28=103 to 113) on the right
+    assert text == "now lay"
+    assert list(shown[:5]) == [40] * 5  # blue's frames inside the window hold the frame after it
+    assert list(shown[5:40]) == list(range(40, 75)) and list(shown[40:68]) == list(range(100, 128))
+    assert list(shown[68:]) == [127] * 7  # red's frames hold the frame before it
+    _, whole = dataset.window_clip(first, first_words, second, second_words, start=0)
+    assert whole == "bin blue now"
+
+
+def test_window_batches_mix_sentences_of_one_speaker(tmp_path):
+    sentences = {"bbaf2n": ["bin", "blue"], "lgil7a": ["lay", "green"]}
+    (tmp_path / "s1").mkdir()
+    for (name, (a, b)), first, at in zip(sentences.items(), (0, 100), (50, 5)):  # bin blue late, lay green early
+        np.save(tmp_path / "s1" / f"{name}.npy", _numbered(75, first))
+        timings = f"{at * 1000} {(at + 10) * 1000} {a}\n{(at + 10) * 1000} {(at + 20) * 1000} {b}\n"
+        (tmp_path / "s1" / f"{name}.align").write_text(f"0 {at * 1000} sil\n{timings}{(at + 20) * 1000} 75000 sil\n")
+    # a window shows a run of whole words from two sentences played in a row (the partner may be the clip itself)
+    allowed = set()
+    for p in sentences.values():
+        for q in sentences.values():
+            words = p + q
+            allowed |= {" ".join(words[i:j]) for i in range(4) for j in range(i + 1, 5)}
+    batches = dataset.Batches(dataset.discover(tmp_path), 2, shuffle=True, workers=1, window_probability=1.0)
+    texts = set()
+    for epoch in range(15):
+        batches.set_epoch(epoch)
+        x, y = batches[0]
+        for clip, label in zip(x, y):
+            texts.add(alphabet.decode(label))
+            if alphabet.decode(label) == "bin blue lay green":
+                assert set(clip[:5, 0, 0, 0]) < set(range(75)) and set(clip[-5:, 0, 0, 0]) < set(range(100, 175))
+    assert texts <= allowed and "bin blue lay green" in texts and len(texts) > 4
+
+
 def test_malformed_align_file_is_a_one_line_error_naming_it(tmp_path):
     _crops(tmp_path / "s1" / "bbaf2n.npy")
     (tmp_path / "s1" / "bbaf2n.align").write_text("0 10 sil\ngarbage\n")
