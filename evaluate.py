@@ -4,6 +4,7 @@ Reads extracted crops (``-d``, all clips or the validation part of ``--split``) 
 or directory, extracted on the fly exactly as predict.py does), decodes every clip with each decoder,
 and prints corpus CER/WER (total edits / total reference length), mean per-sentence rates and
 sentence accuracy, per decoder and per speaker. ``--output results.json`` (or ``.csv``) keeps them.
+``--chain K`` scores continuous speech: each speaker's clips read K at a time, played in a row.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--split", help="with -d: score only the validation clips of this split (unseen, overlapped, or a list file)"
     )
     p.add_argument("--speakers", nargs="+", default=[], help="with -d: only these speakers")
+    p.add_argument(
+        "--chain",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with -d: read the clips of each speaker K at a time, played in a row (continuous speech); "
+        "grammar decoding, which reads one sentence, is left out",
+    )
     p.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files (repeatable)")
     p.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=DECODERS)
     p.add_argument("-pp", "--predictor-path", help="dlib 68-point landmark model")
@@ -47,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _crop_items(args) -> list[tuple[str, str, str, np.ndarray | None]]:
+def _crop_clips(args) -> list[tuple[str, str, list[Path]]]:
+    """(sentence, speaker, crop files) per item to read: one clip each, or chains of --chain clips of a speaker."""
     from lipnet import dataset
 
     samples = dataset.discover(args.dataset_path, [Path(a) for a in args.aligns_path])
@@ -55,22 +65,30 @@ def _crop_items(args) -> list[tuple[str, str, str, np.ndarray | None]]:
         samples = [s for s in samples if s.speaker in args.speakers]
     if args.split:
         samples = dataset.validation(samples, args.split)  # the data may hold nothing else
-    return [(s.key, s.speaker, s.text, None) for s in samples]
+    by_speaker: dict[str, list] = {}
+    for s in samples:
+        by_speaker.setdefault(s.speaker, []).append(s)
+    k = max(args.chain, 1)
+    return [
+        (" ".join(s.text for s in group), speaker, [s.path for s in group])
+        for speaker, clips in by_speaker.items()
+        for group in (clips[i : i + k] for i in range(0, len(clips) - k + 1, k))
+    ]
 
 
 def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
     """Decode every clip with every decoder; returns scores per decoder (with per-speaker breakdowns)."""
     from lipnet import dataset
 
-    refs, speakers, hyps = [], [], {d: [] for d in args.decoders}
+    decoders = [d for d in args.decoders if args.chain <= 1 or d != "grammar"]
+    refs, speakers, hyps = [], [], {d: [] for d in decoders}
     if args.dataset_path:
-        items = _crop_items(args)
-        for key, speaker, text, _ in items:
-            crops = np.asarray(dataset.load_clip(Path(args.dataset_path) / f"{key}.npy", None))
+        for text, speaker, paths in _crop_clips(args):
+            crops = np.concatenate([np.asarray(dataset.load_clip(path, None)) for path in paths])
             probs = reader.probabilities(crops)
             refs.append(text)
             speakers.append(speaker)
-            for d in args.decoders:
+            for d in decoders:
                 hyps[d].append(reader.decode(probs, d))
     else:
         root = Path(args.video_path)
@@ -94,11 +112,11 @@ def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
             probs = reader.probabilities(track.crops)
             refs.append(text)
             speakers.append(grid.speaker_of(video, root) if root.is_dir() else "")
-            for d in args.decoders:
+            for d in decoders:
                 hyps[d].append(reader.decode(probs, d))
     if not refs:
         raise LipnetError(f"{args.dataset_path or args.video_path}: no clip with a known sentence to score")
-    return {d: metrics.score(refs, hyps[d], speakers) for d in args.decoders}
+    return {d: metrics.score(refs, hyps[d], speakers) for d in decoders}
 
 
 def table(scores: dict[str, metrics.Scores]) -> list[dict]:

@@ -40,6 +40,20 @@ def test_scores_extracted_crops_per_speaker_and_split(tmp_path):
     assert code == 0 and " 1 " in stdout.splitlines()[1]  # one clip: the held-out one
 
 
+def test_chains_read_clips_of_a_speaker_in_a_row(tmp_path):
+    """--chain 3: the three s1 samples played one after another, scored against their three sentences."""
+    extractor = MouthExtractor()
+    for sample in sorted((env.ROOT / "samples").glob("*.mp4")):
+        extractor.extract(sample).save(tmp_path / "data" / "s1" / f"{sample.stem}.npy")
+    scores = tmp_path / "chains.json"
+    code, _, stderr = run(["-d", str(tmp_path / "data"), "--chain", "3", "--output", str(scores)])
+    assert (code, stderr) == (0, "")
+    rows = json.loads(scores.read_text())["rows"]
+    assert [r["decoder"] for r in rows] == ["greedy", "beam"]  # the grammar decoder reads one sentence only
+    assert all(r["count"] == 1 for r in rows)  # one chain of 3 clips
+    assert 0 <= rows[0]["cer"] <= 1
+
+
 def test_nothing_to_score_is_one_line_error(tmp_path):
     (tmp_path / "holiday.mp4").write_bytes(b"")
     code, _, stderr = run(["-v", str(tmp_path)])
