@@ -49,6 +49,9 @@ NORM_STATS_CLIPS = 200  # clips sampled to estimate the per-channel mean and std
 DEFAULT_WEIGHTS = ROOT / "models" / "lipnet-grid-s1.hdf5"
 BEAM_WIDTH = 16
 GRAMMAR_BEAM_WIDTH = 64
+READ_WINDOW = FRAME_COUNT  # longer clips are read in windows as long as the training clips...
+READ_HOP = 25  # ...starting every second, their posteriors averaged (see reader.LipReader.probabilities)
+READ_BATCH = 16  # windows per network call
 GRAMMAR_MAX_FRAMES = 100  # longer clips (over 4 s) may hold several sentences: decoded with beam search by default
 
 # Output ---------------------------------------------------------------------------------------

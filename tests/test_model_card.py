@@ -46,6 +46,23 @@ def test_held_out_scores_match_the_model_card(tmp_path):
         assert rows[decoder]["cer"] == pytest.approx(cer, abs=0.003), decoder
         assert rows[decoder]["wer"] == pytest.approx(wer, abs=0.006), decoder
         assert rows[decoder]["accuracy"] == pytest.approx(accuracy, abs=0.02), decoder
+    # "Limitations": the same clips played three in a row (36 chains), read in windows, beam decoding
+    run(
+        "evaluate.py",
+        "-d",
+        str(tmp_path / "data"),
+        "--split",
+        split,
+        "--chain",
+        "3",
+        "--decoders",
+        "beam",
+        "--output",
+        str(scores),
+    )
+    chains = json.loads(scores.read_text())["rows"][0]
+    assert chains["count"] == 36
+    assert chains["cer"] == pytest.approx(0.47, abs=0.01) and chains["wer"] == pytest.approx(0.71, abs=0.02)
 
 
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason="needs ../shared/grid/samples")

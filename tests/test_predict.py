@@ -11,6 +11,7 @@ import wave
 
 import cv2
 import h5py
+import keras
 import numpy as np
 import pytest
 
@@ -280,3 +281,29 @@ def test_long_clips_are_not_forced_into_one_grid_sentence():
     reader = LipReader()  # the shipped model decodes with the GRID grammar by default...
     assert reader.decoder_for(env.FRAME_COUNT) == "grammar"
     assert reader.decoder_for(env.GRAMMAR_MAX_FRAMES + 1) == "beam"  # ...but not clips that may hold several sentences
+
+
+def test_long_clips_are_read_in_windows_as_long_as_the_training_clips():
+    """The three samples played in a row: read in 3 s windows (posteriors averaged), better than whole."""
+    from lipnet import decoding, metrics
+    from lipnet.reader import LipReader
+
+    reader = LipReader()
+    samples = sorted((env.ROOT / "samples").glob("*.mp4"))
+    crops = np.concatenate([reader.extractor.extract(s).crops for s in samples])
+    reference = " ".join(grid.transcript(s) for s in samples)
+    windowed = reader.probabilities(crops)
+    assert windowed.shape == (len(crops), 28) and np.allclose(windowed.sum(1), 1, atol=1e-4)
+    # the first and last READ_HOP frames lie in one window only: its own posteriors
+    np.testing.assert_allclose(
+        windowed[: env.READ_HOP], reader.probabilities(crops[: env.READ_WINDOW])[: env.READ_HOP], atol=1e-5
+    )
+    np.testing.assert_allclose(
+        windowed[-env.READ_HOP :], reader.probabilities(crops[-env.READ_WINDOW :])[-env.READ_HOP :], atol=1e-5
+    )
+    whole = decoding.softmax(keras.ops.convert_to_numpy(reader.model.predict_on_batch(crops[None])))[0]
+    cer = {
+        name: metrics.sentence_cer(reference, decoding.beam_search(p))
+        for name, p in [("windows", windowed), ("whole", whole)]
+    }
+    assert cer["windows"] < cer["whole"] - 0.05, cer
