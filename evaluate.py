@@ -82,14 +82,17 @@ def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
 
     decoders = [d for d in args.decoders if args.chain <= 1 or d != "grammar"]
     refs, speakers, hyps = [], [], {d: [] for d in decoders}
+
+    def score(crops: np.ndarray, text: str, speaker: str) -> None:
+        probs = reader.probabilities(crops)
+        refs.append(text)
+        speakers.append(speaker)
+        for d in decoders:
+            hyps[d].append(reader.decode(probs, d))
+
     if args.dataset_path:
         for text, speaker, paths in _crop_clips(args):
-            crops = np.concatenate([np.asarray(dataset.load_clip(path, None)) for path in paths])
-            probs = reader.probabilities(crops)
-            refs.append(text)
-            speakers.append(speaker)
-            for d in decoders:
-                hyps[d].append(reader.decode(probs, d))
+            score(np.concatenate([np.asarray(dataset.load_clip(path, None)) for path in paths]), text, speaker)
     else:
         root = Path(args.video_path)
         for video in grid.find_videos(root):
@@ -109,11 +112,7 @@ def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
             except LipnetError as err:
                 print(f"failed: {err}", file=sys.stderr)
                 continue
-            probs = reader.probabilities(track.crops)
-            refs.append(text)
-            speakers.append(grid.speaker_of(video, root) if root.is_dir() else "")
-            for d in decoders:
-                hyps[d].append(reader.decode(probs, d))
+            score(track.crops, text, grid.speaker_of(video, root) if root.is_dir() else "")
     if not refs:
         raise LipnetError(f"{args.dataset_path or args.video_path}: no clip with a known sentence to score")
     return {d: metrics.score(refs, hyps[d], speakers) for d in decoders}

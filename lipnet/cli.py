@@ -2,7 +2,8 @@
 
 TensorFlow prints several lines of C++ logging on import (absl, oneDNN, CUDA probing) that no
 environment variable silences; `start()` imports Keras (and TensorFlow, which Keras loads on every
-backend when it is installed) with standard error muted so a user sees lipnet's output and nothing else. Call it before importing any lipnet module that uses Keras.
+backend when it is installed) with standard error muted so a user sees lipnet's output and nothing
+else. Call it before importing any lipnet module that uses Keras.
 """
 
 import importlib.util

@@ -49,7 +49,7 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
         if text is not None:
             samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir), words))
     if not samples:
-        raise LipnetError(f"{data_dir}: no .npy crops with a known sentence (.align file or GRID file name)")
+        raise LipnetError(f"{data_dir}: no .npy crops with a known sentence (.align or .lab file, or GRID file name)")
     return samples
 
 
@@ -187,6 +187,12 @@ def window_clip(
     return frames[index], alphabet.normalize(" ".join(kept))
 
 
+def batches_per_epoch(clips: int, batch_size: int, whole_only: bool = True) -> int:
+    """How many batches `Batches` yields per epoch: training drops the last partial batch (`whole_only`),
+    validation keeps it; at least one either way."""
+    return max(clips // batch_size if whole_only else -(-clips // batch_size), 1)
+
+
 class Batches(keras.utils.PyDataset):
     """Batches of (frames uint8 (B, T, 50, 100, 3), labels int32 (B, L)), reshuffled each epoch by (seed, epoch).
 
@@ -229,8 +235,7 @@ class Batches(keras.utils.PyDataset):
         self.word_probability = 0.5 if epoch < self.curriculum_epochs else 0.0
 
     def __len__(self) -> int:
-        n = len(self.samples) // self.batch_size if self.shuffle else -(-len(self.samples) // self.batch_size)
-        return max(n, 1)
+        return batches_per_epoch(len(self.samples), self.batch_size, whole_only=self.shuffle)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         chosen = [self.samples[i] for i in self.order[index * self.batch_size : (index + 1) * self.batch_size]]

@@ -138,7 +138,7 @@ def _optimizer(config: TrainConfig, train_clips: int) -> keras.optimizers.Optimi
         )
     rate = config.learning_rate
     if config.schedule == "cosine":
-        steps = config.epochs * max(train_clips // config.batch_size, 1)  # as many as dataset.Batches yields
+        steps = config.epochs * dataset.batches_per_epoch(train_clips, config.batch_size)
         rate = keras.optimizers.schedules.CosineDecay(rate, steps, alpha=env.LR_FINAL_FRACTION)
     return keras.optimizers.Adam(rate, clipnorm=5.0)
 
