@@ -53,15 +53,6 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
     return samples
 
 
-def read_list(path: str | Path) -> set[str]:
-    """The clip keys (``speaker/stem``) a split file lists, one per line; ``#`` starts a comment line."""
-    try:
-        lines = Path(path).read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise LipnetError(f"{path}: cannot read the clip list ({err})") from None
-    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-
-
 def validation(samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1) -> list[Sample]:
     """The validation part of `samples` under split `how`.
 
@@ -79,7 +70,7 @@ def validation(samples: list[Sample], how: str, seed: int = 0, val_fraction: flo
         random.Random(seed).shuffle(shuffled)
         return shuffled[: max(1, round(len(samples) * val_fraction))]
     if Path(how).is_file():
-        keys = read_list(how)
+        keys = grid.read_list(how)
         return [s for s in samples if s.key in keys]
     raise LipnetError(f"{how}: not a split (unseen, overlapped, random) nor a file listing validation clips")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import env
 from lipnet import alphabet
+from lipnet.errors import LipnetError
 
 COMMANDS = {"b": "bin", "l": "lay", "p": "place", "s": "set"}
 COLOURS = {"b": "blue", "g": "green", "r": "red", "w": "white"}
@@ -142,3 +143,12 @@ def read_split(name: str, part: str) -> set[tuple[str, str]]:
     prefix = {"unseen": "unseen", "overlapped": "overlap"}[name]
     lines = (env.SPLITS_DIR / f"{prefix}_{part}.txt").read_text().split()
     return {(line.split("/")[0], line.rsplit("/", 1)[-1]) for line in lines}
+
+
+def read_list(path: str | Path) -> set[str]:
+    """The clip keys (``speaker/stem``) a split file lists, one per line; ``#`` starts a comment line."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise LipnetError(f"{path}: cannot read the clip list ({err})") from None
+    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}

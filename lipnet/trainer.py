@@ -120,7 +120,7 @@ def _samples(config: TrainConfig) -> tuple[list[dataset.Sample], list[dataset.Sa
         if not samples:
             raise LipnetError(f"{config.data_dir}: no clips of speakers {', '.join(config.speakers)}")
     for path in config.exclude:
-        excluded = dataset.read_list(path)
+        excluded = grid.read_list(path)
         samples = [s for s in samples if s.key not in excluded]
     return dataset.split(samples, config.split, seed=config.seed)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lipnet import dataset
+from lipnet import grid
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID_S1 = ROOT.parent / "shared" / "grid" / "s1"
@@ -31,7 +31,7 @@ def run(*args: str) -> None:
 
 @pytest.mark.skipif(not GRID_S1.is_dir(), reason="needs ../shared/grid/s1 (the GRID data beside the checkout)")
 def test_held_out_scores_match_the_model_card(tmp_path):
-    held_out = sorted(dataset.read_list(ROOT / "lipnet" / "splits" / "s1_heldout.txt"))
+    held_out = sorted(grid.read_list(ROOT / "lipnet" / "splits" / "s1_heldout.txt"))
     videos = tmp_path / "videos" / "s1"
     videos.mkdir(parents=True)
     for key in held_out:
