@@ -1,23 +1,34 @@
 """From timed words to a viseme timeline: words -> ARPAbet phonemes -> mouth shapes, and their export.
 
+Also the frame-level view that viseme models train on and predict: timed phones sampled at frame instants
+(`frame_labels`, `frame_phones`) and per-frame classes back to a smoothed cue list (`cues_from_frames`). Frame ``i``
+at `rate` frames a second is the instant ``i / rate``, the project's time base: audio frame ``4 j`` at 100 Hz and
+video frame ``j`` at 25 fps are the same instant.
+
 Three viseme sets: ``ovr`` (the 15 Oculus/Meta OVR LipSync visemes), ``rhubarb`` (Rhubarb Lip Sync mouth shapes
 A-H and X) and ``neti`` (the Neti et al. 2000 classes the LipNet paper analyses).
 """
 
 import functools
+import heapq
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from xml.sax.saxutils import escape
+
+import numpy as np
 
 import env
 
-# The letters' names, so that spelt letters (GRID's letter slot, unknown words) are read as they are spoken.
+# The letters' names, so that spelt letters (GRID's letter slot, unknown words) are read as they are spoken; GRID's
+# speakers are British, so z is "zed".
 _LETTER_NAMES: dict[str, tuple[str, ...]] = {
     letter: tuple(phones.split())
     for letter, phones in {
         "a": "EY", "b": "B IY", "c": "S IY", "d": "D IY", "e": "IY", "f": "EH F", "g": "JH IY", "h": "EY CH",
         "i": "AY", "j": "JH EY", "k": "K EY", "l": "EH L", "m": "EH M", "n": "EH N", "o": "OW", "p": "P IY",
         "q": "K Y UW", "r": "AA R", "s": "EH S", "t": "T IY", "u": "Y UW", "v": "V IY", "w": "D AH B AH L Y UW",
-        "x": "EH K S", "y": "W AY", "z": "Z IY",
+        "x": "EH K S", "y": "W AY", "z": "Z EH D",
     }.items()
 }  # fmt: skip
 
@@ -68,6 +79,9 @@ VISEME_SETS: dict[str, VisemeSet] = {
 
 _RHUBARB_SHAPES = frozenset("ABCDEFGHX")
 
+# Phone labels of silence and noise in aligners' output (pocketsphinx, Kaldi, MFA), besides <...>, [...] and +...+.
+_SILENCE_PHONES = frozenset({"", "sil", "sp", "spn"})
+
 
 @dataclass
 class Cue:
@@ -93,6 +107,14 @@ def phonemes(word: str) -> list[str]:
 def viseme(phoneme: str, viseme_set: str = "ovr") -> str:
     """The viseme of an ARPAbet phoneme (stress digits ignored) in a viseme set."""
     return _viseme_set(viseme_set).visemes[phoneme.rstrip("012")]
+
+
+@functools.cache
+def classes(viseme_set: str = "ovr") -> tuple[str, ...]:
+    """The classes of a viseme set, a class's index being its position: silence first, then the visemes in the
+    order `VISEME_SETS` declares them (ovr: 15, rhubarb: 9, neti: 13)."""
+    mapping = _viseme_set(viseme_set)
+    return (mapping.silence, *dict.fromkeys(mapping.visemes.values()))
 
 
 def timeline(
@@ -125,6 +147,50 @@ def timeline(
             cues.append(Cue(previous_end / fps, duration, mapping.silence))
         cues = [replace(cue, end=min(cue.end, duration)) for cue in cues if cue.start < duration]
     return _merged(cues)
+
+
+def frame_phones(phones: Sequence[tuple[str, float, float]], rate: float, n_frames: int) -> list[str]:
+    """The ARPAbet phone (no stress, "sil" for silence and noise) said at each frame instant ``i / rate``.
+
+    `phones` are ``(phone, start, end)`` segments in seconds, ordered and not overlapping; an instant belongs to the
+    segment with ``start <= t < end``, and one in no segment is silence.
+    """
+    names, segment = _sampled(phones, rate, n_frames)
+    return np.array(names)[segment].tolist()
+
+
+def frame_labels(
+    phones: Sequence[tuple[str, float, float]], rate: float, n_frames: int, viseme_set: str = "ovr"
+) -> np.ndarray:
+    """The viseme class (int64 index into `classes`) at each frame instant ``i / rate``, sampled as `frame_phones`."""
+    mapping, index = _viseme_set(viseme_set), {name: i for i, name in enumerate(classes(viseme_set))}
+    names, segment = _sampled(phones, rate, n_frames)
+    codes = [index[mapping.silence if name == "sil" else mapping.visemes[name]] for name in names]
+    return np.array(codes, dtype=np.int64)[segment]
+
+
+def cues_from_frames(
+    labels: np.ndarray,
+    rate: float,
+    viseme_set: str = "ovr",
+    min_duration: float = 0.0,
+    probabilities: np.ndarray | None = None,
+) -> list[Cue]:
+    """Cues from per-frame class indices (into `classes`), contiguous from 0 to ``len(labels) / rate`` seconds.
+
+    So that an animated mouth does not flicker, no cue is shorter than `min_duration` seconds (Rhubarb holds a
+    shape about 70 ms) unless the whole input is: the shortest too-short cue goes, repeatedly, to the neighbour
+    whose class `probabilities` (frames x classes) favour over its frames, or without them to the longer neighbour
+    (the earlier on a tie), and equal neighbours are joined.
+    """
+    names = classes(viseme_set)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer) or np.any((labels < 0) | (labels >= len(names))):
+        raise ValueError(f"labels must be a 1-D integer array of class indices below {len(names)}")
+    if probabilities is not None and np.shape(probabilities) != (len(labels), len(names)):
+        raise ValueError(f"probabilities must be frames x classes, {(len(labels), len(names))}")
+    runs = _smoothed(labels, rate, min_duration, probabilities)
+    return [Cue(start / rate, end / rate, names[label]) for start, end, label in runs]
 
 
 def to_json(cues: list[Cue]) -> str:
@@ -167,6 +233,44 @@ def to_rhubarb_json(cues: list[Cue], sound_file: str = "", duration: float | Non
     )
 
 
+def to_rhubarb_xml(cues: list[Cue], sound_file: str = "", duration: float | None = None) -> str:
+    """Rhubarb Lip Sync's XML export; `duration` defaults to the end of the last cue."""
+    shapes = _rhubarb_cues(cues) or [(0.0, 0.0, "X")]  # Rhubarb writes a zero-length X rather than no cue
+    if duration is None:
+        duration = shapes[-1][1]
+    lines = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        "<rhubarbResult>",
+        "  <metadata>",
+        f"    <soundFile>{escape(sound_file)}</soundFile>",
+        f"    <duration>{duration:.2f}</duration>",
+        "  </metadata>",
+        "  <mouthCues>",
+        *(f'    <mouthCue start="{start:.2f}" end="{end:.2f}">{shape}</mouthCue>' for start, end, shape in shapes),
+        "  </mouthCues>",
+        "</rhubarbResult>",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def to_moho_dat(cues: list[Cue], fps: int = 24) -> str:
+    """Rhubarb Lip Sync's Moho switch data (``.dat``, also read by OpenToonz), with the shape letters as switch names.
+
+    ``MohoSwitch1``, then ``frame shape`` lines at 1-based frame numbers; as Rhubarb does, a cue starts on the frame
+    its start falls in, one starting in the same frame as the one before is left out, and an X closes the mouth at
+    the end (a frame later if that frame is taken).
+    """
+    lines, last_frame = ["MohoSwitch1"], 0
+    shapes = _rhubarb_cues(cues)
+    for start, _, shape in shapes:
+        if (frame := 1 + int(fps * start)) != last_frame:
+            lines.append(f"{frame} {shape}")
+            last_frame = frame
+    end_frame = 1 + int(fps * shapes[-1][1]) if shapes else 1
+    lines.append(f"{end_frame + (end_frame == last_frame)} X")
+    return "\n".join(lines) + "\n"
+
+
 def _merged(cues: list[Cue]) -> list[Cue]:
     """Join each run of cues with the same viseme into one, listing their distinct phonemes and words."""
     merged: list[Cue] = []
@@ -203,6 +307,83 @@ def _rhubarb_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
         else:
             shapes.append((start, end, cue.viseme))
     return shapes
+
+
+def _sampled(phones: Sequence[tuple[str, float, float]], rate: float, n_frames: int) -> tuple[list[str], np.ndarray]:
+    """The segments' phones (no stress, "sil" for silence) followed by "sil", and for each frame instant ``i / rate``
+    the index of the segment holding it, -1 (that last "sil") where none does."""
+    if rate <= 0 or n_frames < 0:
+        raise ValueError(f"need a positive rate and a frame count >= 0, not {rate} and {n_frames}")
+    names, starts, ends = [], [], []
+    for phone, start, end in phones:
+        if not (ends[-1] if ends else 0.0) <= start <= end:
+            raise ValueError(
+                f"phone segments must be ordered, from time 0 on, and not overlap: {phone!r} [{start}, {end})"
+            )
+        names.append(_phone(phone))
+        starts.append(start)
+        ends.append(end)
+    instants = np.arange(n_frames) / rate  # a division, so that i / 100 and (i / 4) / 25 are the same float
+    segment = np.searchsorted(np.asarray(starts, dtype=float), instants, side="right") - 1
+    inside = instants < np.array([*ends, -np.inf])[segment]  # segment -1 reads the -inf: not inside
+    return [*names, "sil"], np.where(inside, segment, -1)
+
+
+def _phone(label: str) -> str:
+    """An aligner's phone label as ARPAbet without stress, or "sil" for silence and noise tokens."""
+    if label.lower() in _SILENCE_PHONES or label[:1] + label[-1:] in ("<>", "[]", "++"):
+        return "sil"
+    phone = label.upper().rstrip("012")
+    if phone not in VISEME_SETS["ovr"].visemes:
+        raise ValueError(f"not an ARPAbet phone or a silence token: {label!r}")
+    return phone
+
+
+def _smoothed(
+    labels: np.ndarray, rate: float, min_duration: float, probabilities: np.ndarray | None
+) -> list[tuple[int, int, int]]:
+    """`cues_from_frames`' runs of equal labels as (start frame, end frame, label), too-short runs merged away."""
+    if not len(labels):
+        return []
+    # The runs as a linked list: run i holds frames [start[i], end[i]) and sits between runs before[i] and after[i].
+    start = [0, *(np.flatnonzero(labels[1:] != labels[:-1]) + 1).tolist()]
+    end = [*start[1:], len(labels)]
+    label = [int(labels[s]) for s in start]
+    before, after = list(range(-1, len(start) - 1)), [*range(1, len(start)), -1]
+    alive = [True] * len(start)
+
+    def unlink(i: int) -> None:
+        alive[i] = False
+        if before[i] != -1:
+            after[before[i]] = after[i]
+        if after[i] != -1:
+            before[after[i]] = before[i]
+
+    def score(i: int, neighbour: int) -> tuple[float, int]:
+        """How much the frames of run i favour joining `neighbour`: its class's probability, then its length."""
+        votes = 0.0 if probabilities is None else float(np.sum(probabilities[start[i] : end[i], label[neighbour]]))
+        return votes, end[neighbour] - start[neighbour]
+
+    queue = [(e - s, s, i) for i, (s, e) in enumerate(zip(start, end))]
+    heapq.heapify(queue)  # shortest first, then earliest; entries of runs that have changed since are skipped
+    while queue:
+        length, first, i = heapq.heappop(queue)
+        if not alive[i] or (length, first) != (end[i] - start[i], start[i]):
+            continue
+        left, right = before[i], after[i]
+        if length / rate >= min_duration or left == right == -1:
+            break
+        target = max((j for j in (left, right) if j != -1), key=lambda j: score(i, j))  # the earlier on a tie
+        if target == left:
+            end[left] = end[i]
+        else:
+            start[right] = start[i]
+        unlink(i)
+        if left != -1 and right != -1 and label[left] == label[right]:
+            end[left], target = end[right], left
+            unlink(right)
+        heapq.heappush(queue, (end[target] - start[target], start[target], target))
+    return [(start[i], end[i], label[i]) for i in sorted(i for i in range(len(start)) if alive[i])]
 
 
 def _viseme_set(name: str) -> VisemeSet:

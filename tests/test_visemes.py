@@ -2,12 +2,15 @@ import itertools
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 import pytest
 
 import env
 from lipnet import decoding, grid, visemes
+
+SAMPLES = env.ROOT / "samples"
 
 ARPABET = {
     "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH", "IY", "JH",
@@ -26,7 +29,8 @@ def test_phonemes():
     assert visemes.phonemes("W") == ["D", "AH", "B", "AH", "L", "Y", "UW"]
     assert visemes.phonemes("three") == ["TH", "R", "IY"]
     assert visemes.phonemes("hello") == ["HH", "AH", "L", "OW"]  # CMUdict, stress digits dropped
-    assert visemes.phonemes("xqzv") == ["EH", "K", "S", "K", "Y", "UW", "Z", "IY", "V", "IY"]  # spelt
+    assert visemes.phonemes("z") == ["Z", "EH", "D"]  # GRID's speakers are British
+    assert visemes.phonemes("xqzv") == ["EH", "K", "S", "K", "Y", "UW", "Z", "EH", "D", "V", "IY"]  # spelt
 
 
 def test_cmudict_is_not_loaded_at_import():
@@ -156,3 +160,175 @@ def test_rhubarb_exports_need_the_rhubarb_set():
         visemes.to_rhubarb_tsv(cues)
     with pytest.raises(ValueError):
         visemes.to_rhubarb_json(cues)
+
+
+def test_rhubarb_xml_export():
+    cues = visemes.timeline([("bin", 0, 4)], fps=25, viseme_set="rhubarb", duration=0.2)
+    text = visemes.to_rhubarb_xml(cues, sound_file="Tom & Jerry <take 2>.wav")
+    assert text.startswith('<?xml version="1.0" encoding="utf-8"?>\n<rhubarbResult>\n  <metadata>\n')
+    assert '    <mouthCue start="0.04" end="0.16">B</mouthCue>\n' in text
+    root = ElementTree.fromstring(text.encode())
+    assert root.findtext("metadata/soundFile") == "Tom & Jerry <take 2>.wav"
+    assert root.findtext("metadata/duration") == "0.20"
+    assert [(c.get("start"), c.get("end"), c.text) for c in root.iter("mouthCue")] == [
+        ("0.00", "0.04", "A"),
+        ("0.04", "0.16", "B"),
+        ("0.16", "0.20", "X"),
+    ]
+    assert ElementTree.fromstring(visemes.to_rhubarb_xml(cues, duration=3.0)).findtext("metadata/duration") == "3.00"
+    empty = ElementTree.fromstring(visemes.to_rhubarb_xml([]))
+    assert [(c.get("start"), c.get("end"), c.text) for c in empty.iter("mouthCue")] == [("0.00", "0.00", "X")]
+
+
+def test_moho_dat_export():
+    cues = visemes.timeline([("bin", 0, 4)], fps=25, viseme_set="rhubarb", duration=0.2)
+    assert visemes.to_moho_dat(cues, fps=100) == "MohoSwitch1\n1 A\n5 B\n17 X\n21 X\n"
+    # at 24 fps B starts in A's frame (0.04 s * 24 = 0.96): Rhubarb keeps the first shape of a frame
+    assert visemes.to_moho_dat(cues) == "MohoSwitch1\n1 A\n4 X\n5 X\n"
+    # the closing X moves a frame on rather than share the last cue's frame
+    assert visemes.to_moho_dat([visemes.Cue(0.0, 0.01, "X")]) == "MohoSwitch1\n1 X\n2 X\n"
+    words = [(w.text, round(w.start), round(w.end)) for w in grid.read_align(SAMPLES / "lgil7a.align")]
+    for fps in (24, 25, 30, 60):
+        lines = visemes.to_moho_dat(visemes.timeline(words, viseme_set="rhubarb", duration=3.0), fps).splitlines()
+        frames = [int(line.split()[0]) for line in lines[1:]]
+        assert lines[0] == "MohoSwitch1"
+        assert frames[0] == 1
+        assert all(a < b for a, b in itertools.pairwise(frames))
+        assert {line.split()[1] for line in lines[1:]} <= set("ABCDEFGHX")
+        assert lines[-1] == f"{int(3.0 * fps) + 1} X"
+
+
+def test_rhubarb_xml_and_dat_need_the_rhubarb_set():
+    cues = visemes.timeline([("bin", 0, 4)], fps=25, viseme_set="ovr")
+    with pytest.raises(ValueError):
+        visemes.to_rhubarb_xml(cues)
+    with pytest.raises(ValueError):
+        visemes.to_moho_dat(cues)
+
+
+def test_classes():
+    assert visemes.classes() == (
+        "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou",
+    )  # fmt: skip
+    assert visemes.classes("rhubarb") == tuple("XABCDEFGH")
+    assert visemes.classes("neti") == ("S", "V1", "V2", "V3", "V4", *"ABCDEFGH")
+    assert [len(visemes.classes(name)) for name in ("ovr", "rhubarb", "neti")] == [15, 9, 13]
+    for name, viseme_set in visemes.VISEME_SETS.items():
+        assert set(visemes.classes(name)) == {viseme_set.silence, *viseme_set.visemes.values()}
+    assert visemes.classes("ovr") is visemes.classes("ovr")  # cached
+    with pytest.raises(ValueError):
+        visemes.classes("preston")
+
+
+BIN = [("sil", 0.0, 0.1), ("B", 0.1, 0.15), ("IH1", 0.15, 0.3), ("N", 0.3, 0.4)]
+
+
+def test_frame_labels_at_100_hz_and_25_fps():
+    sil, pp, ih, nn = (visemes.classes().index(v) for v in ("sil", "PP", "ih", "nn"))
+    audio = visemes.frame_labels(BIN, 100, 44)
+    assert audio.dtype == np.int64
+    assert audio.tolist() == [sil] * 10 + [pp] * 5 + [ih] * 15 + [nn] * 10 + [sil] * 4  # past the last phone: silence
+    video = visemes.frame_labels(BIN, 25, 11)  # instants 0, 0.04, ..., 0.4
+    assert video.tolist() == [sil] * 3 + [pp] + [ih] * 4 + [nn] * 2 + [sil]
+    assert audio[::4].tolist() == video.tolist()
+    assert visemes.frame_phones(BIN, 25, 11) == ["sil"] * 3 + ["B"] + ["IH"] * 4 + ["N"] * 2 + ["sil"]
+    assert visemes.frame_labels(BIN, 25, 11, "rhubarb").tolist() == [0] * 3 + [1] + [2] * 6 + [0]  # X A B
+    assert visemes.frame_labels(BIN, 100, 0).shape == (0,)
+
+
+def test_frame_labels_of_a_grid_sentence():
+    # The words of a real GRID alignment, each shared evenly among its phones; no phone boundary is on the 10 ms grid.
+    phones = []
+    for word in grid.read_align(SAMPLES / "lgil7a.align"):
+        sounds = visemes.phonemes(word.text)
+        bounds = [(word.start + (word.end - word.start) * i / len(sounds)) / 25 for i in range(len(sounds) + 1)]
+        phones += zip(sounds, bounds, bounds[1:])
+    audio = visemes.frame_labels(phones, 100, 300)
+    assert audio[::4].tolist() == visemes.frame_labels(phones, 25, 75).tolist()
+    said = [p for p, _ in itertools.groupby(visemes.frame_phones(phones, 100, 300))]
+    assert said == ["sil", *"L EY G R IY N IH N EH L S EH V AH N AH G EH N".split(), "sil"]
+    cues = visemes.cues_from_frames(audio, 100)
+    contiguous(cues, 3.0)
+    assert [c.viseme for c in cues] == [
+        v for v, _ in itertools.groupby(visemes.viseme(p) if p != "sil" else "sil" for p in said)
+    ]
+    assert cues[1].start == pytest.approx(0.5)  # "lay" starts at frame 12.5 of the video
+    smooth = visemes.cues_from_frames(audio, 100, min_duration=0.07)
+    contiguous(smooth, 3.0)
+    assert min(round((c.end - c.start) * 100) for c in smooth) >= 7
+    assert len(smooth) < len(cues)
+
+
+def test_frame_phones_silence_tokens_and_gaps():
+    phones = [
+        ("SIL", 0.0, 0.02), ("+NSN+", 0.02, 0.04), ("<sil>", 0.04, 0.06), ("sp", 0.06, 0.08), ("[noise]", 0.08, 0.1),
+        ("", 0.1, 0.12), ("AH0", 0.12, 0.14), ("M", 0.16, 0.18),
+    ]  # fmt: skip
+    assert visemes.frame_phones(phones, 100, 20) == ["sil"] * 12 + ["AH"] * 2 + ["sil"] * 2 + ["M"] * 2 + ["sil"] * 2
+    labels = visemes.frame_labels(phones, 100, 20)
+    assert set(labels[:12].tolist()) == set(labels[14:16].tolist()) == {0}
+
+
+def test_frame_labels_reject_bad_input():
+    with pytest.raises(ValueError):
+        visemes.frame_labels(BIN, 100, 10, viseme_set="preston")
+    with pytest.raises(ValueError):
+        visemes.frame_phones([("QX", 0.0, 0.1)], 100, 10)  # not ARPAbet
+    with pytest.raises(ValueError):
+        visemes.frame_phones([("B", 0.0, 0.2), ("IH", 0.1, 0.3)], 100, 10)  # overlapping
+    with pytest.raises(ValueError):
+        visemes.frame_phones(BIN, 0, 10)
+
+
+def spans(cues):
+    return [(round(c.start * 100), round(c.end * 100), c.viseme) for c in cues]
+
+
+def test_cues_from_frames_without_smoothing():
+    labels = np.array([0, 0, 1, 1, 1, 12, 0])
+    cues = visemes.cues_from_frames(labels, 100)
+    contiguous(cues, 0.07)
+    assert spans(cues) == [(0, 2, "sil"), (2, 5, "PP"), (5, 6, "ih"), (6, 7, "sil")]
+    assert all(c.phoneme is None and c.word is None for c in cues)
+    assert visemes.cues_from_frames(np.array([0, 1, 2], dtype=np.int64), 25, "rhubarb")[-1].end == 0.12
+    assert visemes.cues_from_frames(np.zeros(0, dtype=np.int64), 100) == []
+
+
+def test_cues_from_frames_holds_shapes_for_min_duration():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(rng.integers(0, 15, 80), rng.integers(1, 12, 80))
+    for min_duration in (0.04, 0.07, 0.2):
+        cues = visemes.cues_from_frames(labels, 100, min_duration=min_duration)
+        contiguous(cues, len(labels) / 100)
+        assert min(round((c.end - c.start) * 100) for c in cues) >= round(min_duration * 100)
+    assert cues == visemes.cues_from_frames(labels, 100, min_duration=0.2)  # deterministic
+    # shorter than min_duration as a whole: one cue
+    assert spans(visemes.cues_from_frames(np.array([1, 2, 1]), 100, min_duration=0.07)) == [(0, 3, "FF")]
+
+
+def test_cues_from_frames_gives_short_cues_to_the_longer_or_likelier_neighbour():
+    labels = np.array([1] * 10 + [5] * 3 + [8] * 6)  # PP, kk, nn
+    assert spans(visemes.cues_from_frames(labels, 100, min_duration=0.05)) == [(0, 13, "PP"), (13, 19, "nn")]
+    probabilities = np.full((len(labels), 15), 0.05)
+    probabilities[10:13, 8] = 0.3  # the kk frames look more like nn than like PP
+    cues = visemes.cues_from_frames(labels, 100, min_duration=0.05, probabilities=probabilities)
+    assert spans(cues) == [(0, 10, "PP"), (10, 19, "nn")]
+    # neighbours equally long and no probabilities: the earlier one
+    labels = np.array([1] * 5 + [2] * 2 + [3] * 5)
+    assert spans(visemes.cues_from_frames(labels, 100, min_duration=0.05)) == [(0, 7, "PP"), (7, 12, "TH")]
+
+
+def test_cues_from_frames_merges_equal_neighbours():
+    labels = np.array([1] * 6 + [2] * 2 + [1] * 6 + [0] * 8)
+    assert spans(visemes.cues_from_frames(labels, 100, min_duration=0.05)) == [(0, 14, "PP"), (14, 22, "sil")]
+
+
+def test_cues_from_frames_rejects_bad_input():
+    with pytest.raises(ValueError):
+        visemes.cues_from_frames(np.array([0, 15]), 100)  # ovr has 15 classes
+    with pytest.raises(ValueError):
+        visemes.cues_from_frames(np.array([0.0, 1.0]), 100)
+    with pytest.raises(ValueError):
+        visemes.cues_from_frames(np.array([0, 1]), 100, probabilities=np.ones((2, 9)))
+    with pytest.raises(ValueError):
+        visemes.cues_from_frames(np.array([0, 1]), 100, viseme_set="preston")
