@@ -24,6 +24,19 @@ TRACK_MIN_SIMILARITY = 0.7  # a tracked face correlating less than this with its
 SMOOTHING_WINDOW = 5  # frames, centred moving average over landmark tracks
 MAX_FILLED_FRACTION = 0.5  # a clip with more frames than this without a face is rejected
 
+# Audio ----------------------------------------------------------------------------------------
+# One time base for every audio model, tied to the video's: 16 kHz, a feature frame every 10 ms (160
+# samples), so exactly 4 audio frames per 25 fps video frame, and audio frame 4j is at video frame j's instant.
+SAMPLE_RATE = 16000
+HOP_MS = 10  # feature frame period; 8 (the Viseme-Classification seed's) and 20 (the sync model's) divide 40 too
+WINDOW_MS = 25  # analysis window; the seed used 16 (with an 8 ms hop)
+N_MFCC = 13  # cepstra; with their deltas and delta-deltas, 39 values per frame
+N_MELS = 40  # mel bands of the MFCC filter bank and of log-mel (MFEC) features
+SILENCE_PEAK = 1e-4  # a file whose loudest sample is below this (-80 dBFS) holds no sound to read
+
+LIPSYNC_MODEL = ROOT / "models" / "lipsync-grid-s1.keras"  # lipsync.py's default classifier
+LIPSYNC_MIN_CUE = 0.07  # seconds: no mouth shape is held for less (Rhubarb's shortest), so animation does not flicker
+
 # Text -----------------------------------------------------------------------------------------
 # Index 0 is the CTC blank (Keras 3 convention); the vocabulary follows it.
 VOCABULARY = " abcdefghijklmnopqrstuvwxyz"

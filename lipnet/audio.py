@@ -1,0 +1,160 @@
+"""Reading audio: any file with sound in it -> 16 kHz mono float32 -> MFCC or log-mel frames on the video's time base.
+
+One loader (`load`) for every entry point: PyAV decodes the sound track of a video (AAC, MP2, MP3...) or an audio
+file (WAV, FLAC, Ogg, MP3) with the FFmpeg libraries inside its wheel, and libswresample resamples it (a proper
+low-pass filter, not dropped samples). Every other module takes the arrays this returns, not paths.
+
+The time base: feature frame ``i`` is centred on sample ``i * hop``, so it is at time ``i * hop_ms`` ms, and a
+clip of ``n`` samples has ``n // hop`` frames. A 25 fps video frame lasts 40 ms, which the hop must divide:
+with the default 10 ms hop, audio frame ``4 j`` is at video frame ``j``'s instant and frames ``4 j .. 4 j + 3``
+fall within it (`video_frame`).
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import env
+from lipnet.errors import LipnetError
+
+VIDEO_FRAME_MS = 1000 // env.FPS  # 40
+
+
+def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
+    """The sound of a file as mono float32 samples at `sample_rate`, channels averaged.
+
+    Raises LipnetError naming the file when it is missing, empty, not a media file, has no audio track, an
+    audio codec FFmpeg cannot decode, no samples, or nothing but silence.
+    """
+    import av  # PyAV loads FFmpeg's libraries: only when a file is read
+
+    path = Path(path)
+    if not path.exists():
+        raise LipnetError(f"{path}: no such file")
+    if path.is_dir():
+        raise LipnetError(f"{path}: is a directory, not an audio or video file")
+    if path.stat().st_size == 0:
+        raise LipnetError(f"{path}: empty file")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError) as err:
+        raise LipnetError(f"{path}: not an audio or video file FFmpeg can read ({_reason(err)})") from None
+    with container:
+        if not container.streams.audio:
+            raise LipnetError(f"{path}: no audio track")
+        stream = container.streams.audio[0]
+        if stream.codec_context is None or stream.codec_context.name is None:
+            raise LipnetError(f"{path}: an audio codec FFmpeg cannot decode")
+        chunks = []
+        try:
+            resampler = None
+            for frame in container.decode(stream):
+                if resampler is None:  # planar float at the target rate, the source's own channel layout
+                    resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
+                chunks += [out.to_ndarray() for out in resampler.resample(frame)]
+            if resampler is not None:
+                chunks += [out.to_ndarray() for out in resampler.resample(None)]
+        except av.FFmpegError as err:
+            if not chunks:
+                raise LipnetError(
+                    f"{path}: its {stream.codec_context.name} audio cannot be decoded ({_reason(err)})"
+                ) from None
+            # a damaged tail: keep what decoded, as players do
+    if not chunks or not sum(chunk.shape[1] for chunk in chunks):
+        raise LipnetError(f"{path}: the audio track holds no samples")
+    samples = np.concatenate(chunks, axis=1).mean(axis=0).astype(np.float32)
+    if not np.isfinite(samples).all() or np.abs(samples).max() < env.SILENCE_PEAK:
+        raise LipnetError(f"{path}: the audio is silent")
+    return samples
+
+
+def hop_length(hop_ms: int = env.HOP_MS, sample_rate: int = env.SAMPLE_RATE) -> int:
+    """Samples per feature frame; raises ValueError unless the hop is whole samples and divides a video frame."""
+    if hop_ms <= 0 or VIDEO_FRAME_MS % hop_ms or (sample_rate * hop_ms) % 1000:
+        raise ValueError(f"a hop of {hop_ms} ms does not divide a {VIDEO_FRAME_MS} ms video frame into whole samples")
+    return sample_rate * hop_ms // 1000
+
+
+def frames_per_video_frame(hop_ms: int = env.HOP_MS) -> int:
+    """Audio frames in one video frame: 4 at the 10 ms hop."""
+    hop_length(hop_ms)
+    return VIDEO_FRAME_MS // hop_ms
+
+
+def frame_count(samples: int, hop_ms: int = env.HOP_MS, sample_rate: int = env.SAMPLE_RATE) -> int:
+    """Feature frames of `samples` samples: one per whole hop."""
+    return samples // hop_length(hop_ms, sample_rate)
+
+
+def video_frame(audio_frame: int | np.ndarray, hop_ms: int = env.HOP_MS) -> int | np.ndarray:
+    """The 25 fps video frame an audio frame falls in."""
+    return audio_frame // frames_per_video_frame(hop_ms)
+
+
+def mfcc(
+    samples: np.ndarray,
+    hop_ms: int = env.HOP_MS,
+    window_ms: int = env.WINDOW_MS,
+    deltas: bool = True,
+    sample_rate: int = env.SAMPLE_RATE,
+) -> np.ndarray:
+    """(frames, 13) MFCC, or (frames, 39) with their deltas and delta-deltas appended; float32."""
+    import librosa
+
+    hop, window = hop_length(hop_ms, sample_rate), sample_rate * window_ms // 1000
+    mel = _mel_power(samples, hop, window, env.N_MELS, sample_rate)
+    cepstra = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=env.N_MFCC)
+    return _frames(cepstra, deltas)
+
+
+def log_mel(
+    samples: np.ndarray,
+    hop_ms: int = env.HOP_MS,
+    window_ms: int = env.WINDOW_MS,
+    n_mels: int = env.N_MELS,
+    deltas: bool = False,
+    sample_rate: int = env.SAMPLE_RATE,
+) -> np.ndarray:
+    """(frames, n_mels) log mel energies in dB (MFEC: MFCC before the DCT), or (frames, 3 n_mels) with their
+    deltas and delta-deltas appended; float32."""
+    import librosa
+
+    hop, window = hop_length(hop_ms, sample_rate), sample_rate * window_ms // 1000
+    return _frames(librosa.power_to_db(_mel_power(samples, hop, window, n_mels, sample_rate)), deltas)
+
+
+def _mel_power(samples: np.ndarray, hop: int, window: int, n_mels: int, sample_rate: int) -> np.ndarray:
+    """(n_mels, frames) mel power spectrogram, frame i centred on sample i * hop, the partial last hop dropped."""
+    import librosa
+
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1:
+        raise ValueError(f"expected mono samples (n,), got shape {samples.shape}")
+    n_fft = 1 << (window - 1).bit_length()
+    with warnings.catch_warnings():  # a chunk shorter than the FFT is zero-padded, as it should be: no warning
+        warnings.filterwarnings("ignore", "n_fft=", UserWarning)
+        mel = librosa.feature.melspectrogram(
+            y=samples, sr=sample_rate, n_fft=n_fft, hop_length=hop, win_length=window, n_mels=n_mels, center=True
+        )
+    return mel[:, : len(samples) // hop]
+
+
+def _frames(features: np.ndarray, deltas: bool) -> np.ndarray:
+    """(dims, frames) -> (frames, dims), with Δ and ΔΔ (over 9 frames, fewer on very short input) when asked."""
+    import librosa
+
+    if deltas:
+        n = features.shape[1]
+        width = min(9, n if n % 2 else n - 1)
+        if width >= 3:
+            extra = [librosa.feature.delta(features, width=width, order=k, mode="nearest") for k in (1, 2)]
+        else:
+            extra = [np.zeros_like(features)] * 2
+        features = np.concatenate([features, *extra])
+    return np.ascontiguousarray(features.T, dtype=np.float32)
+
+
+def _reason(err: Exception) -> str:
+    """FFmpeg's own words for an error, without PyAV's errno and path decoration."""
+    return getattr(err, "strerror", None) or str(err)

@@ -1,0 +1,145 @@
+import struct
+import wave
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+import env
+from lipnet import audio
+from lipnet.errors import LipnetError
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # AAC audio
+GRID_MPG = ROOT / "tests" / "fixtures" / "bbaf2n.mpg"  # GRID's original MPEG-1 with MP2 audio
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = env.SAMPLE_RATE, channels: int = 1) -> Path:
+    pcm = np.round(np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(channels)
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes(np.repeat(pcm, channels).tobytes())
+    return path
+
+
+def encode(path: Path, samples: np.ndarray, codec: str, rate: int = env.SAMPLE_RATE) -> Path:
+    """Encode mono samples with PyAV (FLAC, Vorbis, MP3...), as another program would have written the file."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None].astype(np.float32), format="flt", layout="mono")
+        frame.rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def test_reads_the_sound_of_videos():
+    for clip in (SAMPLE, GRID_MPG):
+        samples = audio.load(clip)
+        assert samples.dtype == np.float32 and samples.ndim == 1
+        assert abs(len(samples) - 3 * env.SAMPLE_RATE) < 0.05 * env.SAMPLE_RATE  # a 3 s GRID sentence
+        # stereo with identical channels is averaged, not summed: GRID peaks just under full scale
+        assert 0.3 < np.abs(samples).max() < 1.05
+        assert np.sqrt(np.mean(samples[: env.SAMPLE_RATE // 4] ** 2)) < np.sqrt(np.mean(samples**2))  # silent start
+
+
+def test_a_wav_written_here_reads_back_the_same_samples(tmp_path):
+    samples = audio.load(GRID_MPG)
+    samples *= 0.9 / np.abs(samples).max()  # GRID's loudest samples reach full scale, which 16-bit PCM clips
+    again = audio.load(write_wav(tmp_path / "clip.wav", samples))
+    np.testing.assert_allclose(again, samples, atol=1.5 / 32768)
+    stereo = audio.load(write_wav(tmp_path / "stereo.wav", samples, channels=2))
+    np.testing.assert_allclose(stereo, samples, atol=1.5 / 32768)
+
+
+@pytest.mark.parametrize(
+    "suffix, codec, tolerance", [(".flac", "flac", 1e-4), (".ogg", "libopus", 0.05), (".mp3", "libmp3lame", 0.05)]
+)
+def test_audio_files(tmp_path, suffix, codec, tolerance):
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV build has no {codec} encoder")
+    samples = audio.load(GRID_MPG)
+    decoded = audio.load(encode(tmp_path / f"clip{suffix}", samples, codec))
+    # lossy codecs add a few ms of priming: compare after the best shift within 30 ms
+    n = min(len(samples), len(decoded)) - 480
+    error = min(np.sqrt(np.mean((decoded[s : s + n] - samples[:n]) ** 2)) for s in range(0, 480, 8))
+    assert error < tolerance * np.sqrt(np.mean(samples**2)) * 10
+
+
+def test_resampling_filters_instead_of_dropping_samples(tmp_path):
+    rate = 44100
+    t = np.arange(rate) / rate
+    kept = audio.load(write_wav(tmp_path / "kept.wav", 0.5 * np.sin(2 * np.pi * 3000 * t), rate))
+    assert len(kept) == env.SAMPLE_RATE
+    spectrum = np.abs(np.fft.rfft(kept))
+    assert abs(np.argmax(spectrum) - 3000) <= 1  # 1 Hz bins over 1 s
+    # 10 kHz is above the new Nyquist frequency (8 kHz): decimation would fold it to 6 kHz, a filter removes it
+    folded = audio.load(write_wav(tmp_path / "folded.wav", 0.5 * np.sin(2 * np.pi * 10000 * t) + 0.01, rate))
+    assert np.abs(folded - folded.mean())[100:-100].max() < 0.03  # but the filter's start and end transients
+
+
+def test_features_share_the_video_time_base():
+    samples = audio.load(GRID_MPG)
+    n = len(samples)
+    assert audio.mfcc(samples).shape == (n // 160, 39)
+    assert audio.mfcc(samples, deltas=False).shape == (n // 160, 13)
+    assert audio.log_mel(samples).shape == (n // 160, 40)
+    assert audio.log_mel(samples, hop_ms=20, deltas=True).shape == (n // 320, 120)
+    assert audio.mfcc(samples, hop_ms=8, window_ms=16).shape == (n // 128, 39)  # the seed's frames
+    assert audio.frames_per_video_frame() == 4 and audio.frames_per_video_frame(8) == 5
+    np.testing.assert_array_equal(audio.video_frame(np.arange(9)), [0, 0, 0, 0, 1, 1, 1, 1, 2])
+    assert audio.frame_count(n) == n // 160
+    with pytest.raises(ValueError, match="16 ms"):
+        audio.hop_length(16)  # does not divide a 40 ms video frame
+    speech = audio.log_mel(samples)[:, :20].mean(1)
+    assert speech[150] > speech[5] + 20  # mid-sentence is louder (dB) than the silent start
+    assert np.isfinite(audio.mfcc(samples[:400])).all()  # shorter than the delta window
+
+
+def test_bad_input_is_one_line_naming_the_file(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("not audio\n")
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(16000))
+    mute = tmp_path / "mute.mp4"  # a video without a sound track
+    writer = cv2.VideoWriter(str(mute), cv2.VideoWriter_fourcc(*"mp4v"), 25, (64, 48))
+    for _ in range(10):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    unknown = tmp_path / "unknown.wav"  # a WAV whose codec tag nothing decodes
+    data = b"\x00\x01" * 16000
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        36 + len(data),
+        b"WAVE",
+        b"fmt ",
+        16,
+        0x1234,
+        1,
+        16000,
+        32000,
+        2,
+        16,
+        b"data",
+        len(data),
+    )
+    unknown.write_bytes(header + data)
+    cases = {
+        tmp_path / "missing.wav": "no such file",
+        tmp_path: "is a directory",
+        tmp_path / "empty.wav": "empty file",
+        tmp_path / "text.wav": "not an audio or video file",
+        silent: "silent",
+        mute: "no audio track",
+        unknown: "audio codec FFmpeg cannot decode",
+    }
+    for path, problem in cases.items():
+        with pytest.raises(LipnetError, match=problem) as err:
+            audio.load(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
