@@ -1,0 +1,87 @@
+"""Forced alignment against GRID's hand-checked word boundaries: mean and median absolute error, and speed.
+
+    python bench/align.py                      # all 745 s1 clips and the 10 other-speaker samples
+    python bench/align.py --clips 100          # the first 100 s1 clips
+
+Every word's start and end from `lipnet.align` is compared with the ``.align`` file of the clip
+(``../shared/grid/align/sN``). The same run repeats it with CMUdict's American letter z ("Z IY") in place of the
+project lexicon's British "zed", which GRID's speakers say, to show what the lexicon fix is worth.
+"""
+
+import argparse
+import datetime
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from lipnet import align, audio, grid, visemes  # noqa: E402
+from lipnet.errors import LipnetError  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "grid"
+#: The speakers of the other-speaker samples in shared/grid/samples (its README); bbaf2n is s1's.
+SAMPLE_SPEAKERS = {
+    "pwij3p": "s2", "swwp2s": "s2", "sbia1a": "s3", "lwbsza": "s4", "lbax4n": "s5", "brbk7n": "s20",
+    "lbbc2a": "s22", "lrwp9a": "s23", "swiz3n": "s26", "sbwe5n": "s32",
+}  # fmt: skip
+
+
+def boundary_errors(clips: list[tuple[Path, Path]]) -> tuple[np.ndarray, int, float]:
+    """Absolute errors (s) of every word start and end, the clips that failed to align, and the seconds spent."""
+    errors, failed, seconds = [], 0, 0.0
+    for clip, align_file in clips:
+        reference = grid.read_align(align_file)
+        samples = audio.load(clip)
+        started = time.perf_counter()
+        try:
+            words = align.align(samples, " ".join(w.text for w in reference)).words
+        except LipnetError:
+            failed += 1
+            continue
+        finally:
+            seconds += time.perf_counter() - started
+        for ours, truth in zip(words, reference):
+            errors += [abs(ours.start - truth.start / 25), abs(ours.end - truth.end / 25)]
+    return np.array(errors), failed, seconds
+
+
+def american_z() -> None:
+    """Switch the lexicon's letter z to CMUdict's "Z IY" (and drop the decoders built with "zed")."""
+    visemes.LEXICON["z"] = ("Z", "IY")
+    align._decoder.cache_clear()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", type=int, default=0, help="s1 clips to align (default: all)")
+    args = p.parse_args()
+    s1 = sorted((SHARED / "s1").glob("*.mp4"))[: args.clips or None]
+    sets = {
+        "s1": [(c, SHARED / "align" / "s1" / f"{c.stem}.align") for c in s1],
+        "other speakers": [
+            (SHARED / "samples" / f"{stem}.mpg", SHARED / "align" / speaker / f"{stem}.align")
+            for stem, speaker in SAMPLE_SPEAKERS.items()
+        ],
+    }
+    print(f"{datetime.date.today()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print("| lexicon | clips | words aligned | failed | mean error | median | 90th pct | within 40 ms | s/clip |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for lexicon in ("zed (project)", "Z IY (CMUdict)"):
+        if lexicon.startswith("Z IY"):
+            american_z()
+        for name, clips in sets.items():
+            errors, failed, seconds = boundary_errors(clips)
+            print(
+                f"| {lexicon} | {name} ({len(clips)}) | {len(errors) // 2} | {failed} | {1000 * errors.mean():.1f} ms "
+                f"| {1000 * np.median(errors):.1f} ms | {1000 * np.percentile(errors, 90):.1f} ms "
+                f"| {np.mean(errors <= 0.04):.1%} | {seconds / len(clips):.3f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
