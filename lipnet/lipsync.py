@@ -1,0 +1,467 @@
+"""Audio -> visemes: classifiers over MFCC frames that say which mouth shape each 10 ms of speech needs.
+
+Three kinds, as the Viseme-Classification seed had and one more:
+
+- ``svm``: an RBF support-vector machine (scikit-learn) on a context window of MFCC frames around each frame;
+- ``dnn``: a Keras multi-layer perceptron on the same windows;
+- ``sequence``: a Keras temporal CNN + bidirectional GRU over the whole utterance, a class for every frame.
+
+Each learns one *class set*: ``phones`` (39 ARPAbet phones and silence, from which every viseme set follows by
+adding up the phones' probabilities), a viseme set of `lipnet.visemes` (``ovr``, ``rhubarb``, ``neti``), or the
+seed's subsets of OVR, ``ovr9`` (CH SS nn RR aa E ih oh ou) and ``vowels5`` (aa E ih oh ou), whose other frames
+are left out of training and scoring. Features are normalised per utterance (cepstral mean and variance), and
+training audio is speed-perturbed, band-limited and noised so that other voices and channels read alike.
+
+Models are saved without pickle: scikit-learn ones with skops, Keras ones in Keras's own ``.keras`` format, each
+with a ``.json`` beside it holding the `ModelConfig`.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import env
+from lipnet import audio, visemes
+from lipnet.corpus import Clip
+from lipnet.errors import LipnetError
+from lipnet.storage import atomic_write, atomic_write_text
+
+PHONES = ("sil", *sorted(visemes.VISEME_SETS["ovr"].visemes))  # silence and the 39 ARPAbet phones
+CLASS_SETS: dict[str, tuple[str, ...]] = {
+    "phones": PHONES,
+    **{name: visemes.classes(name) for name in visemes.VISEME_SETS},
+    "ovr9": ("CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"),
+    "vowels5": ("aa", "E", "ih", "oh", "ou"),
+}
+_BASE_SET = {"ovr9": "ovr", "vowels5": "ovr"}  # subsets label frames through their parent viseme set
+KINDS = ("svm", "dnn", "sequence")
+BALANCING = ("none", "weights", "downsample")
+
+
+@dataclass
+class ModelConfig:
+    """What a viseme classifier is and how it was trained; saved beside its weights."""
+
+    kind: str = "sequence"
+    classes: str = "phones"
+    balance: str = "none"  # "weights": inverse-frequency class weights; "downsample": every class cut to the rarest
+    hop_ms: int = env.HOP_MS
+    window_ms: int = env.WINDOW_MS
+    context: int = 5  # frames each side of the classified one (svm, dnn)
+    units: int = 128  # hidden width (dnn, sequence)
+    epochs: int = 30  # at most (dnn, sequence); the best validation epoch is kept
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    augment: list[float] = field(default_factory=lambda: [0.85, 0.92, 1.08, 1.15])  # speed factors of extra copies
+    svm_frames: int = 20000  # training frames the SVM sees (it is quadratic in them)
+    svm_c: float = 8.0  # chosen on validation by `train` when several are given to `search_svm`
+    svm_gamma: float | str = "scale"
+    seed: int = 0
+
+    def check(self) -> "ModelConfig":
+        if self.kind not in KINDS:
+            raise LipnetError(f"unknown classifier kind {self.kind!r}: choose from {', '.join(KINDS)}")
+        if self.classes not in CLASS_SETS:
+            raise LipnetError(f"unknown class set {self.classes!r}: choose from {', '.join(CLASS_SETS)}")
+        if self.balance not in BALANCING:
+            raise LipnetError(f"unknown balancing {self.balance!r}: choose from {', '.join(BALANCING)}")
+        audio.hop_length(self.hop_ms)
+        return self
+
+
+def targets(frame_phones: list[str], classes: str) -> np.ndarray:
+    """Class indices of frames labelled with phones; -1 for frames outside the class set (``ovr9``, ``vowels5``)."""
+    names = CLASS_SETS[classes]
+    index = {name: i for i, name in enumerate(names)}
+    if classes == "phones":
+        return np.array([index[p] for p in frame_phones], dtype=np.int64)
+    base = _BASE_SET.get(classes, classes)
+    silence = visemes.VISEME_SETS[base].silence
+    return np.array(
+        [index.get(silence if p == "sil" else visemes.viseme(p, base), -1) for p in frame_phones], dtype=np.int64
+    )
+
+
+def pooling(classes: str, viseme_set: str) -> np.ndarray:
+    """(len(classes), len(viseme set)) 0/1 matrix adding a model's class probabilities up into a viseme set's."""
+    if classes == viseme_set:
+        return np.eye(len(CLASS_SETS[classes]), dtype=np.float32)
+    if classes != "phones" or viseme_set not in visemes.VISEME_SETS:
+        raise LipnetError(f"a model of {classes!r} classes cannot give {viseme_set!r} visemes (a phones model can)")
+    matrix = np.zeros((len(PHONES), len(CLASS_SETS[viseme_set])), dtype=np.float32)
+    matrix[np.arange(len(PHONES)), targets(list(PHONES), viseme_set)] = 1
+    return matrix
+
+
+def features(samples: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """(frames, 39) MFCC + Δ + ΔΔ, each coefficient normalised to zero mean and unit variance over the utterance."""
+    x = audio.mfcc(samples, config.hop_ms, config.window_ms)
+    return (x - x.mean(0)) / (x.std(0) + 1e-5)
+
+
+def windows(x: np.ndarray, context: int) -> np.ndarray:
+    """(frames, (2 context + 1) dims): each frame with its neighbours, the edges repeated."""
+    padded = np.pad(x, ((context, context), (0, 0)), mode="edge")
+    return np.concatenate([padded[i : i + len(x)] for i in range(2 * context + 1)], axis=1)
+
+
+def perturbed(clip: Clip, factor: float, rng: np.random.Generator) -> Clip:
+    """The clip played `factor` times faster (formants and pitch scale with it, like another vocal tract),
+    through a random telephone-to-full band and at a random noise level; its phone times scaled to match."""
+    import scipy.signal
+    import soxr
+
+    samples = clip.samples if factor == 1 else soxr.resample(clip.samples, env.SAMPLE_RATE * factor, env.SAMPLE_RATE)
+    cutoff = rng.uniform(3400, 7900)
+    samples = scipy.signal.sosfilt(scipy.signal.butter(8, cutoff, fs=env.SAMPLE_RATE, output="sos"), samples)
+    level = np.sqrt(np.mean(samples**2)) * 10 ** (-rng.uniform(15, 45) / 20)
+    samples = (samples + rng.normal(0, level, len(samples))).astype(np.float32)
+    phones = [p._replace(start=p.start / factor, end=p.end / factor) for p in clip.phones]
+    return Clip(clip.key, samples, phones)
+
+
+class VisemeModel:
+    """A trained classifier: samples in, per-frame class probabilities out."""
+
+    def __init__(self, config: ModelConfig, estimator):
+        self.config, self.estimator = config, estimator
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return CLASS_SETS[self.config.classes]
+
+    def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, classes) probabilities of each 10 ms frame (the configured hop)."""
+        return self.probabilities_of(features(samples, self.config))
+
+    def probabilities_of(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities from normalised features (`features`)."""
+        if self.config.kind == "svm":
+            scores = self.estimator.decision_function(windows(x, self.config.context))
+            return _softmax(scores)  # the SVM's one-vs-rest scores squashed: a ranking, not calibrated
+        import keras
+
+        inputs = windows(x, self.config.context) if self.config.kind == "dnn" else x[None]
+        logits = keras.ops.convert_to_numpy(self.estimator(inputs, training=False))
+        return _softmax(logits.reshape(-1, len(self.classes)))
+
+    def visemes(self, samples: np.ndarray, viseme_set: str = "ovr") -> np.ndarray:
+        """(frames, visemes) probabilities in a viseme set (a phones model serves every set)."""
+        return self.probabilities(samples) @ pooling(self.config.classes, viseme_set)
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``path`` (``.skops`` for svm, ``.keras`` otherwise) and its ``.json`` config, atomically."""
+        path = Path(path)
+        expected = ".skops" if self.config.kind == "svm" else ".keras"
+        if path.suffix != expected:
+            raise LipnetError(f"{path}: a {self.config.kind} model is saved as {expected}")
+        if self.config.kind == "svm":
+            import skops.io
+
+            atomic_write(path, lambda f: f.write(skops.io.dumps(self.estimator)))
+        else:
+            atomic_write(path, lambda f: self._save_keras(f, path.suffix))
+        atomic_write_text(path.with_suffix(".json"), json.dumps(asdict(self.config), indent=2))
+        return path
+
+    def _save_keras(self, f, suffix: str) -> None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            self.estimator.save(Path(tmp) / f"model{suffix}")
+            f.write((Path(tmp) / f"model{suffix}").read_bytes())
+
+
+def train(config: ModelConfig, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> VisemeModel:
+    """Fit a classifier on `train_clips` and perturbed copies of them; Keras models keep their best epoch on
+    `val_clips`."""
+    config.check()
+    rng = np.random.default_rng(config.seed)
+    copies = train_clips + [perturbed(c, f, rng) for f in config.augment for c in train_clips]
+    train_x, train_y = _examples(copies, config)
+    val_x, val_y = _examples(val_clips, config)
+    weights = _balanced(train_y, config.balance, len(CLASS_SETS[config.classes]), rng)
+    if config.kind == "svm":
+        return VisemeModel(config, _fit_svm(config, train_x, train_y, weights, rng))
+    return VisemeModel(config, _fit_keras(config, train_x, train_y, weights, val_x, val_y, verbose))
+
+
+def _examples(clips: list[Clip], config: ModelConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per clip: normalised features and their class indices (-1: not a frame of the class set)."""
+    xs, ys = [], []
+    for clip in clips:
+        x = features(clip.samples, config)
+        xs.append(x)
+        ys.append(targets(clip.frame_phones(config.hop_ms)[: len(x)], config.classes))
+    return xs, ys
+
+
+def _balanced(ys: list[np.ndarray], balance: str, n_classes: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Per-frame training weights: 0 for frames outside the class set; then, corpus-wide, inverse-frequency class
+    weights (``weights``) or every class's frames cut at random to the rarest class's count (``downsample``)."""
+    weights = [(y >= 0).astype(np.float32) for y in ys]
+    flat = np.concatenate(ys)
+    counts = np.bincount(flat[flat >= 0], minlength=n_classes).astype(np.float64)
+    if balance == "weights":
+        per_class = np.where(counts > 0, counts.sum() / (np.count_nonzero(counts) * np.maximum(counts, 1)), 0)
+        return [w * per_class[np.maximum(y, 0)].astype(np.float32) for y, w in zip(ys, weights)]
+    if balance == "downsample":
+        keep_fraction = counts[counts > 0].min() / np.maximum(counts, 1)
+        return [w * (rng.random(len(y)) < keep_fraction[np.maximum(y, 0)]) for y, w in zip(ys, weights)]
+    return weights
+
+
+def _fit_svm(config: ModelConfig, xs, ys, weights, rng: np.random.Generator):
+    """An RBF SVM on at most `config.svm_frames` weighted-at-random training frames (weights as sampling odds)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    x = np.concatenate([windows(x, config.context) for x in xs])
+    y, w = np.concatenate(ys), np.concatenate(weights).astype(np.float64)
+    chosen = rng.choice(len(y), size=min(config.svm_frames, np.count_nonzero(w)), replace=False, p=w / w.sum())
+    svm = make_pipeline(StandardScaler(), SVC(C=config.svm_c, gamma=config.svm_gamma, kernel="rbf"))
+    return svm.fit(x[chosen], y[chosen])
+
+
+def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, verbose: int):
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    n_classes = len(CLASS_SETS[config.classes])
+    if config.kind == "dnn":
+        model = _dnn(xs[0].shape[1] * (2 * config.context + 1), n_classes, config.units)
+        x = np.concatenate([windows(x, config.context) for x in xs])
+        y, w = np.concatenate(ys), np.concatenate(weights)
+        vx = np.concatenate([windows(x, config.context) for x in val_x])
+        vy = np.concatenate(val_y)
+        batch = config.batch_size * 16  # frames, not clips
+    else:
+        model = _sequence(xs[0].shape[1], n_classes, config.units)
+        x, y, w = _padded(xs, ys, weights)
+        vx, vy, _ = _padded(val_x, val_y, [(v >= 0).astype(np.float32) for v in val_y])
+        batch = config.batch_size
+    vw = (vy >= 0).astype(np.float32)
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        weighted_metrics=["accuracy"],
+    )
+    best = keras.callbacks.EarlyStopping("val_accuracy", patience=6, mode="max", restore_best_weights=True)
+    model.fit(
+        x,
+        np.maximum(y, 0),
+        sample_weight=w,
+        validation_data=(vx, np.maximum(vy, 0), vw),
+        epochs=config.epochs,
+        batch_size=batch,
+        callbacks=[best],
+        verbose=2 if verbose else 0,
+    )
+    return model
+
+
+def _padded(xs, ys, ws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Utterances padded to the longest, padding weighted 0."""
+    n = max(len(x) for x in xs)
+    x = np.zeros((len(xs), n, xs[0].shape[1]), np.float32)
+    y = np.full((len(xs), n), -1, np.int64)
+    w = np.zeros((len(xs), n), np.float32)
+    for i, (a, b, c) in enumerate(zip(xs, ys, ws)):
+        x[i, : len(a)], y[i, : len(b)], w[i, : len(c)] = a, b, c
+    return x, y, w
+
+
+def _dnn(inputs: int, classes: int, units: int):
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((inputs,)),
+            keras.layers.Dense(2 * units, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(2 * units, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(classes),
+        ]
+    )
+
+
+def _sequence(dims: int, classes: int, units: int):
+    """Two 1-D convolutions (±4 frames) under a bidirectional GRU: a class for every frame of an utterance."""
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((None, dims)),
+            keras.layers.Conv1D(units, 5, padding="same", activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Conv1D(units, 5, padding="same", activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Bidirectional(keras.layers.GRU(units // 2, return_sequences=True)),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(classes),
+        ]
+    )
+
+
+@dataclass
+class Scores:
+    """Frame-level scores of a viseme set on labelled clips."""
+
+    accuracy: float  # all frames
+    speech_accuracy: float  # frames whose reference is not silence
+    balanced_accuracy: float  # mean recall over the classes present
+    f1: dict[str, float]
+    confusion: np.ndarray  # (reference, predicted) counts
+    classes: tuple[str, ...]
+    frames: int
+
+
+def score(reference: np.ndarray, predicted: np.ndarray, classes: tuple[str, ...], silence: int | None = 0) -> Scores:
+    """Scores of predicted class indices against reference ones (frames with reference -1 are left out)."""
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
+
+    keep = reference >= 0
+    reference, predicted = reference[keep], predicted[keep]
+    labels = np.arange(len(classes))
+    speech = reference != silence if silence is not None else np.ones_like(reference, bool)
+    f1 = f1_score(reference, predicted, labels=labels, average=None, zero_division=0)
+    present = np.isin(labels, reference)
+    return Scores(
+        accuracy=float(np.mean(reference == predicted)),
+        speech_accuracy=float(np.mean(reference[speech] == predicted[speech])),
+        balanced_accuracy=_quietly(balanced_accuracy_score, reference, predicted),
+        f1={c: float(v) for c, v, p in zip(classes, f1, present) if p},
+        confusion=confusion_matrix(reference, predicted, labels=labels),
+        classes=classes,
+        frames=int(len(reference)),
+    )
+
+
+def _quietly(metric, reference: np.ndarray, predicted: np.ndarray) -> float:
+    """A scikit-learn metric without its warning that some predicted class never occurs in the reference."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "y_pred contains classes not in y_true", UserWarning)
+        return float(metric(reference, predicted))
+
+
+def evaluate(model: VisemeModel, clips: list[Clip], classes: str | None = None) -> Scores:
+    """Frame scores of `model` on labelled clips, in its own class set or (a phones model) a viseme set's."""
+    classes = classes or model.config.classes
+    names = CLASS_SETS[classes]
+    refs, preds = [], []
+    for clip in clips:
+        if model.config.classes == classes:
+            p = model.probabilities(clip.samples)
+        else:
+            p = model.visemes(clip.samples, classes)
+        refs.append(targets(clip.frame_phones(model.config.hop_ms)[: len(p)], classes))
+        preds.append(p.argmax(1))
+    silence = None if classes in _BASE_SET else 0  # silence is class 0 of every full set
+    return score(np.concatenate(refs), np.concatenate(preds), names, silence)
+
+
+def load(path: str | Path) -> VisemeModel:
+    """A model `VisemeModel.save` wrote. Raises LipnetError naming the file when it is missing or not one."""
+    path = Path(path)
+    meta = path.with_suffix(".json")
+    if not path.is_file() or not meta.is_file():
+        raise LipnetError(f"{path}: no such model (a .keras or .skops file with its .json beside it)")
+    try:
+        config = ModelConfig(**json.loads(meta.read_text())).check()
+    except (ValueError, TypeError) as err:
+        raise LipnetError(f"{meta}: not a lipsync model configuration ({err})") from None
+    try:
+        if config.kind == "svm":
+            import skops.io
+
+            estimator = skops.io.load(path, trusted=_SKOPS_TRUSTED)
+        else:
+            import keras
+
+            estimator = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # a damaged or foreign file: one line, naming it
+        raise LipnetError(f"{path}: cannot load the model ({type(err).__name__}: {err})") from None
+    return VisemeModel(config, estimator)
+
+
+_SKOPS_TRUSTED = [
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.svm._classes.SVC",
+]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@dataclass
+class Timeline:
+    """What was said when, in mouth shapes: per-frame probabilities of each viseme set, and the timed phones
+    (and words, when the words were given) they came from."""
+
+    duration: float  # seconds
+    rate: float  # frames per second of `probabilities`
+    probabilities: dict[str, np.ndarray]  # viseme set -> (frames, classes)
+    phones: list  # align.Segment: recognised (argmax of a phones model) or aligned
+    words: list  # align.Segment, when the words were given
+    aligned: bool  # True: forced-aligned to given words; False: recognised from the sound
+
+    def cues(self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE) -> list[visemes.Cue]:
+        """The viseme timeline, no cue shorter than `min_duration` unless the whole clip is."""
+        if viseme_set not in self.probabilities:
+            raise LipnetError(f"this model gives {', '.join(self.probabilities)} visemes, not {viseme_set!r}")
+        p = self.probabilities[viseme_set]
+        return visemes.cues_from_frames(p.argmax(1), self.rate, viseme_set, min_duration, p)
+
+
+def timeline(samples: np.ndarray, model: VisemeModel | None = None, text: str | None = None) -> Timeline:
+    """Visemes of mono 16 kHz samples: recognised by `model`, or, given the words said, from their forced alignment
+    (then the probabilities are the aligned classes, one-hot, at 100 Hz)."""
+    from lipnet import align
+
+    duration = len(samples) / env.SAMPLE_RATE
+    if text is not None:
+        result = align.align(samples, text)
+        rate, n = 1000 / env.HOP_MS, audio.frame_count(len(samples))
+        frame_phones = visemes.frame_phones(result.phones, rate, n)
+        probabilities = {
+            name: _one_hot(targets(frame_phones, name), len(CLASS_SETS[name])) for name in visemes.VISEME_SETS
+        }
+        return Timeline(duration, rate, probabilities, result.phones, result.words, aligned=True)
+    if model is None:
+        raise ValueError("give a model to recognise visemes, or the words said")
+    rate = 1000 / model.config.hop_ms
+    scores = model.probabilities(samples)
+    names = CLASS_SETS[model.config.classes]
+    probabilities = {
+        name: scores @ pooling(model.config.classes, name)
+        for name in visemes.VISEME_SETS
+        if model.config.classes in ("phones", name)
+    }
+    phones = _runs(scores.argmax(1), names, rate, duration) if model.config.classes == "phones" else []
+    return Timeline(duration, rate, probabilities, phones, [], aligned=False)
+
+
+def _one_hot(indices: np.ndarray, classes: int) -> np.ndarray:
+    return np.eye(classes, dtype=np.float32)[indices]
+
+
+def _runs(indices: np.ndarray, names: tuple[str, ...], rate: float, duration: float) -> list:
+    """Runs of equal frame classes as timed segments; frame i stands for [i, i + 1) / rate."""
+    from lipnet import align
+
+    changes = np.flatnonzero(np.diff(indices)) + 1
+    starts, ends = np.r_[0, changes], np.r_[changes, len(indices)]
+    return [
+        align.Segment(names[indices[s]], round(s / rate, 3), round(min(e / rate, duration), 3))
+        for s, e in zip(starts, ends)
+    ]
