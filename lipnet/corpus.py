@@ -2,8 +2,8 @@
 
 The data every audio model trains and is scored on. A clip's sentence comes from its ``.align`` or ``.lab`` file or
 its GRID name (`grid.transcript`), or from a timed label file beside it (``<clip>.phones.tsv``: ``start end phone``
-in seconds, what ``lipsync.py`` writes). Alignments are cached as ``<cache_dir>/<speaker>/<clip>.alignment.json``,
-beside the extracted crops, so each clip is aligned once.
+in seconds, what ``lipsync.py`` writes). Alignments are cached as ``<cache_dir>/<directory>/<clip>.alignment.json``,
+beside the extracted crops (``data/``), so each clip is aligned once.
 """
 
 from dataclasses import dataclass
@@ -23,13 +23,9 @@ PHONES_SUFFIX = ".phones.tsv"
 class Clip:
     """One recording: its samples (16 kHz mono) and the timed phones said in it."""
 
-    key: str  # ``speaker/stem`` as split lists name it, or the stem when there is no speaker directory
+    key: str  # ``<directory>/<stem>``: ``s1/bbaf2n`` in GRID's layout, as split lists name clips
     samples: np.ndarray
     phones: list[align.Segment]
-
-    @property
-    def speaker(self) -> str:
-        return self.key.split("/")[0] if "/" in self.key else ""
 
     def frame_phones(self, hop_ms: int = env.HOP_MS) -> list[str]:
         """The phone at each feature frame's instant (``sil`` for silence)."""
@@ -45,16 +41,14 @@ def find(root: str | Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
 
 
-def load(
-    path: str | Path, root: str | Path | None = None, align_dirs: list[Path] = (), cache_dir: str | Path | None = None
-) -> Clip:
-    """A clip with its phones: from ``<clip>.phones.tsv`` beside it, else its sentence aligned (cached).
+def load(path: str | Path, align_dirs: list[Path] = (), cache_dir: str | Path | None = env.DATA_DIR) -> Clip:
+    """A clip with its phones: from ``<clip>.phones.tsv`` beside it, else its sentence aligned and cached in
+    ``<cache_dir>/<directory>/<stem>.alignment.json`` (None: not cached).
 
-    `root` is the corpus directory the clip's key is taken relative to. Raises LipnetError naming the file when it
-    has no usable sound, no known sentence, or does not align.
+    Raises LipnetError naming the file when it has no usable sound, no known sentence, or does not align.
     """
     path = Path(path)
-    key = path.stem if root is None or Path(root).is_file() else path.relative_to(root).with_suffix("").as_posix()
+    key = f"{path.parent.name}/{path.name.split('.')[0]}"
     samples = audio.load(path)
     labels = path.with_name(path.name.split(".")[0] + PHONES_SUFFIX)
     if labels.is_file():

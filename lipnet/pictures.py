@@ -95,14 +95,8 @@ def plot(reading: Reading, path: str | Path, viseme_set: str = "ovr", reference:
         _span(words, start - 0.5, end - 0.5, word, "tab:blue", 0.25)
     _label_row(words, "words")
 
-    palette = sorted(set(visemes.VISEME_SETS[viseme_set].visemes.values()))
-    silence = visemes.VISEME_SETS[viseme_set].silence
-    for cue in visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration):
-        colour = (
-            "lightgrey" if cue.viseme == silence else _VISEME_COLOURS[palette.index(cue.viseme) % len(_VISEME_COLOURS)]
-        )
-        _span(shapes, cue.start * env.FPS - 0.5, cue.end * env.FPS - 0.5, cue.viseme, colour, 0.45)
-    _label_row(shapes, f"visemes\n({viseme_set})")
+    cues = visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration)
+    _viseme_row(shapes, cues, viseme_set, scale=env.FPS, offset=-0.5)
     shapes.set_xlabel(f"frame ({env.FPS} fps)")
 
     title = f"“{reading.text}”   ({reading.decoder} decoder)"
@@ -112,6 +106,41 @@ def plot(reading: Reading, path: str | Path, viseme_set: str = "ovr", reference:
     fig.suptitle(title, fontsize=11)
     fmt = path.suffix.lower().lstrip(".") if path.suffix.lower() in (".png", ".pdf", ".svg") else "png"
     return atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=110))
+
+
+def plot_sound(samples: np.ndarray, cues: list[visemes.Cue], path: str | Path, viseme_set: str = "ovr") -> Path:
+    """Draw a lip-sync timeline: the waveform, its log-mel spectrogram and the viseme strip, over seconds."""
+    from lipnet import audio
+
+    path = Path(path)
+    duration = len(samples) / env.SAMPLE_RATE
+    fig = Figure(figsize=(max(8.0, 2.5 * duration), 5.5))
+    wave, spectrum, shapes = fig.subplots(3, 1, sharex=True, height_ratios=(1, 2, 0.6), gridspec_kw={"hspace": 0.08})
+    wave.plot(np.arange(len(samples)) / env.SAMPLE_RATE, samples, lw=0.4, color="tab:blue")
+    wave.set(ylabel="waveform", yticks=[])
+    mel = audio.log_mel(samples)
+    spectrum.imshow(
+        mel.T, origin="lower", aspect="auto", cmap="magma", extent=(0, len(mel) * env.HOP_MS / 1000, 0, mel.shape[1])
+    )
+    spectrum.set(ylabel="mel band")
+    shapes.set_xlim(0, duration)
+    _viseme_row(shapes, cues, viseme_set, scale=1.0, offset=0.0)
+    shapes.set_xlabel("seconds")
+    fig.suptitle(f"{path.stem}: {len(cues)} mouth cues", fontsize=11)
+    fmt = path.suffix.lower().lstrip(".") if path.suffix.lower() in (".png", ".pdf", ".svg") else "png"
+    return atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=110))
+
+
+def _viseme_row(ax, cues: list[visemes.Cue], viseme_set: str, scale: float, offset: float) -> None:
+    """The cues as coloured, labelled spans (silence grey) at x = seconds * scale + offset."""
+    palette = sorted(set(visemes.VISEME_SETS[viseme_set].visemes.values()))
+    silence = visemes.VISEME_SETS[viseme_set].silence
+    for cue in cues:
+        colour = (
+            "lightgrey" if cue.viseme == silence else _VISEME_COLOURS[palette.index(cue.viseme) % len(_VISEME_COLOURS)]
+        )
+        _span(ax, cue.start * scale + offset, cue.end * scale + offset, cue.viseme, colour, 0.45)
+    _label_row(ax, f"visemes\n({viseme_set})")
 
 
 def _frame(frame: np.ndarray, t: int, reading: Reading, cues: list[visemes.Cue]) -> np.ndarray:

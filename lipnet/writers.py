@@ -15,11 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 import env
 from lipnet import metrics, visemes
-from lipnet.storage import atomic_write_text
+from lipnet.storage import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:  # the reader imports Keras, which writing text does not need
+    from lipnet.lipsync import Timeline
     from lipnet.reader import Reading
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv", "visemes")
@@ -151,3 +154,59 @@ def _timestamp(seconds: float, decimal_marker: str) -> str:
     minutes, ms = divmod(ms, 60_000)
     secs, ms = divmod(ms, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal_marker}{ms:03d}"
+
+
+TIMELINE_FORMATS = ("visemes", "rhubarb", "npz", "csv", "phones")
+
+
+def write_timeline(
+    timeline: Timeline,
+    stem: str | Path,
+    formats: Iterable[str] = ("visemes", "npz", "phones"),
+    viseme_set: str = "ovr",
+    min_duration: float = env.LIPSYNC_MIN_CUE,
+    source: str | Path | None = None,
+) -> list[Path]:
+    """Write `formats` of an audio viseme timeline (`lipnet.lipsync.timeline`) beside each other, each atomically.
+
+    ``visemes``: ``.visemes.json``/``.tsv`` in `viseme_set`; ``rhubarb``: Rhubarb's ``.rhubarb.tsv``/``.json``/``.xml``
+    and Moho ``.dat`` in its shapes; ``npz``/``csv``: per-frame probabilities of `viseme_set` (``.visemes.npz`` with
+    ``probabilities``, ``classes``, ``times``; ``.visemes.csv`` with a ``time`` column and one per class); ``phones``:
+    ``.phones.tsv``; and ``.words.tsv`` whenever the words were given. Times are seconds.
+    """
+    formats = set(formats)
+    if unknown := formats - set(TIMELINE_FORMATS):
+        raise ValueError(f"unknown output formats {sorted(unknown)}; choose from {', '.join(TIMELINE_FORMATS)}")
+    stem, sound = Path(stem), str(source or "")
+    texts: dict[str, str] = {}
+    if "visemes" in formats:
+        cues = timeline.cues(viseme_set, min_duration)
+        texts[".visemes.json"] = visemes.to_json(cues)
+        texts[".visemes.tsv"] = visemes.to_tsv(cues)
+    if "rhubarb" in formats:
+        shapes = timeline.cues("rhubarb", min_duration)
+        texts[".rhubarb.tsv"] = visemes.to_rhubarb_tsv(shapes)
+        texts[".rhubarb.json"] = visemes.to_rhubarb_json(shapes, sound, timeline.duration)
+        texts[".rhubarb.xml"] = visemes.to_rhubarb_xml(shapes, sound, timeline.duration)
+        texts[".dat"] = visemes.to_moho_dat(shapes)
+    probabilities = timeline.probabilities.get(viseme_set)
+    times = np.arange(len(probabilities)) / timeline.rate if probabilities is not None else None
+    classes = visemes.classes(viseme_set)
+    if "csv" in formats:
+        rows = [",".join(["time", *classes])]
+        rows += [f"{t:.3f}," + ",".join(f"{v:.4f}" for v in row) for t, row in zip(times, probabilities)]
+        texts[".visemes.csv"] = "\n".join(rows) + "\n"
+    if "phones" in formats:
+        texts[".phones.tsv"] = _segments_tsv("phone", timeline.phones)
+    if timeline.words:
+        texts[".words.tsv"] = _segments_tsv("word", timeline.words)
+    paths = [atomic_write_text(stem.with_name(stem.name + suffix), text) for suffix, text in texts.items()]
+    if "npz" in formats:
+        arrays = {"probabilities": probabilities.astype(np.float32), "classes": np.array(classes), "times": times}
+        paths.append(atomic_write(stem.with_name(stem.name + ".visemes.npz"), lambda f: np.savez(f, **arrays)))
+    return paths
+
+
+def _segments_tsv(name: str, segments) -> str:
+    """``start end <name>`` lines under a header, seconds with 3 decimals."""
+    return "".join([f"start\tend\t{name}\n", *(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in segments)])

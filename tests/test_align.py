@@ -8,7 +8,7 @@ from lipnet import align, audio, grid, visemes
 from lipnet.errors import LipnetError
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIPS = {  # GRID clips with their hand-checked .align files: s1 (AAC re-encode) and s5 (original MPEG-1)
+CLIPS = {  # GRID clips with their hand-checked .align files: s1 (H.264 + MP2) and s5 (original MPEG-1)
     ROOT / "samples" / "lgil7a.mp4": ROOT / "samples" / "lgil7a.align",
     ROOT / "tests" / "fixtures" / "lbax4n.mpg": ROOT.parent / "shared" / "grid" / "align" / "s5" / "lbax4n.align",
 }

@@ -12,7 +12,8 @@ from lipnet import audio
 from lipnet.errors import LipnetError
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # AAC audio
+SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # H.264 with GRID's original MP2 track
+AAC = ROOT / "tests" / "fixtures" / "srbb4n.mp4"  # H.264 with 32 kb/s AAC
 GRID_MPG = ROOT / "tests" / "fixtures" / "bbaf2n.mpg"  # GRID's original MPEG-1 with MP2 audio
 
 
@@ -40,7 +41,7 @@ def encode(path: Path, samples: np.ndarray, codec: str, rate: int = env.SAMPLE_R
 
 
 def test_reads_the_sound_of_videos():
-    for clip in (SAMPLE, GRID_MPG):
+    for clip in (SAMPLE, AAC, GRID_MPG):
         samples = audio.load(clip)
         assert samples.dtype == np.float32 and samples.ndim == 1
         assert abs(len(samples) - 3 * env.SAMPLE_RATE) < 0.05 * env.SAMPLE_RATE  # a 3 s GRID sentence

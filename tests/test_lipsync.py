@@ -15,7 +15,7 @@ def clips(tmp_path_factory) -> list[corpus.Clip]:
     """Eight real s1 clips with their forced-aligned phones."""
     cache = tmp_path_factory.mktemp("alignments")
     paths = sorted((GRID / "s1").glob("b*.mp4"))[:8]
-    return [corpus.load(p, GRID, [GRID / "align"], cache) for p in paths]
+    return [corpus.load(p, [GRID / "align"], cache) for p in paths]
 
 
 def test_targets_of_each_class_set():

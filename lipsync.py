@@ -1,0 +1,206 @@
+"""Lip-sync from sound: ``python lipsync.py speech.wav`` writes which mouth shape to show when (Rhubarb's job).
+
+Any audio or video file, or a directory of them. By default a classifier recognises the mouth shapes from the sound
+alone; with the words said (``--text``, ``--text-file``, or an ``.align``/``.lab`` file beside the clip: Rhubarb's
+``--dialogFile``) the sound is force-aligned to them instead, which is more exact, and ``.words.tsv`` is written too.
+
+Outputs, in ``-o DIR`` (default: the current directory), named after the clip:
+  visemes  ``.visemes.json`` and ``.visemes.tsv``: the timeline in the ``--visemes`` set, as predict.py writes it
+  rhubarb  Rhubarb Lip Sync's own files, in its shapes A-H and X: ``.rhubarb.tsv``, ``.rhubarb.json``,
+           ``.rhubarb.xml`` and Moho's ``.dat`` (24 fps)
+  npz      ``.visemes.npz``: per-frame probabilities of every viseme at 100 Hz (``probabilities``, ``classes``,
+           ``times``), what OVRLipSync gives a game; ``csv`` writes the same as ``.visemes.csv``
+  phones   ``.phones.tsv``: ``start end phone`` (seconds), ARPAbet, ``sil`` for silence
+Cues shorter than ``--min-duration`` (70 ms, as Rhubarb holds its shapes) are merged into a neighbour.
+
+Train your own classifier: ``python lipsync.py --train DIR -m mine.keras`` (see the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import env
+from lipnet import cli
+from lipnet.errors import LipnetError
+
+FORMATS = ("visemes", "rhubarb", "npz", "csv", "phones")
+DEFAULT_FORMATS = ("visemes", "npz", "phones")
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if "all" in names:
+        return FORMATS
+    if unknown := [name for name in names if name not in FORMATS]:
+        raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown)}: choose from {', '.join(FORMATS)}, all")
+    return tuple(dict.fromkeys(names))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", help="audio or video files, or directories of them (searched recursively)")
+    p.add_argument("-m", "--model", default=str(env.LIPSYNC_MODEL), help="classifier (default: %(default)s)")
+    p.add_argument("-o", "--output-dir", default=".", help="directory for the outputs (default: the current one)")
+    p.add_argument("--visemes", default="ovr", choices=("ovr", "rhubarb", "neti"), help="viseme set of the timeline")
+    p.add_argument(
+        "-f",
+        "--formats",
+        type=_formats,
+        default=DEFAULT_FORMATS,
+        help=f"{','.join(FORMATS)} or all (default: %(default)s)",
+    )
+    text = p.add_mutually_exclusive_group()
+    text.add_argument("--text", help="the words said: align to them instead of recognising")
+    text.add_argument("--text-file", help="a file holding the words said")
+    p.add_argument(
+        "--min-duration", type=float, default=env.LIPSYNC_MIN_CUE, help="shortest cue, seconds (default: %(default)s)"
+    )
+    p.add_argument("--plot", metavar="OUT", help="write waveform, spectrogram and viseme strip to this PNG")
+    training = p.add_argument_group("training (--train DIR)")
+    training.add_argument("--train", metavar="DIR", help="train a classifier on the labelled clips under DIR into -m")
+    training.add_argument("--kind", default="sequence", help="svm | dnn | sequence (default: %(default)s)")
+    training.add_argument("--classes", default="phones", help="phones | ovr | rhubarb | neti | ovr9 | vowels5")
+    training.add_argument("--balance", default="none", help="none | weights | downsample (default: %(default)s)")
+    training.add_argument("--val", metavar="FILE", help="clips (speaker/stem per line) that choose the epoch")
+    training.add_argument("--exclude", action="append", default=[], metavar="FILE", help="clips kept out (a test set)")
+    training.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files")
+    training.add_argument("--epochs", type=int, default=25, help="at most (default: %(default)s)")
+    training.add_argument(
+        "--cache", default=str(env.DATA_DIR), help="where alignments are kept, per directory (default: %(default)s)"
+    )
+    return p.parse_args(argv)
+
+
+def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
+    """Read one file, write its outputs at `stem`; returns the line to print."""
+    from lipnet import audio, lipsync, writers
+
+    samples = audio.load(path)
+    text = _text(path, args)
+    result = lipsync.timeline(samples, None if text is not None else model, text)
+    try:
+        writers.write_timeline(result, stem, args.formats, args.visemes, args.min_duration, source=path)
+        if args.plot:
+            from lipnet import pictures
+
+            target = Path(args.plot) if len(args.clips) == 1 else Path(args.plot) / f"{stem.name}.png"
+            pictures.plot_sound(samples, result.cues(args.visemes, args.min_duration), target, args.visemes)
+    except OSError as err:
+        raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
+    cues = result.cues(args.visemes, args.min_duration)
+    how = "aligned to the words given" if result.aligned else "recognised"
+    return f"{path}: {result.duration:.2f} s, {len(cues)} mouth cues, {how}: {' '.join(c.viseme for c in cues)}"
+
+
+def _text(path: Path, args: argparse.Namespace) -> str | None:
+    """The words said in a clip: --text, --text-file, or an .align/.lab file beside it (never its file name)."""
+    from lipnet import grid
+
+    if args.text is not None:
+        return args.text
+    if args.text_file is not None:
+        try:
+            return Path(args.text_file).read_text(encoding="utf-8", errors="replace")
+        except OSError as err:
+            raise LipnetError(f"{args.text_file}: cannot read ({err.strerror or err})") from None
+    if (align := path.with_suffix(".align")).is_file():
+        try:
+            return " ".join(w.text for w in grid.read_align(align))
+        except ValueError as err:
+            raise LipnetError(str(err)) from None
+    if (label := path.with_suffix(".lab")).is_file():
+        return label.read_text(encoding="utf-8", errors="replace")
+    return None
+
+
+def train(args: argparse.Namespace) -> int:
+    """--train: fit a classifier on the labelled clips under a directory and save it as -m."""
+    from lipnet import corpus, grid, lipsync
+
+    root = Path(args.train)
+    if not root.exists():
+        return cli.fail(f"{root}: no such file or directory")
+    model_path = Path(args.model)
+    try:
+        config = lipsync.ModelConfig(
+            kind=args.kind, classes=args.classes, balance=args.balance, epochs=args.epochs
+        ).check()
+        suffix = ".skops" if config.kind == "svm" else ".keras"
+        if model_path.suffix != suffix:
+            raise LipnetError(f"{model_path}: a {config.kind} model is saved as a {suffix} file (-m)")
+        if model_path.resolve() == env.LIPSYNC_MODEL.resolve():
+            raise LipnetError(f"{model_path}: give -m a new file; the shipped model is not overwritten")
+        excluded = set().union(*(grid.read_list(f) for f in args.exclude))
+        validation = grid.read_list(args.val) if args.val else set()
+        clips, failed = [], 0
+        for path in corpus.find(root):
+            try:
+                clip = corpus.load(path, [Path(a) for a in args.aligns_path], args.cache)
+            except LipnetError as err:
+                print(f"skipped: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            if clip.key not in excluded:
+                clips.append(clip)
+        if not clips:
+            raise LipnetError(f"{root}: no labelled audio (.lab, .align or .phones.tsv beside each file)")
+        train_clips, val_clips, _ = corpus.split(clips, set(), validation)
+        if not val_clips:  # a tenth of the clips, by clip, never by frame
+            val_clips, train_clips = train_clips[::10], [c for i, c in enumerate(train_clips) if i % 10]
+        if not val_clips or not train_clips:
+            raise LipnetError(f"{root}: too few clips to train and validate ({len(clips)})")
+        print(f"{len(train_clips)} training clips, {len(val_clips)} validation clips, {failed} skipped", flush=True)
+        model = lipsync.train(config, train_clips, val_clips)
+        scores = lipsync.evaluate(model, val_clips)
+        model.save(model_path)
+    except LipnetError as err:
+        return cli.fail(err)
+    print(
+        f"validation: frame accuracy {scores.accuracy:.1%}, speech frames {scores.speech_accuracy:.1%}; saved {model_path}"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cli.start()
+    if args.train:
+        return train(args)
+    if not args.inputs:
+        return cli.fail("give audio or video files (or --train DIR); see --help")
+    from lipnet import corpus, lipsync
+
+    try:
+        args.clips = []
+        for name in args.inputs:
+            root = Path(name)
+            if not root.exists():
+                raise LipnetError(f"{root}: no such file or directory")
+            found = corpus.find(root)
+            if not found:
+                raise LipnetError(f"{root}: no audio or video files")
+            args.clips += [(path, root) for path in found]
+        needs_model = args.text is None and args.text_file is None
+        model = lipsync.load(args.model) if needs_model else None
+    except LipnetError as err:
+        return cli.fail(err)
+    failed = 0
+    for path, root in args.clips:
+        name = Path(path.stem) if root.is_file() else path.relative_to(root).with_suffix("")
+        try:
+            line = sync_file(model, path, args, Path(args.output_dir) / name)
+        except LipnetError as err:
+            if len(args.clips) == 1:
+                return cli.fail(err)
+            print(f"failed: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        print(line, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

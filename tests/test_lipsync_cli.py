@@ -1,0 +1,141 @@
+"""lipsync.py end to end, as a user runs it: the shipped model on real GRID audio, every output parsed."""
+
+import json
+import shutil
+import subprocess
+import sys
+import wave
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipnet import audio, grid, visemes
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", its .align beside it
+GRID = ROOT.parent / "shared" / "grid"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "lipsync.py"), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(16000)
+        f.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def test_recognises_visemes_and_writes_every_format(tmp_path):
+    clip = shutil.copy(SAMPLE, tmp_path / "clip.mp4")  # no .align beside it: recognition from the sound alone
+    out = tmp_path / "out"
+    result = run(str(clip), "-o", str(out), "-f", "all", "--visemes", "rhubarb", "--plot", str(tmp_path / "p.png"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and "recognised" in result.stdout
+    n = len(audio.load(clip)) // 160
+    cues = visemes.from_json((out / "clip.visemes.json").read_text())
+    assert cues[0].start == 0 and cues[-1].end == pytest.approx(n / 100)
+    assert all(a.end == b.start for a, b in zip(cues, cues[1:]))
+    assert all(c.end - c.start >= 0.07 - 1e-9 for c in cues)
+    assert {c.viseme for c in cues} <= set("ABCDEFGHX") and cues[0].viseme == "X" and len(cues) >= 8
+    tsv = (out / "clip.rhubarb.tsv").read_text().splitlines()
+    assert tsv[0].startswith("0.00\t") and tsv[-1].endswith("\tX")
+    data = json.loads((out / "clip.rhubarb.json").read_text())
+    assert data["mouthCues"][0]["start"] == 0 and data["metadata"]["duration"] == pytest.approx(n / 100, abs=0.01)
+    xml = ET.fromstring((out / "clip.rhubarb.xml").read_text())
+    assert [c.text for c in xml.iter("mouthCue")] == [c["value"] for c in data["mouthCues"]]
+    assert (out / "clip.dat").read_text().startswith("MohoSwitch1\n")
+    probabilities = np.load(out / "clip.visemes.npz")  # no pickle needed to read it
+    assert probabilities["probabilities"].shape == (n, 9) and list(probabilities["classes"]) == list("XABCDEFGH")
+    np.testing.assert_allclose(probabilities["probabilities"].sum(1), 1, atol=1e-4)
+    np.testing.assert_allclose(probabilities["times"][:3], [0, 0.01, 0.02])
+    csv = (out / "clip.visemes.csv").read_text().splitlines()
+    assert csv[0] == "time,X,A,B,C,D,E,F,G,H" and len(csv) == n + 1
+    phones = [line.split("\t") for line in (out / "clip.phones.tsv").read_text().splitlines()[1:]]
+    assert phones[0][2] == "sil" and {"G", "R", "IY", "N"} <= {p[2] for p in phones}  # "green"
+    assert not (out / "clip.words.tsv").exists()
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+def test_aligns_to_the_words_given(tmp_path):
+    result = run(str(SAMPLE), "-o", str(tmp_path))  # samples/lgil7a.align beside it: its words are aligned
+    assert result.returncode == 0, result.stderr
+    assert "aligned to the words given" in result.stdout
+    words = [line.split("\t") for line in (tmp_path / "lgil7a.words.tsv").read_text().splitlines()[1:]]
+    assert [w[2] for w in words] == "lay green in l seven again".split()
+    assert abs(float(words[1][0]) - 0.88) < 0.06  # "green" begins at frame 22 in the hand-checked .align
+    clip = shutil.copy(SAMPLE, tmp_path / "bare.mp4")
+    result = run(str(clip), "-o", str(tmp_path), "--text", "lay green in l seven again", "-f", "phones")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "bare.words.tsv").read_text() == (tmp_path / "lgil7a.words.tsv").read_text()
+
+
+def test_directory_with_a_bad_file(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(SAMPLE, clips / "good.mp4")
+    (clips / "broken.wav").write_text("not audio\n")
+    result = run(str(clips), "-o", str(tmp_path / "out"), "-f", "visemes")
+    assert result.returncode == 1
+    assert "broken.wav" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "out" / "good.visemes.json").is_file()
+
+
+def test_bad_input_one_line_and_nothing_written(tmp_path):
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(16000))
+    (tmp_path / "text.wav").write_text("hello\n")
+    for args, problem in [
+        ([str(tmp_path / "missing.wav")], "no such file"),
+        ([str(tmp_path / "text.wav")], "not an audio or video file"),
+        ([str(silent)], "silent"),
+        ([str(SAMPLE), "-m", str(tmp_path / "none.keras")], "no such model"),
+        ([str(SAMPLE), "--text", "seven " * 40], "could not align"),
+    ]:
+        result = run(*args, "-o", str(tmp_path / "out"))
+        assert result.returncode == 1, args
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and problem in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_on_your_own_data(tmp_path):
+    """The seed's question: "I have wav files and their labels": a transcript (.lab) or timed phones beside each."""
+    data = tmp_path / "mine"
+    data.mkdir()
+    sentences = {}
+    for i, clip in enumerate(sorted((GRID / "s1").glob("l*.mp4"))[:10]):
+        wav = write_wav(data / f"take{i}.wav", audio.load(clip) * 0.9)
+        sentences[wav] = " ".join(w.text for w in grid.read_align(GRID / "align" / "s1" / f"{clip.stem}.align"))
+        wav.with_suffix(".lab").write_text(sentences[wav] + "\n")
+    last = data / "take9.wav"  # timed phones instead of a transcript, as lipsync.py writes them
+    last.with_suffix(".lab").unlink()
+    assert run(str(last), "-o", str(data), "-f", "phones", "--text", sentences[last]).returncode == 0
+    assert (data / "take9.phones.tsv").is_file()
+    model = tmp_path / "mine.keras"
+    cache = tmp_path / "cache"
+    result = run(
+        "--train",
+        str(data),
+        "-m",
+        str(model),
+        "--kind",
+        "dnn",
+        "--classes",
+        "ovr",
+        "--epochs",
+        "3",
+        "--cache",
+        str(cache),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "9 training clips, 1 validation clips" in result.stdout
+    assert model.is_file() and model.with_suffix(".json").is_file()
+    assert (cache / "mine" / "take0.alignment.json").is_file()  # aligned once, cached with the extracted data
+    result = run(str(data / "take0.wav"), "-m", str(model), "-o", str(tmp_path / "out"), "-f", "visemes")
+    assert result.returncode == 0, result.stderr
+    result = run("--train", str(tmp_path / "nothing"), "-m", str(model))
+    assert result.returncode == 1 and result.stderr.startswith("error: ")
