@@ -69,6 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     training.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files")
     training.add_argument("--epochs", type=int, default=25, help="at most (default: %(default)s)")
     training.add_argument(
+        "--label-hop", type=float, default=8.0, help="ms per row of .visemes.txt label files (default: the seed's 8)"
+    )
+    training.add_argument(
         "--cache", default=str(env.DATA_DIR), help="where alignments are kept, per directory (default: %(default)s)"
     )
     return p.parse_args(argv)
@@ -138,7 +141,7 @@ def train(args: argparse.Namespace) -> int:
         clips, failed = [], 0
         for path in corpus.find(root):
             try:
-                clip = corpus.load(path, [Path(a) for a in args.aligns_path], args.cache)
+                clip = corpus.load(path, [Path(a) for a in args.aligns_path], args.cache, args.label_hop)
             except LipnetError as err:
                 print(f"skipped: {err}", file=sys.stderr)
                 failed += 1
@@ -146,7 +149,7 @@ def train(args: argparse.Namespace) -> int:
             if clip.key not in excluded:
                 clips.append(clip)
         if not clips:
-            raise LipnetError(f"{root}: no labelled audio (.lab, .align or .phones.tsv beside each file)")
+            raise LipnetError(f"{root}: no labelled audio (see --help: labels beside each file)")
         train_clips, val_clips, _ = corpus.split(clips, set(), validation)
         if not val_clips:  # a tenth of the clips, by clip, never by frame
             val_clips, train_clips = train_clips[::10], [c for i, c in enumerate(train_clips) if i % 10]

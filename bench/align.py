@@ -62,6 +62,7 @@ def main() -> None:
     s1 = sorted((SHARED / "s1").glob("*.mp4"))[: args.clips or None]
     sets = {
         "s1": [(c, SHARED / "align" / "s1" / f"{c.stem}.align") for c in s1],
+        "s1, letter z": [(c, SHARED / "align" / "s1" / f"{c.stem}.align") for c in s1 if c.stem[3] == "z"],
         "other speakers": [
             (SHARED / "samples" / f"{stem}.mpg", SHARED / "align" / speaker / f"{stem}.align")
             for stem, speaker in SAMPLE_SPEAKERS.items()

@@ -83,7 +83,7 @@ def trained(name: str, runs: Path, train, val) -> lipsync.VisemeModel:
 def frame_scores(predicted: list[np.ndarray], clips, classes: str) -> lipsync.Scores:
     """Scores of per-clip predicted class indices against the clips' aligned labels."""
     names = lipsync.CLASS_SETS[classes]
-    refs = [lipsync.targets(c.frame_phones()[: len(p)], classes) for c, p in zip(clips, predicted)]
+    refs = [lipsync.clip_targets(c, classes)[: len(p)] for c, p in zip(clips, predicted)]
     silence = None if classes in ("ovr9", "vowels5") else 0
     return lipsync.score(
         np.concatenate(refs), np.concatenate([p[: len(r)] for p, r in zip(predicted, refs)]), names, silence

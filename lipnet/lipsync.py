@@ -84,6 +84,21 @@ def targets(frame_phones: list[str], classes: str) -> np.ndarray:
     )
 
 
+def clip_targets(clip: Clip, classes: str, hop_ms: int = env.HOP_MS) -> np.ndarray:
+    """A clip's frame targets (`targets`), from its phones or, for a clip labelled with OVR visemes, from those."""
+    if clip.phones or not clip.visemes:
+        return targets(clip.frame_phones(hop_ms), classes)
+    if classes not in ("ovr", *_BASE_SET):
+        raise LipnetError(
+            f"{clip.key}: labelled with OVR visemes, which give ovr, ovr9 or vowels5 classes, not {classes}"
+        )
+    n = audio.frame_count(len(clip.samples), hop_ms)
+    ovr = visemes.frame_visemes(clip.visemes, 1000 / hop_ms, n, "ovr")
+    index = {name: i for i, name in enumerate(CLASS_SETS[classes])}
+    lookup = np.array([index.get(name, -1) for name in visemes.classes("ovr")], dtype=np.int64)
+    return lookup[ovr]
+
+
 def pooling(classes: str, viseme_set: str) -> np.ndarray:
     """(len(classes), len(viseme set)) 0/1 matrix adding a model's class probabilities up into a viseme set's."""
     if classes == viseme_set:
@@ -118,8 +133,10 @@ def perturbed(clip: Clip, factor: float, rng: np.random.Generator) -> Clip:
     samples = scipy.signal.sosfilt(scipy.signal.butter(8, cutoff, fs=env.SAMPLE_RATE, output="sos"), samples)
     level = np.sqrt(np.mean(samples**2)) * 10 ** (-rng.uniform(15, 45) / 20)
     samples = (samples + rng.normal(0, level, len(samples))).astype(np.float32)
-    phones = [p._replace(start=p.start / factor, end=p.end / factor) for p in clip.phones]
-    return Clip(clip.key, samples, phones)
+    phones, shapes = (
+        [s._replace(start=s.start / factor, end=s.end / factor) for s in x] for x in (clip.phones, clip.visemes)
+    )
+    return Clip(clip.key, samples, phones, shapes)
 
 
 class VisemeModel:
@@ -194,7 +211,7 @@ def _examples(clips: list[Clip], config: ModelConfig) -> tuple[list[np.ndarray],
     for clip in clips:
         x = features(clip.samples, config)
         xs.append(x)
-        ys.append(targets(clip.frame_phones(config.hop_ms)[: len(x)], config.classes))
+        ys.append(clip_targets(clip, config.classes, config.hop_ms)[: len(x)])
     return xs, ys
 
 
@@ -372,7 +389,7 @@ def evaluate(model: VisemeModel, clips: list[Clip], classes: str | None = None) 
             p = model.probabilities(clip.samples)
         else:
             p = model.visemes(clip.samples, classes)
-        refs.append(targets(clip.frame_phones(model.config.hop_ms)[: len(p)], classes))
+        refs.append(clip_targets(clip, classes, model.config.hop_ms)[: len(p)])
         preds.append(p.argmax(1))
     silence = None if classes in _BASE_SET else 0  # silence is class 0 of every full set
     return score(np.concatenate(refs), np.concatenate(preds), names, silence)

@@ -12,7 +12,7 @@ A-H and X) and ``neti`` (the Neti et al. 2000 classes the LipNet paper analyses)
 import functools
 import heapq
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from xml.sax.saxutils import escape
 
@@ -169,6 +169,23 @@ def frame_labels(
     return np.array(codes, dtype=np.int64)[segment]
 
 
+def frame_visemes(
+    segments: Sequence[tuple[str, float, float]], rate: float, n_frames: int, viseme_set: str = "ovr"
+) -> np.ndarray:
+    """The class index (into `classes`) at each frame instant ``i / rate`` of timed *visemes* of a set (a timeline
+    someone labelled by hand), sampled as `frame_phones`; instants in no segment are silence."""
+    names = classes(viseme_set)
+    index = {name: i for i, name in enumerate(names)}
+
+    def known(viseme: str) -> str:
+        if viseme not in index:
+            raise ValueError(f"{viseme!r} is not a viseme of the {viseme_set!r} set ({' '.join(names)})")
+        return viseme
+
+    labels, segment = _sampled(segments, rate, n_frames, known, names[0])
+    return np.array([index[v] for v in labels], dtype=np.int64)[segment]
+
+
 def cues_from_frames(
     labels: np.ndarray,
     rate: float,
@@ -309,9 +326,17 @@ def _rhubarb_cues(cues: list[Cue]) -> list[tuple[float, float, str]]:
     return shapes
 
 
-def _sampled(phones: Sequence[tuple[str, float, float]], rate: float, n_frames: int) -> tuple[list[str], np.ndarray]:
-    """The segments' phones (no stress, "sil" for silence) followed by "sil", and for each frame instant ``i / rate``
-    the index of the segment holding it, -1 (that last "sil") where none does."""
+def _sampled(
+    phones: Sequence[tuple[str, float, float]],
+    rate: float,
+    n_frames: int,
+    label: Callable[[str], str] | None = None,
+    silence: str = "sil",
+) -> tuple[list[str], np.ndarray]:
+    """The segments' labels (`label` of each: by default ARPAbet without stress, "sil" for silence) followed by
+    `silence`, and for each frame instant ``i / rate`` the index of the segment holding it, -1 (that last
+    `silence`) where none does."""
+    label = label or _phone
     if rate <= 0 or n_frames < 0:
         raise ValueError(f"need a positive rate and a frame count >= 0, not {rate} and {n_frames}")
     names, starts, ends = [], [], []
@@ -320,13 +345,13 @@ def _sampled(phones: Sequence[tuple[str, float, float]], rate: float, n_frames: 
             raise ValueError(
                 f"phone segments must be ordered, from time 0 on, and not overlap: {phone!r} [{start}, {end})"
             )
-        names.append(_phone(phone))
+        names.append(label(phone))
         starts.append(start)
         ends.append(end)
     instants = np.arange(n_frames) / rate  # a division, so that i / 100 and (i / 4) / 25 are the same float
     segment = np.searchsorted(np.asarray(starts, dtype=float), instants, side="right") - 1
     inside = instants < np.array([*ends, -np.inf])[segment]  # segment -1 reads the -inf: not inside
-    return [*names, "sil"], np.where(inside, segment, -1)
+    return [*names, silence], np.where(inside, segment, -1)
 
 
 def _phone(label: str) -> str:

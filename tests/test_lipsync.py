@@ -63,7 +63,7 @@ def test_tiny_classifiers_learn_and_round_trip(clips, tmp_path, kind, suffix):
     )
     model = lipsync.train(config, clips[:6], clips[6:], verbose=0)
     scores = lipsync.evaluate(model, clips[:6])
-    silence_share = np.mean(np.concatenate([lipsync.targets(c.frame_phones(), "ovr") for c in clips[:6]]) == 0)
+    silence_share = np.mean(np.concatenate([lipsync.clip_targets(c, "ovr") for c in clips[:6]]) == 0)
     assert scores.accuracy > silence_share + 0.05  # better than always answering "silence"
     path = model.save(tmp_path / f"model{suffix}")
     again = lipsync.load(path)
@@ -74,7 +74,7 @@ def test_tiny_classifiers_learn_and_round_trip(clips, tmp_path, kind, suffix):
 
 
 def test_balancing_weights(clips):
-    ys = [lipsync.targets(c.frame_phones(), "ovr") for c in clips]
+    ys = [lipsync.clip_targets(c, "ovr") for c in clips]
     rng = np.random.default_rng(0)
     flat = np.concatenate(ys)
     for balance in lipsync.BALANCING:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipnet import audio, grid, visemes
+from lipnet import align, audio, grid, visemes
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", its .align beside it
@@ -115,6 +115,12 @@ def test_train_on_your_own_data(tmp_path):
     last.with_suffix(".lab").unlink()
     assert run(str(last), "-o", str(data), "-f", "phones", "--text", sentences[last]).returncode == 0
     assert (data / "take9.phones.tsv").is_file()
+    # and one in the seed's layout: a row of 15 OVR values per 8 ms frame
+    eight = data / "take8.wav"
+    eight.with_suffix(".lab").unlink()
+    phones = align.align(audio.load(eight), sentences[eight]).phones
+    rows = np.eye(15)[visemes.frame_labels(phones, 125, len(audio.load(eight)) // 128, "ovr")]
+    np.savetxt(data / "take8.visemes.txt", rows, fmt="%.0f")
     model = tmp_path / "mine.keras"
     cache = tmp_path / "cache"
     result = run(

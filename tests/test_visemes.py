@@ -332,3 +332,13 @@ def test_cues_from_frames_rejects_bad_input():
         visemes.cues_from_frames(np.array([0, 1]), 100, probabilities=np.ones((2, 9)))
     with pytest.raises(ValueError):
         visemes.cues_from_frames(np.array([0, 1]), 100, viseme_set="preston")
+
+
+def test_frame_visemes_of_a_hand_labelled_timeline():
+    shapes = [("sil", 0.0, 0.1), ("PP", 0.1, 0.15), ("ih", 0.15, 0.3)]
+    labels = visemes.frame_visemes(shapes, 100, 35)
+    names = visemes.classes("ovr")
+    assert [names[i] for i in labels] == ["sil"] * 10 + ["PP"] * 5 + ["ih"] * 15 + ["sil"] * 5
+    np.testing.assert_array_equal(visemes.frame_visemes(shapes, 25, 9), labels[::4][:9])
+    with pytest.raises(ValueError, match="not a viseme of the 'ovr' set"):
+        visemes.frame_visemes([("B", 0.0, 0.1)], 100, 10)
