@@ -111,9 +111,7 @@ def pocketsphinx_phones(samples: np.ndarray) -> list[tuple[str, float, float]]:
     PocketSphinx times a phone by its 10 ms frames (frame ``f`` at ``f * 10`` ms, whose 25.6 ms window is centred
     12.8 ms later), as Rhubarb does.
     """
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim != 1:
-        raise ValueError(f"expected mono samples (n,), got shape {samples.shape}")
+    samples = _mono(samples)
     duration = len(samples) / SAMPLE_RATE
     if not len(samples):
         return []
@@ -162,11 +160,16 @@ def _analyzer():
     return PhonemeAnalyzer()
 
 
-def pylipsync_visemes(samples: np.ndarray) -> np.ndarray:
-    """OVR viseme per 10 ms frame from pylipsync: aa, E, ih, oh, ou or sil only."""
+def _mono(samples: np.ndarray) -> np.ndarray:
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"expected mono samples (n,), got shape {samples.shape}")
+    return samples
+
+
+def pylipsync_visemes(samples: np.ndarray) -> np.ndarray:
+    """OVR viseme per 10 ms frame from pylipsync: aa, E, ih, oh, ou or sil only."""
+    samples = _mono(samples)
     n = frame_count(samples)
     if n == 0:
         return np.array([], dtype="<U3")
@@ -192,9 +195,7 @@ def headaudio_visemes(samples: np.ndarray) -> np.ndarray:
     """OVR viseme per 10 ms frame from HeadAudio run under Node.js: its 16 ms analysis step nearest in time."""
     from scipy.signal import resample_poly
 
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim != 1:
-        raise ValueError(f"expected mono samples (n,), got shape {samples.shape}")
+    samples = _mono(samples)
     n = frame_count(samples)
     if n == 0:
         return np.array([], dtype="<U3")
