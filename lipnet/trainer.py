@@ -178,6 +178,8 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
     callbacks = [_Epoch(model_config, val_set, validation, run_dir, start_epoch, len(train_set), grammar, verbose)]
     if all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):  # Keras writes summaries with tf
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+    elif verbose:
+        print("warning: no TensorBoard logs (pip install tensorboard tensorflow to have them)", file=sys.stderr)
     if verbose:
         print(
             f"{len(train_set)} training clips, {len(val_set)} validation clips, {model.count_params():,} parameters, "

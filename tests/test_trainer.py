@@ -73,6 +73,7 @@ def test_one_epoch_writes_every_artefact(crops, tmp_path):
     _, _, extra = lipnet_model.load(run / "best.hdf5")
     assert extra["epoch"] == 1 and extra["grammar"] == "grid"
     assert not list(run.glob(".*.tmp"))
+    assert list((run / "tensorboard" / "train").glob("events.out.tfevents.*"))  # TensorBoard logs, every epoch
     with pytest.raises(LipnetError, match="holds a run already"):
         trainer.train(config, run, verbose=0)
 
