@@ -184,10 +184,15 @@ class VisemeModel:
         return path
 
     def _save_keras(self, f, suffix: str) -> None:
+        """The network and its weights, without the optimizer state (two thirds of the file otherwise)."""
         import tempfile
 
+        import keras
+
+        network = keras.models.clone_model(self.estimator)  # uncompiled: no optimizer
+        network.set_weights(self.estimator.get_weights())
         with tempfile.TemporaryDirectory() as tmp:
-            self.estimator.save(Path(tmp) / f"model{suffix}")
+            network.save(Path(tmp) / f"model{suffix}")
             f.write((Path(tmp) / f"model{suffix}").read_bytes())
 
 
