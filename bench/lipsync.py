@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import corpus, grid, lipsync, visemes  # noqa: E402
+from lipnet import corpus, grid, lipsync, metrics, visemes  # noqa: E402
 
 SHARED = env.ROOT.parent / "shared" / "grid"
 #: name -> ModelConfig overrides; every one trained on the same clips
@@ -219,6 +219,24 @@ def main() -> None:
             )
         )
 
+        say("\n### Phone recognition: the shipped model as a phoneme recogniser, beside pocketsphinx's\n")
+        say("| recogniser | s1 frame accuracy | s1 PER | others frame accuracy | others PER |")
+        say("|---|---|---|---|---|")
+        recognisers = {
+            f"lipnet {SHIPPED}": lambda s: lipsync.timeline(s, shipped).phones,
+            "pocketsphinx (Rhubarb's)": peers.pocketsphinx_phones,
+        }
+        for name, recognise in recognisers.items():
+            cells = []
+            for clips in (test, others):
+                hyps = [recognise(c.samples) for c in clips]
+                frames = [visemes.frame_phones(h, 100, len(c.samples) // 160) for c, h in zip(clips, hyps)]
+                truth = [c.frame_phones() for c in clips]
+                accuracy = np.mean(np.concatenate([np.array(a) == np.array(b) for a, b in zip(frames, truth)]))
+                per = metrics.wer([said(c.phones) for c in clips], [said(h) for h in hyps])
+                cells.append(f"{accuracy:.1%} | {per:.1%}")
+            say(f"| {name} | " + " | ".join(cells) + " |")
+
         say("\n### Speed of lipsync.py's work on a 3 s clip (warm, median of 20)\n")
         sample = test[0].samples
         times = []
@@ -232,6 +250,14 @@ def main() -> None:
             f"= {len(sample) / env.SAMPLE_RATE / median:.0f}x real time"
         )
     (runs / "results.md").write_text("\n".join(out) + "\n")
+
+
+def said(phones) -> str:
+    """The phones of timed segments without silence, repeats of one phone in a row kept once: what a phone
+    error rate compares."""
+    names = [p[0] for p in phones]
+    spoken = [n.upper().rstrip("012") for n in names if n.lower() not in ("sil", "sp") and not n.startswith("+")]
+    return " ".join(p for i, p in enumerate(spoken) if i == 0 or p != spoken[i - 1])
 
 
 def ovr_names(indices: np.ndarray) -> list[str]:
