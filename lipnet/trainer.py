@@ -1,18 +1,14 @@
 """Training: fit a LipNet on extracted crops with CTC, validate every epoch, and survive being killed.
 
-A run directory holds ``config.json`` (the run's settings and model configuration), ``last.hdf5``
-(weights + optimizer state + epoch, rewritten atomically after every epoch), ``best.hdf5`` (weights
-with the lowest validation CER), ``log.csv``, ``curves.png`` and ``tensorboard/`` (when TensorBoard is
-installed). ``resume(run_dir)`` continues from the last completed epoch.
+The run directory is `lipnet.runs`'s: ``config.json`` (the run's settings and model configuration), ``last.hdf5``
+(weights + optimizer state + epoch, rewritten atomically after every epoch), ``best.hdf5`` (weights with the
+lowest validation CER), ``log.csv``, ``curves.png`` and ``tensorboard/``. ``resume(run_dir)`` continues from the
+last completed epoch.
 """
 
-import csv
-import importlib.util
-import io
+import functools
 import json
-import math
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,10 +17,10 @@ import keras
 import numpy as np
 
 import env
-from lipnet import dataset, decoding, grid, metrics
+from lipnet import dataset, decoding, grid, metrics, runs
 from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
-from lipnet.storage import atomic_write, atomic_write_text, remove_partial
+from lipnet.storage import atomic_write_text, remove_partial
 
 LOG_FIELDS = (
     "epoch",
@@ -175,11 +171,22 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
     )
     # models trained on GRID sentences only decode with the GRID grammar by default (see reader.LipReader)
     grammar = "grid" if all(grid.is_sentence(s.text) for s in train_set + val_set) else None
-    callbacks = [_Epoch(model_config, val_set, validation, run_dir, start_epoch, len(train_set), grammar, verbose)]
-    if all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):  # Keras writes summaries with tf
-        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
-    elif verbose:
-        print("warning: no TensorBoard logs (pip install tensorboard tensorflow to have them)", file=sys.stderr)
+    callbacks = [
+        runs.Epochs(
+            run_dir,
+            LOG_FIELDS,
+            save=functools.partial(_save, model_config=model_config, grammar=grammar),
+            suffix=".hdf5",
+            monitor="val_cer",
+            validate=functools.partial(_validate, val_set=val_set, validation=validation),
+            curves=CURVES,
+            describe=_describe,
+            start_epoch=start_epoch,
+            train_items=len(train_set),
+            verbose=verbose,
+        ),
+        *runs.tensorboard(run_dir, verbose),
+    ]
     if verbose:
         print(
             f"{len(train_set)} training clips, {len(val_set)} validation clips, {model.count_params():,} parameters, "
@@ -196,112 +203,40 @@ def evaluate_logits(logits: np.ndarray, texts: list[str]) -> metrics.Scores:
     return metrics.score(texts, [decoding.greedy(p) for p in probs])
 
 
-class _Epoch(keras.callbacks.Callback):
-    """After every epoch: validate (greedy CER/WER), log, checkpoint (last, best) and redraw the curves."""
+CURVES = (
+    ("Loss", "CTC loss", ("loss", "val_loss"), True),
+    ("Validation error (greedy)", "%", ("val_cer", "val_wer"), False),
+)
 
-    def __init__(
-        self,
-        model_config,
-        val_set,
-        validation,
-        run_dir: Path,
-        start_epoch: int,
-        train_clips: int,
-        grammar: str | None,
-        verbose: int,
-    ):
-        super().__init__()
-        self.grammar, self.verbose = grammar, verbose
-        self.model_config, self.val_set, self.validation, self.run_dir = model_config, val_set, validation, run_dir
-        self.train_clips = train_clips
-        self.rows = _read_log(run_dir / "log.csv", start_epoch)
-        finished = [float(r["val_cer"]) for r in self.rows]
-        self.best = min(finished, default=math.inf)
-        self.started = time.perf_counter()
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
+def _validate(model: keras.Model, val_set: list[dataset.Sample], validation: dataset.Batches) -> dict:
+    """Greedy CER/WER, sentence accuracy and CTC loss of the validation clips."""
+    logits = model.predict(validation, verbose=0)
+    scores = evaluate_logits(logits, [s.text for s in val_set])
+    return {
+        "val_loss": _val_loss(logits, val_set),
+        "val_cer": scores.cer,
+        "val_wer": scores.wer,
+        "val_sentence_accuracy": scores.accuracy,
+    }
 
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self.started
-        logits = self.model.predict(self.validation, verbose=0)
-        scores = evaluate_logits(logits, [s.text for s in self.val_set])
-        logs = logs or {}
-        row = {
-            "epoch": epoch + 1,
-            "loss": logs.get("loss"),
-            "val_loss": _val_loss(logits, self.val_set),
-            "val_cer": scores.cer,
-            "val_wer": scores.wer,
-            "val_sentence_accuracy": scores.accuracy,
-            "learning_rate": _current_rate(self.model.optimizer),
-            "clips_per_s": self.train_clips / seconds,
-            "seconds": seconds,
-        }
-        logs.update({k: v for k, v in row.items() if k.startswith("val_")})
-        self.rows.append(row)
-        _write_log(self.run_dir / "log.csv", self.rows)
-        extra = {"epoch": epoch + 1, "val_cer": scores.cer, "val_wer": scores.wer, "grammar": self.grammar}
-        lipnet_model.save(self.run_dir / "last.hdf5", self.model, self.model_config, self.model.optimizer, extra)
-        if scores.cer < self.best:
-            self.best = scores.cer
-            lipnet_model.save(self.run_dir / "best.hdf5", self.model, self.model_config, extra=extra)
-        _plot(self.run_dir / "curves.png", self.rows)
-        if self.verbose:
-            print(
-                f"epoch {epoch + 1}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
-                f"val CER {scores.cer:.2%} WER {scores.wer:.2%} ({_speed(row['clips_per_s'])} clips/s)",
-                flush=True,
-            )
+
+def _save(path: Path, model: keras.Model, with_optimizer: bool, extra: dict, model_config, grammar) -> None:
+    optimizer = model.optimizer if with_optimizer else None
+    lipnet_model.save(path, model, model_config, optimizer, {**extra, "grammar": grammar})
+
+
+def _describe(row: dict) -> str:
+    return (
+        f"epoch {row['epoch']}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
+        f"val CER {row['val_cer']:.2%} WER {row['val_wer']:.2%} ({_speed(row['clips_per_s'])} clips/s)"
+    )
 
 
 def _speed(clips_per_s: float) -> str:
     return f"{clips_per_s:.0f}" if clips_per_s >= 10 else f"{clips_per_s:.2f}"
 
 
-def _current_rate(optimizer: keras.optimizers.Optimizer) -> float:
-    """The learning rate now: the constant rate, or the schedule's value at the optimizer's step count."""
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-
-
 def _val_loss(logits: np.ndarray, samples: list[dataset.Sample]) -> float:
     y = dataset.labels([s.text for s in samples])
     return float(np.mean(keras.ops.convert_to_numpy(lipnet_model.ctc_loss(y, logits))))
-
-
-def _read_log(path: Path, before_epoch: int) -> list[dict]:
-    """Log rows of epochs already checkpointed (a kill between log and checkpoint leaves a row to drop)."""
-    if not path.exists():
-        return []
-    with path.open() as f:
-        return [r for r in csv.DictReader(f) if int(r["epoch"]) <= before_epoch]
-
-
-def _write_log(path: Path, rows: list[dict]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, LOG_FIELDS)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, text.getvalue())
-
-
-def _plot(path: Path, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [int(r["epoch"]) for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    left.plot(epochs, [float(r["loss"]) for r in rows], label="training")
-    left.plot(epochs, [float(r["val_loss"]) for r in rows], label="validation")
-    left.set(xlabel="epoch", ylabel="CTC loss", yscale="log", title="Loss")
-    right.plot(epochs, [100 * float(r["val_cer"]) for r in rows], label="CER")
-    right.plot(epochs, [100 * float(r["val_wer"]) for r in rows], label="WER")
-    right.set(xlabel="epoch", ylabel="%", title="Validation error (greedy)")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import dataset, decoding, trainer
+from lipnet import dataset, decoding, runs, trainer
 from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor
@@ -103,7 +103,7 @@ def test_cosine_schedule_anneals_and_resumes_on_the_same_curve(crops, tmp_path):
     train_set, _ = trainer._samples(config)
     optimizer = trainer._optimizer(config, len(train_set))
     lipnet_model.load(run / "last.hdf5", optimizer=optimizer)
-    assert trainer._current_rate(optimizer) == pytest.approx(rates[2])
+    assert runs.current_rate(optimizer) == pytest.approx(rates[2])
 
 
 def test_resume_after_sigkill_loses_at_most_one_epoch(crops, tmp_path):

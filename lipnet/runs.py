@@ -1,0 +1,137 @@
+"""Training runs: the one run directory every trained model of lipnet writes, whatever the model.
+
+A run directory holds ``config.json`` (written by the trainer), ``last.<ext>`` (rewritten atomically after every
+epoch, with what resuming needs), ``best.<ext>`` (the epoch best by the monitored figure), ``log.csv`` (a row an
+epoch), ``curves.png`` and ``tensorboard/``. `Epochs` is the Keras callback that keeps all of it; each model
+family gives it how to validate and how to save a checkpoint. A kill at any moment leaves the previous epoch's
+files whole: everything goes through `lipnet.storage`'s atomic writes.
+"""
+
+import csv
+import importlib.util
+import io
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+from lipnet.storage import atomic_write, atomic_write_text
+
+#: save(path, model, with_optimizer, extra): write a checkpoint of `model` (and its optimizer state if asked)
+Save = Callable[[Path, keras.Model, bool, dict], None]
+
+
+class Epochs(keras.callbacks.Callback):
+    """After every epoch: validate, log a row, checkpoint last and best, redraw the curves, print a line.
+
+    `validate(model)` returns the epoch's validation figures (``val_...``); with Keras's own epoch logs (``loss``,
+    and ``val_loss`` when fit validates) they make the row, in `fields` order. `monitor` names the figure whose
+    best (`mode` "min" or "max") is kept in ``best<suffix>``. `curves` are (title, y label, fields, log scale)
+    panels of ``curves.png``; `describe(row)` is the line printed (nothing when `verbose` is 0).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        fields: tuple[str, ...],
+        save: Save,
+        suffix: str,
+        monitor: str,
+        mode: str = "min",
+        validate: Callable[[keras.Model], dict] = lambda model: {},
+        curves: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (("Loss", "loss", ("loss", "val_loss"), True),),
+        describe: Callable[[dict], str] | None = None,
+        start_epoch: int = 0,
+        train_items: int = 0,  # clips (or utterances) an epoch, for the log's clips_per_s
+        verbose: int = 1,
+    ):
+        super().__init__()
+        self.run_dir, self.fields, self.save, self.suffix = run_dir, fields, save, suffix
+        self.monitor, self.sign = monitor, (1 if mode == "min" else -1)
+        self.validate, self.curves, self.describe, self.verbose = validate, curves, describe, verbose
+        self.train_items = train_items
+        self.rows = read_log(run_dir / "log.csv", start_epoch)
+        finished = [self.sign * float(r[monitor]) for r in self.rows if r.get(monitor) not in (None, "")]
+        self.best = min(finished, default=math.inf)
+        self.started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        logs = logs if logs is not None else {}
+        figures = {**logs, **self.validate(self.model)}
+        row = {"epoch": epoch + 1, **figures, "learning_rate": current_rate(self.model.optimizer), "seconds": seconds}
+        if self.train_items:
+            row["clips_per_s"] = self.train_items / seconds
+        row = {field: row.get(field) for field in self.fields}
+        logs.update({k: v for k, v in figures.items() if k.startswith("val_")})
+        self.rows.append(row)
+        write_log(self.run_dir / "log.csv", self.rows, self.fields)
+        extra = {"epoch": epoch + 1, **{k: v for k, v in row.items() if k.startswith("val_")}}
+        self.save(self.run_dir / f"last{self.suffix}", self.model, True, extra)
+        if self.sign * float(row[self.monitor]) < self.best:
+            self.best = self.sign * float(row[self.monitor])
+            self.save(self.run_dir / f"best{self.suffix}", self.model, False, extra)
+        plot_curves(self.run_dir / "curves.png", self.rows, self.curves)
+        if self.verbose and self.describe is not None:
+            print(self.describe(row), flush=True)
+
+
+def tensorboard(run_dir: Path, verbose: int = 1) -> list[keras.callbacks.Callback]:
+    """The TensorBoard callback writing ``<run_dir>/tensorboard`` (Keras writes summaries with TensorFlow), or none
+    and a warning when TensorFlow or tensorboard is missing."""
+    if all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):
+        return [keras.callbacks.TensorBoard(str(run_dir / "tensorboard"))]
+    if verbose:
+        print("warning: no TensorBoard logs (pip install tensorboard tensorflow to have them)", file=sys.stderr)
+    return []
+
+
+def current_rate(optimizer: keras.optimizers.Optimizer) -> float:
+    """The learning rate now: the constant rate, or the schedule's value at the optimizer's step count."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def read_log(path: Path, before_epoch: int) -> list[dict]:
+    """Log rows of epochs already checkpointed (a kill between log and checkpoint leaves a row to drop)."""
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return [r for r in csv.DictReader(f) if int(r["epoch"]) <= before_epoch]
+
+
+def write_log(path: Path, rows: list[dict], fields: tuple[str, ...]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, text.getvalue())
+
+
+def plot_curves(path: Path, rows: list[dict], panels: tuple[tuple[str, str, tuple[str, ...], bool], ...]) -> None:
+    """One panel per (title, y label, fields, log scale) over epochs; fractions named ``*_cer``, ``*_wer`` and
+    ``*accuracy`` are drawn in percent."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, (title, ylabel, fields, log_scale) in zip(axes[0], panels):
+        for field in fields:
+            values = [float(r[field]) if r.get(field) not in (None, "") else math.nan for r in rows]
+            percent = field.endswith(("_cer", "_wer", "accuracy"))
+            label = field.removeprefix("val_").replace("_", " ").upper() if percent else field.replace("_", " ")
+            ax.plot(epochs, [100 * v for v in values] if percent else values, label=label)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=title, yscale="log" if log_scale else "linear")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    plt.close(fig)
