@@ -37,6 +37,7 @@ SILENCE_PEAK = 1e-4  # a file whose loudest sample is below this (-80 dBFS) hold
 LIPSYNC_MODEL = ROOT / "models" / "lipsync-grid-s1.keras"  # lipsync.py's default classifier
 SVM_C_GRID = (1.0, 4.0, 16.0)  # the audio -> viseme SVM's C and γ are chosen on validation clips from these;
 SVM_GAMMA_GRID = (0.5, 1.0, 2.0)  # γ in units of 1 / input dimensions (scikit-learn's "scale" on standardised input)
+LIPSYNC_PATIENCE = 6  # lip-sync classifiers stop after this many epochs without better validation accuracy
 LIPSYNC_MIN_CUE = 0.07  # seconds: no mouth shape is held for less (Rhubarb's shortest), so animation does not flicker
 
 # Text -----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import env
@@ -61,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plot", metavar="OUT", help="write waveform, spectrogram and viseme strip to this PNG")
     training = p.add_argument_group("training (--train DIR)")
     training.add_argument("--train", metavar="DIR", help="train a classifier on the labelled clips under DIR into -m")
+    training.add_argument("--run-dir", help="the run directory (default: runs/lipsync-<date>-<time>)")
+    training.add_argument("--resume", metavar="RUN", help="continue a killed --train run from its last epoch")
     training.add_argument("--kind", default="sequence", help="svm | dnn | sequence (default: %(default)s)")
     training.add_argument("--classes", default="phones", help="phones | ovr | rhubarb | neti | ovr9 | vowels5")
     training.add_argument("--balance", default="none", help="none | weights | downsample (default: %(default)s)")
@@ -120,57 +123,79 @@ def _text(path: Path, args: argparse.Namespace) -> str | None:
 
 
 def train(args: argparse.Namespace) -> int:
-    """--train: fit a classifier on the labelled clips under a directory and save it as -m."""
-    from lipnet import corpus, grid, lipsync
+    """--train DIR: fit a classifier on the labelled clips under DIR and save it as -m; --resume RUN: go on."""
+    from lipnet import lipsync
 
-    root = Path(args.train)
-    if not root.exists():
-        return cli.fail(f"{root}: no such file or directory")
-    model_path = Path(args.model)
     try:
-        config = lipsync.ModelConfig(
-            kind=args.kind, classes=args.classes, balance=args.balance, epochs=args.epochs
-        ).check()
+        if args.resume:
+            config, data = lipsync.run_config(args.resume)
+            run_dir, model_path = Path(args.resume), Path(data["model"])
+        else:
+            config = lipsync.ModelConfig(
+                kind=args.kind, classes=args.classes, balance=args.balance, epochs=args.epochs
+            ).check()
+            model_path = Path(args.model)
+            run_dir = Path(args.run_dir or env.RUNS_DIR / f"lipsync-{datetime.now():%Y%m%d-%H%M%S}")
+            data = {
+                "train": args.train, "val": args.val, "exclude": args.exclude, "aligns": args.aligns_path,
+                "cache": args.cache, "label_hop": args.label_hop, "model": str(model_path),
+            }  # fmt: skip
         suffix = ".skops" if config.kind == "svm" else ".keras"
         if model_path.suffix != suffix:
             raise LipnetError(f"{model_path}: a {config.kind} model is saved as a {suffix} file (-m)")
         if model_path.resolve() == env.LIPSYNC_MODEL.resolve():
             raise LipnetError(f"{model_path}: give -m a new file; the shipped model is not overwritten")
-        excluded = set().union(*(grid.read_list(f) for f in args.exclude))
-        validation = grid.read_list(args.val) if args.val else set()
-        clips, failed = [], 0
-        for path in corpus.find(root):
-            try:
-                clip = corpus.load(path, [Path(a) for a in args.aligns_path], args.cache, args.label_hop)
-            except LipnetError as err:
-                print(f"skipped: {err}", file=sys.stderr)
-                failed += 1
-                continue
-            if clip.key not in excluded:
-                clips.append(clip)
-        if not clips:
-            raise LipnetError(f"{root}: no labelled audio (see --help: labels beside each file)")
-        train_clips, val_clips, _ = corpus.split(clips, set(), validation)
-        if not val_clips:  # a tenth of the clips, by clip, never by frame
-            val_clips, train_clips = train_clips[::10], [c for i, c in enumerate(train_clips) if i % 10]
-        if not val_clips or not train_clips:
-            raise LipnetError(f"{root}: too few clips to train and validate ({len(clips)})")
-        print(f"{len(train_clips)} training clips, {len(val_clips)} validation clips, {failed} skipped", flush=True)
-        model = lipsync.train(config, train_clips, val_clips)
+        train_clips, val_clips = _labelled(data)
+        if args.resume:
+            model = lipsync.resume(run_dir, train_clips, val_clips)
+        else:
+            model = lipsync.train(config, train_clips, val_clips, None if config.kind == "svm" else run_dir, data)
         scores = lipsync.evaluate(model, val_clips)
         model.save(model_path)
     except LipnetError as err:
         return cli.fail(err)
+    where = "" if config.kind == "svm" else f" (run directory {run_dir})"
     print(
-        f"validation: frame accuracy {scores.accuracy:.1%}, speech frames {scores.speech_accuracy:.1%}; saved {model_path}"
+        f"validation: frame accuracy {scores.accuracy:.1%}, speech frames {scores.speech_accuracy:.1%}; "
+        f"saved {model_path}{where}"
     )
     return 0
+
+
+def _labelled(data: dict) -> tuple[list, list]:
+    """The training and validation clips a --train run names (its directory, lists, align and cache folders)."""
+    from lipnet import corpus, grid
+
+    root = Path(data["train"])
+    if not root.exists():
+        raise LipnetError(f"{root}: no such file or directory")
+    excluded = set().union(*(grid.read_list(f) for f in data["exclude"]))
+    validation = grid.read_list(data["val"]) if data["val"] else set()
+    clips, failed = [], 0
+    for path in corpus.find(root):
+        try:
+            clip = corpus.load(path, [Path(a) for a in data["aligns"]], data["cache"], data["label_hop"])
+        except LipnetError as err:
+            print(f"skipped: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        if clip.key not in excluded:
+            clips.append(clip)
+    if not clips:
+        raise LipnetError(f"{root}: no labelled audio (see --help: labels beside each file)")
+    train_clips, val_clips, _ = corpus.split(clips, set(), validation)
+    if not val_clips:  # a tenth of the clips, by clip, never by frame
+        val_clips, train_clips = train_clips[::10], [c for i, c in enumerate(train_clips) if i % 10]
+    if not val_clips or not train_clips:
+        raise LipnetError(f"{root}: too few clips to train and validate ({len(clips)})")
+    print(f"{len(train_clips)} training clips, {len(val_clips)} validation clips, {failed} skipped", flush=True)
+    return train_clips, val_clips
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cli.start()
-    if args.train:
+    if args.train or args.resume:
         return train(args)
     if not args.inputs:
         return cli.fail("give audio or video files (or --train DIR); see --help")

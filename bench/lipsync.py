@@ -74,7 +74,8 @@ def trained(name: str, runs: Path, train, val) -> lipsync.VisemeModel:
     if path.is_file():
         return lipsync.load(path)
     started = time.perf_counter()
-    model = lipsync.train(lipsync.ModelConfig(**overrides), train, val, verbose=0)
+    config = lipsync.ModelConfig(**overrides)
+    model = lipsync.train(config, train, val, None if config.kind == "svm" else runs / name, verbose=0)
     model.save(path)
     print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return model
@@ -121,7 +122,7 @@ def row(name: str, scores: list[lipsync.Scores]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", default=str(env.RUNS_DIR / "lipsync-bench"), help="trained models (reused)")
+    p.add_argument("--runs", default=str(env.RUNS_DIR / "lipsync-bench"), help="trained models (reused) and their runs")
     p.add_argument("--only", nargs="*", help="train and score only these models")
     args = p.parse_args()
     runs = Path(args.runs)

@@ -26,7 +26,7 @@ import env
 from lipnet import audio, visemes
 from lipnet.corpus import Clip
 from lipnet.errors import LipnetError
-from lipnet.storage import atomic_write, atomic_write_text
+from lipnet.storage import atomic_write, atomic_write_text, remove_partial
 
 PHONES = ("sil", *sorted(visemes.VISEME_SETS["ovr"].visemes))  # silence and the 39 ARPAbet phones
 CLASS_SETS: dict[str, tuple[str, ...]] = {
@@ -51,7 +51,7 @@ class ModelConfig:
     window_ms: int = env.WINDOW_MS
     context: int = 5  # frames each side of the classified one (svm, dnn)
     units: int = 128  # hidden width (dnn, sequence)
-    epochs: int = 25  # at most (dnn, sequence); the best validation epoch is kept
+    epochs: int = 25  # at most (dnn, sequence): env.LIPSYNC_PATIENCE epochs without a better validation end it
     batch_size: int = 32
     learning_rate: float = 2e-3
     augment: list[float] = field(default_factory=lambda: [0.85, 0.92, 1.08, 1.15])  # speed factors of extra copies
@@ -179,35 +179,75 @@ class VisemeModel:
 
             atomic_write(path, lambda f: f.write(skops.io.dumps(self.estimator)))
         else:
-            atomic_write(path, lambda f: self._save_keras(f, path.suffix))
+            import keras
+
+            network = keras.models.clone_model(self.estimator)  # uncompiled: no optimizer state (2/3 of the file)
+            network.set_weights(self.estimator.get_weights())
+            atomic_write(path, lambda f: _keras_bytes(network, f, path.suffix))
         atomic_write_text(path.with_suffix(".json"), json.dumps(asdict(self.config), indent=2))
         return path
 
-    def _save_keras(self, f, suffix: str) -> None:
-        """The network and its weights, without the optimizer state (two thirds of the file otherwise)."""
+
+def train(
+    config: ModelConfig,
+    train_clips: list[Clip],
+    val_clips: list[Clip],
+    run_dir: str | Path | None = None,
+    about: dict | None = None,
+    verbose: int = 1,
+) -> VisemeModel:
+    """Fit a classifier on `train_clips` and perturbed copies of them. Keras models train in a `lipnet.runs` run
+    directory (`run_dir`, else a temporary one) and come back as their best validation epoch; `about` (where the
+    data came from) is kept in its ``config.json`` beside the `ModelConfig`."""
+    config.check()
+    if config.kind == "svm":
+        rng = np.random.default_rng(config.seed)
+        return VisemeModel(config, _fit_svm(config, *_data(config, train_clips, val_clips, rng), rng))
+    if run_dir is None:
         import tempfile
 
-        import keras
-
-        network = keras.models.clone_model(self.estimator)  # uncompiled: no optimizer
-        network.set_weights(self.estimator.get_weights())
         with tempfile.TemporaryDirectory() as tmp:
-            network.save(Path(tmp) / f"model{suffix}")
-            f.write((Path(tmp) / f"model{suffix}").read_bytes())
+            return train(config, train_clips, val_clips, tmp, about, verbose)
+    run_dir = Path(run_dir)
+    if (run_dir / "last.keras").exists():
+        raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.json", json.dumps({"model": asdict(config), "data": about or {}}, indent=2))
+    return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose)
 
 
-def train(config: ModelConfig, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> VisemeModel:
-    """Fit a classifier on `train_clips` and perturbed copies of them; Keras models keep their best epoch on
-    `val_clips`."""
-    config.check()
-    rng = np.random.default_rng(config.seed)
+def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> VisemeModel:
+    """Continue a Keras model's run from its last completed epoch, optimizer state included."""
+    import keras
+
+    run_dir = Path(run_dir)
+    config = run_config(run_dir)[0]
+    remove_partial(run_dir)  # a kill during a checkpoint write leaves its temporary file
+    if not (run_dir / "last.json").is_file():  # killed before the first epoch ended: start again
+        return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose)
+    model = keras.saving.load_model(run_dir / "last.keras")
+    done = json.loads((run_dir / "last.json").read_text())["epoch"]
+    return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose, model, done)
+
+
+def run_config(run_dir: str | Path) -> tuple[ModelConfig, dict]:
+    """The `ModelConfig` of a run directory and what it says of its data."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise LipnetError(f"{run_dir}: not a lipsync run directory (no config.json)")
+    saved = json.loads(path.read_text())
+    return ModelConfig(**saved["model"]).check(), saved.get("data", {})
+
+
+def _data(config: ModelConfig, train_clips: list[Clip], val_clips: list[Clip], rng: np.random.Generator | None = None):
+    """Training examples (the clips and their perturbed copies, the same on every call for a fresh `rng`) with
+    balancing weights, and validation examples."""
+    rng = rng or np.random.default_rng(config.seed)
     copies = train_clips + [perturbed(c, f, rng) for f in config.augment for c in train_clips]
     train_x, train_y = _examples(copies, config)
     val_x, val_y = _examples(val_clips, config)
     weights = _balanced(train_y, config.balance, len(CLASS_SETS[config.classes]), rng)
-    if config.kind == "svm":
-        return VisemeModel(config, _fit_svm(config, train_x, train_y, weights, val_x, val_y, rng))
-    return VisemeModel(config, _fit_keras(config, train_x, train_y, weights, val_x, val_y, verbose))
+    return train_x, train_y, weights, val_x, val_y
 
 
 def _examples(clips: list[Clip], config: ModelConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -260,41 +300,76 @@ def _fit_svm(config: ModelConfig, xs, ys, weights, val_x, val_y, rng: np.random.
     return fit(config.svm_frames, config.svm_c, config.svm_gamma)
 
 
-def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, verbose: int):
+LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "clips_per_s", "seconds")
+CURVES = (
+    ("Loss", "cross-entropy", ("loss", "val_loss"), True),
+    ("Frame accuracy", "%", ("accuracy", "val_accuracy"), False),
+)
+
+
+def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path, verbose: int, model=None, done=0):
+    """Fit (or go on fitting, from epoch `done`) a Keras classifier in a run directory; returns its best epoch."""
     import keras
 
-    keras.utils.set_random_seed(config.seed)
+    from lipnet import runs
+
+    keras.utils.set_random_seed(config.seed + done)
     n_classes = len(CLASS_SETS[config.classes])
     if config.kind == "dnn":
-        model = _dnn(xs[0].shape[1] * (2 * config.context + 1), n_classes, config.units)
         x = np.concatenate([windows(x, config.context) for x in xs])
         y, w = np.concatenate(ys), np.concatenate(weights)
         vx = np.concatenate([windows(x, config.context) for x in val_x])
         vy = np.concatenate(val_y)
         batch = config.batch_size * 16  # frames, not clips
     else:
-        model = _sequence(xs[0].shape[1], n_classes, config.units)
         x, y, w = _padded(xs, ys, weights)
         vx, vy, _ = _padded(val_x, val_y, [(v >= 0).astype(np.float32) for v in val_y])
         batch = config.batch_size
-    vw = (vy >= 0).astype(np.float32)
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        weighted_metrics=["accuracy"],
-    )
-    best = keras.callbacks.EarlyStopping("val_accuracy", patience=6, mode="max", restore_best_weights=True)
+    if model is None:
+        model = (
+            _dnn(x.shape[1], n_classes, config.units)
+            if config.kind == "dnn"
+            else _sequence(x.shape[2], n_classes, config.units)
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            weighted_metrics=["accuracy"],
+        )
+
+    def save(path: Path, network, with_optimizer: bool, extra: dict) -> None:
+        if with_optimizer:  # what resuming needs: the compiled model, then the epoch it reached
+            atomic_write(path, lambda f: _keras_bytes(network, f, path.suffix))
+            atomic_write_text(path.with_suffix(".json"), json.dumps(extra))
+        else:
+            VisemeModel(config, network).save(path)
+
+    def describe(row: dict) -> str:
+        return (
+            f"epoch {row['epoch']}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
+            f"frame accuracy {row['accuracy']:.1%}, validation {row['val_accuracy']:.1%}"
+        )
+
+    epochs = runs.Epochs(
+        run_dir, LOG_FIELDS, save, ".keras", "val_accuracy", "max", curves=CURVES, describe=describe,
+        start_epoch=done, train_items=len(xs), verbose=verbose,
+    )  # fmt: skip
     model.fit(
         x,
         np.maximum(y, 0),
         sample_weight=w,
-        validation_data=(vx, np.maximum(vy, 0), vw),
+        validation_data=(vx, np.maximum(vy, 0), (vy >= 0).astype(np.float32)),
         epochs=config.epochs,
+        initial_epoch=done,
         batch_size=batch,
-        callbacks=[best],
-        verbose=2 if verbose else 0,
+        callbacks=[
+            epochs,
+            keras.callbacks.EarlyStopping("val_accuracy", patience=env.LIPSYNC_PATIENCE, mode="max"),
+            *runs.tensorboard(run_dir, verbose),
+        ],
+        verbose=0,
     )
-    return model
+    return load(run_dir / "best.keras")
 
 
 def _padded(xs, ys, ws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -398,6 +473,15 @@ def evaluate(model: VisemeModel, clips: list[Clip], classes: str | None = None) 
         preds.append(p.argmax(1))
     silence = None if classes in _BASE_SET else 0  # silence is class 0 of every full set
     return score(np.concatenate(refs), np.concatenate(preds), names, silence)
+
+
+def _keras_bytes(network, f, suffix: str) -> None:
+    """Write a Keras model in its own format to an open file (Keras saves to file names only)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        network.save(Path(tmp) / f"model{suffix}")
+        f.write((Path(tmp) / f"model{suffix}").read_bytes())
 
 
 def load(path: str | Path) -> VisemeModel:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,24 @@ def test_load_bad_model(tmp_path):
     (tmp_path / "bad.json").write_text('{"kind": "sequence"}')
     with pytest.raises(LipnetError, match="cannot load"):
         lipsync.load(tmp_path / "bad.keras")
+
+
+def test_training_writes_a_run_directory_and_resumes(clips, tmp_path):
+    config = lipsync.ModelConfig(kind="dnn", classes="ovr", units=16, epochs=2, batch_size=2, augment=[])
+    run = tmp_path / "run"
+    model = lipsync.train(config, clips[:6], clips[6:], run, about={"train": "here"}, verbose=0)
+    for name in ("config.json", "last.keras", "last.json", "best.keras", "best.json", "log.csv", "curves.png"):
+        assert (run / name).stat().st_size > 0, name
+    assert list((run / "tensorboard" / "train").glob("events.out.tfevents.*"))
+    assert lipsync.run_config(run) == (config, {"train": "here"})
+    rows = (run / "log.csv").read_text().splitlines()
+    assert rows[0] == ",".join(lipsync.LOG_FIELDS) and len(rows) == 3
+    with pytest.raises(LipnetError, match="holds a run already"):
+        lipsync.train(config, clips[:6], clips[6:], run, verbose=0)
+    saved = json.loads((run / "config.json").read_text())  # ask for two more epochs, then go on
+    saved["model"]["epochs"] = 4
+    (run / "config.json").write_text(json.dumps(saved))
+    again = lipsync.resume(run, clips[:6], clips[6:], verbose=0)
+    assert [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()[1:]] == ["1", "2", "3", "4"]
+    assert json.loads((run / "last.json").read_text())["epoch"] == 4
+    assert again.probabilities(clips[7].samples).shape == model.probabilities(clips[7].samples).shape  # the best epoch

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import wave
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -102,32 +103,32 @@ def test_bad_input_one_line_and_nothing_written(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_train_on_your_own_data(tmp_path):
-    """The seed's question: "I have wav files and their labels": a transcript (.lab) or timed phones beside each."""
-    data = tmp_path / "mine"
+@pytest.fixture(scope="module")
+def mine(tmp_path_factory) -> Path:
+    """The seed's question, "I have wav files and their labels": ten recordings, each with a transcript (.lab)
+    beside it, but one with timed phones (as lipsync.py writes them) and one with the seed's per-frame OVR rows."""
+    data = tmp_path_factory.mktemp("own") / "mine"
     data.mkdir()
     sentences = {}
     for i, clip in enumerate(sorted((GRID / "s1").glob("l*.mp4"))[:10]):
         wav = write_wav(data / f"take{i}.wav", audio.load(clip) * 0.9)
         sentences[wav] = " ".join(w.text for w in grid.read_align(GRID / "align" / "s1" / f"{clip.stem}.align"))
         wav.with_suffix(".lab").write_text(sentences[wav] + "\n")
-    last = data / "take9.wav"  # timed phones instead of a transcript, as lipsync.py writes them
+    last = data / "take9.wav"
     last.with_suffix(".lab").unlink()
     assert run(str(last), "-o", str(data), "-f", "phones", "--text", sentences[last]).returncode == 0
     assert (data / "take9.phones.tsv").is_file()
-    # and one in the seed's layout: a row of 15 OVR values per 8 ms frame
-    eight = data / "take8.wav"
+    eight = data / "take8.wav"  # a row of 15 OVR values per 8 ms frame
     eight.with_suffix(".lab").unlink()
     phones = align.align(audio.load(eight), sentences[eight]).phones
     rows = np.eye(15)[visemes.frame_labels(phones, 125, len(audio.load(eight)) // 128, "ovr")]
     np.savetxt(data / "take8.visemes.txt", rows, fmt="%.0f")
-    model = tmp_path / "mine.keras"
-    cache = tmp_path / "cache"
-    result = run(
-        "--train",
-        str(data),
-        "-m",
-        str(model),
+    return data
+
+
+def test_train_on_your_own_data(mine, tmp_path):
+    model, cache = tmp_path / "mine.keras", tmp_path / "cache"
+    args = (
         "--kind",
         "dnn",
         "--classes",
@@ -136,12 +137,38 @@ def test_train_on_your_own_data(tmp_path):
         "3",
         "--cache",
         str(cache),
+        "--run-dir",
+        str(tmp_path / "run"),
     )
+    result = run("--train", str(mine), "-m", str(model), *args)
     assert result.returncode == 0, result.stderr
     assert "9 training clips, 1 validation clips" in result.stdout
     assert model.is_file() and model.with_suffix(".json").is_file()
+    assert (tmp_path / "run" / "best.keras").is_file() and (tmp_path / "run" / "log.csv").is_file()
     assert (cache / "mine" / "take0.alignment.json").is_file()  # aligned once, cached with the extracted data
-    result = run(str(data / "take0.wav"), "-m", str(model), "-o", str(tmp_path / "out"), "-f", "visemes")
+    result = run(str(mine / "take0.wav"), "-m", str(model), "-o", str(tmp_path / "out"), "-f", "visemes")
     assert result.returncode == 0, result.stderr
     result = run("--train", str(tmp_path / "nothing"), "-m", str(model))
     assert result.returncode == 1 and result.stderr.startswith("error: ")
+
+
+def test_a_killed_training_run_resumes(mine, tmp_path):
+    run_dir, model = tmp_path / "run", tmp_path / "mine.keras"
+    command = [sys.executable, str(ROOT / "lipsync.py"), "--train", str(mine), "-m", str(model), "--classes", "ovr"]
+    command += ["--epochs", "8", "--run-dir", str(run_dir), "--cache", str(tmp_path / "cache")]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = run_dir / "log.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    process.kill()  # SIGKILL: no cleanup runs
+    process.wait()
+    assert not model.exists() and len(log.read_text().splitlines()) >= 3
+    result = run("--resume", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    epochs = [int(line.split(",")[0]) for line in log.read_text().splitlines()[1:]]
+    assert (
+        epochs == list(range(1, len(epochs) + 1))
+        and json.loads((run_dir / "last.json").read_text())["epoch"] == epochs[-1]
+    )
+    assert model.is_file() and not list(run_dir.glob(".*.tmp"))
