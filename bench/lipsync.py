@@ -177,7 +177,7 @@ def main() -> None:
 
         ovr = visemes.classes("ovr")
         methods = {f"lipnet {SHIPPED}": lambda s: ovr_names(shipped.visemes(s, "ovr").argmax(1))}
-        methods |= {name: fn for name, fn in peers.PEERS.items() if name != "headaudio" or peers.headaudio_available()}
+        methods |= {name: fn for name, fn in peers.PEERS.items() if peers.available(name)}
         for name, method in methods.items():
             method(test[0].samples)  # warm
             started, seconds, scores = time.perf_counter(), 0.0, []

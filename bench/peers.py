@@ -16,7 +16,8 @@ leaves out of Rhubarb: its WebRTC voice-activity split (PocketSphinx sees the wh
 the silences), its noise and schwa heuristics and its animation rules (shape tweening, minimum durations), which
 belong to Rhubarb's own A-H mouth set, not to OVR. Dithering is off so that a clip always decodes the same way.
 
-``pylipsync_visemes`` -- uLipSync's method (pylipsync, its Python port): each 64 ms window's 12 MFCCs are compared
+``pylipsync_visemes`` -- uLipSync's method (pylipsync, its Python port; ``pip install --no-deps pylipsync==0.2.1``:
+it pins numpy < 2.4 but runs on lipnet's numpy): each 64 ms window's 12 MFCCs are compared
 by cosine similarity with one MFCC profile per class, recorded from a speaker saying the Japanese vowels A I U E
 O and silence (the package's bundled default profile, ``phonemes/template.json``). It can only express five vowel
 mouths and a closed mouth: OVR A->aa, I->ih, U->ou, E->E, O->oh, silence->sil. Every consonant comes out as the
@@ -45,6 +46,7 @@ directly it hears speech in most of GRID's silences. Install::
 """
 
 import functools
+import importlib.util
 import json
 import os
 import shutil
@@ -224,3 +226,10 @@ def headaudio_visemes(samples: np.ndarray) -> np.ndarray:
 
 
 PEERS = {"pocketsphinx": pocketsphinx_visemes, "pylipsync": pylipsync_visemes, "headaudio": headaudio_visemes}
+
+
+def available(name: str) -> bool:
+    """Whether a peer's package is installed (pocketsphinx always is: lipnet aligns with it)."""
+    if name == "headaudio":
+        return headaudio_available()
+    return name != "pylipsync" or importlib.util.find_spec("pylipsync") is not None

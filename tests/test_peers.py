@@ -20,9 +20,11 @@ ARPABET = {
 }  # fmt: skip
 OVR = {"sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"}
 
+# pylipsync pins numpy < 2.4, which lipnet's numpy is not: .ci/run installs it with --no-deps (it runs fine)
+needs_pylipsync = pytest.mark.skipif(not importlib.util.find_spec("pylipsync"), reason="pylipsync not installed")
 PEERS = [
     pytest.param(peers.pocketsphinx_visemes, id="pocketsphinx"),
-    pytest.param(peers.pylipsync_visemes, id="pylipsync"),
+    pytest.param(peers.pylipsync_visemes, id="pylipsync", marks=needs_pylipsync),
     pytest.param(
         peers.headaudio_visemes,
         id="headaudio",
@@ -69,12 +71,11 @@ def test_pocketsphinx_does_not_depend_on_the_clip_before(clip):
     assert peers.pocketsphinx_phones(clip) == first
 
 
+@needs_pylipsync
 def test_pylipsync_classes_are_the_bundled_profile():
     assert set(peers._analyzer().phoneme_mfccs) == set(peers.PYLIPSYNC_TO_OVR)
 
 
-@pytest.mark.parametrize(
-    "peer", [peers.pocketsphinx_visemes, peers.pylipsync_visemes], ids=["pocketsphinx", "pylipsync"]
-)
+@pytest.mark.parametrize("peer", PEERS[:2])
 def test_peer_on_a_clip_shorter_than_a_frame(peer):
     assert len(peer(np.zeros(100, dtype=np.float32))) == 0
