@@ -8,8 +8,9 @@ The data every audio model trains and is scored on. Labels come from the first o
   (sil PP FF TH DD kk CH SS nn RR aa E ih oh ou, OVRLipSync's order; the largest wins) every `label_hop_ms`;
 - the sentence, from its ``.align`` or ``.lab`` file or its GRID name (`grid.transcript`), force-aligned.
 
-Clips labelled with visemes only serve the OVR class sets (no phones to map to others). Alignments are cached as ``<cache_dir>/<directory>/<clip>.alignment.json``,
-beside the extracted crops (``data/``), so each clip is aligned once.
+Clips labelled with visemes only serve the OVR class sets (no phones to map to others). Alignments are cached as
+``<cache_dir>/<directory>/<clip>.alignment.json``, beside the extracted crops (``data/``), so each clip is aligned
+once.
 """
 
 from dataclasses import dataclass

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import env
-from lipnet import audio, visemes
+from lipnet import align, audio, visemes
+from lipnet.align import Segment
 from lipnet.corpus import Clip
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write, atomic_write_text, remove_partial
@@ -529,8 +530,8 @@ class Timeline:
     duration: float  # seconds
     rate: float  # frames per second of `probabilities`
     probabilities: dict[str, np.ndarray]  # viseme set -> (frames, classes)
-    phones: list  # align.Segment: recognised (argmax of a phones model) or aligned
-    words: list  # align.Segment, when the words were given
+    phones: list[Segment]  # recognised (runs of a phones model's argmax) or aligned
+    words: list[Segment]  # when the words were given
     aligned: bool  # True: forced-aligned to given words; False: recognised from the sound
 
     def cues(self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE) -> list[visemes.Cue]:
@@ -544,8 +545,6 @@ class Timeline:
 def timeline(samples: np.ndarray, model: VisemeModel | None = None, text: str | None = None) -> Timeline:
     """Visemes of mono 16 kHz samples: recognised by `model`, or, given the words said, from their forced alignment
     (then the probabilities are the aligned classes, one-hot, at 100 Hz)."""
-    from lipnet import align
-
     duration = len(samples) / env.SAMPLE_RATE
     if text is not None:
         result = align.align(samples, text)
@@ -573,13 +572,10 @@ def _one_hot(indices: np.ndarray, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[indices]
 
 
-def _runs(indices: np.ndarray, names: tuple[str, ...], rate: float, duration: float) -> list:
+def _runs(indices: np.ndarray, names: tuple[str, ...], rate: float, duration: float) -> list[Segment]:
     """Runs of equal frame classes as timed segments; frame i stands for [i, i + 1) / rate."""
-    from lipnet import align
-
     changes = np.flatnonzero(np.diff(indices)) + 1
     starts, ends = np.r_[0, changes], np.r_[changes, len(indices)]
     return [
-        align.Segment(names[indices[s]], round(s / rate, 3), round(min(e / rate, duration), 3))
-        for s, e in zip(starts, ends)
+        Segment(names[indices[s]], round(s / rate, 3), round(min(e / rate, duration), 3)) for s, e in zip(starts, ends)
     ]
