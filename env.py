@@ -40,6 +40,8 @@ SVM_GAMMA_GRID = (0.5, 1.0, 2.0)  # γ in units of 1 / input dimensions (scikit-
 LIPSYNC_PATIENCE = 6  # lip-sync classifiers stop after this many epochs without better validation accuracy
 LIPSYNC_MIN_CUE = 0.07  # seconds: no mouth shape is held for less (Rhubarb's shortest), so animation does not flicker
 
+PHONE_MIN_DURATION = 0.03  # seconds: recognised phones shorter than this (3 frames, an HMM phone's least) merge away
+
 # Text -----------------------------------------------------------------------------------------
 # Index 0 is the CTC blank (Keras 3 convention); the vocabulary follows it.
 VOCABULARY = " abcdefghijklmnopqrstuvwxyz"

@@ -564,7 +564,7 @@ def timeline(samples: np.ndarray, model: VisemeModel | None = None, text: str | 
         for name in visemes.VISEME_SETS
         if model.config.classes in ("phones", name)
     }
-    phones = _runs(scores.argmax(1), names, rate, duration) if model.config.classes == "phones" else []
+    phones = _runs(scores, names, rate, duration) if model.config.classes == "phones" else []
     return Timeline(duration, rate, probabilities, phones, [], aligned=False)
 
 
@@ -572,10 +572,8 @@ def _one_hot(indices: np.ndarray, classes: int) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[indices]
 
 
-def _runs(indices: np.ndarray, names: tuple[str, ...], rate: float, duration: float) -> list[Segment]:
-    """Runs of equal frame classes as timed segments; frame i stands for [i, i + 1) / rate."""
-    changes = np.flatnonzero(np.diff(indices)) + 1
-    starts, ends = np.r_[0, changes], np.r_[changes, len(indices)]
-    return [
-        Segment(names[indices[s]], round(s / rate, 3), round(min(e / rate, duration), 3)) for s, e in zip(starts, ends)
-    ]
+def _runs(probabilities: np.ndarray, names: tuple[str, ...], rate: float, duration: float) -> list[Segment]:
+    """The most probable class of each frame, as timed segments no shorter than env.PHONE_MIN_DURATION (a frame-wise
+    argmax flickers at boundaries, and every flicker would be a phone); frame i stands for [i, i + 1) / rate."""
+    runs = visemes.smoothed_runs(probabilities.argmax(1), rate, env.PHONE_MIN_DURATION, probabilities)
+    return [Segment(names[k], round(s / rate, 3), round(min(e / rate, duration), 3)) for s, e, k in runs]

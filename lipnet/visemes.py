@@ -206,7 +206,7 @@ def cues_from_frames(
         raise ValueError(f"labels must be a 1-D integer array of class indices below {len(names)}")
     if probabilities is not None and np.shape(probabilities) != (len(labels), len(names)):
         raise ValueError(f"probabilities must be frames x classes, {(len(labels), len(names))}")
-    runs = _smoothed(labels, rate, min_duration, probabilities)
+    runs = smoothed_runs(labels, rate, min_duration, probabilities)
     return [Cue(start / rate, end / rate, names[label]) for start, end, label in runs]
 
 
@@ -364,10 +364,11 @@ def _phone(label: str) -> str:
     return phone
 
 
-def _smoothed(
-    labels: np.ndarray, rate: float, min_duration: float, probabilities: np.ndarray | None
+def smoothed_runs(
+    labels: np.ndarray, rate: float, min_duration: float, probabilities: np.ndarray | None = None
 ) -> list[tuple[int, int, int]]:
-    """`cues_from_frames`' runs of equal labels as (start frame, end frame, label), too-short runs merged away."""
+    """Runs of equal per-frame labels as (start frame, end frame, label), runs shorter than `min_duration` seconds
+    merged away as `cues_from_frames` describes; any class indices (visemes, phones)."""
     if not len(labels):
         return []
     # The runs as a linked list: run i holds frames [start[i], end[i]) and sits between runs before[i] and after[i].

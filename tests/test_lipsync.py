@@ -129,3 +129,13 @@ def test_training_writes_a_run_directory_and_resumes(clips, tmp_path):
     assert [line.split(",")[0] for line in (run / "log.csv").read_text().splitlines()[1:]] == ["1", "2", "3", "4"]
     assert json.loads((run / "last.json").read_text())["epoch"] == 4
     assert again.probabilities(clips[7].samples).shape == model.probabilities(clips[7].samples).shape  # the best epoch
+
+
+def test_recognised_phones_do_not_flicker():
+    model = lipsync.load(ROOT / "models" / "lipsync-grid-s1.keras")
+    samples = audio.load(ROOT / "samples" / "sbbn6n.mp4")  # "set blue by n six now"
+    phones = lipsync.timeline(samples, model).phones
+    assert phones[0].start == 0 and all(a.end == b.start for a, b in zip(phones, phones[1:]))
+    assert all(p.end - p.start >= 0.03 - 1e-9 for p in phones[:-1])
+    spoken = [p.label for p in phones if p.label != "sil"]
+    assert spoken[:3] == ["S", "EH", "T"] and "AY" in spoken  # "set", "by"
