@@ -81,19 +81,7 @@ def trained(name: str, runs: Path, train, val) -> lipsync.VisemeModel:
     return model
 
 
-def frame_scores(predicted: list[np.ndarray], clips, classes: str) -> lipsync.Scores:
-    """Scores of per-clip predicted class indices against the clips' aligned labels."""
-    names = lipsync.CLASS_SETS[classes]
-    refs = [lipsync.clip_targets(c, classes)[: len(p)] for c, p in zip(clips, predicted)]
-    silence = None if classes in ("ovr9", "vowels5") else 0
-    return lipsync.score(
-        np.concatenate(refs), np.concatenate([p[: len(r)] for p, r in zip(predicted, refs)]), names, silence
-    )
-
-
 def predictions(model: lipsync.VisemeModel, clips, classes: str) -> list[np.ndarray]:
-    if model.config.classes == classes:
-        return [model.probabilities(c.samples).argmax(1) for c in clips]
     return [model.visemes(c.samples, classes).argmax(1) for c in clips]
 
 
@@ -147,7 +135,9 @@ def main() -> None:
     for name in [
         n for n in ("sequence-phones", "sequence-phones-noaug", "sequence-ovr", "dnn-ovr", "svm-ovr") if n in models
     ]:
-        scores = [frame_scores(predictions(models[name], clips, "ovr"), clips, "ovr") for clips in (test, others)]
+        scores = [
+            lipsync.score_clips(predictions(models[name], clips, "ovr"), clips, "ovr") for clips in (test, others)
+        ]
         say(row(name, scores))
 
     say("\n### Class sets x balancing (held-out s1 | other speakers; all | speech | balanced)\n")
@@ -159,7 +149,9 @@ def main() -> None:
         config = models[name].config
         if config.kind == "sequence" or (config.kind == "dnn" and config.augment):
             continue
-        scores = [frame_scores(predictions(models[name], c, config.classes), c, config.classes) for c in (test, others)]
+        scores = [
+            lipsync.score_clips(predictions(models[name], c, config.classes), c, config.classes) for c in (test, others)
+        ]
         say(
             row(f"{config.kind} | {config.classes} | {config.balance}", scores).replace(
                 f"| {config.kind} |", f"| {config.kind} |", 1
@@ -187,7 +179,7 @@ def main() -> None:
                     labels = method(clip.samples)
                     predicted.append(np.array([ovr.index(v) for v in labels]))
                     seconds += len(clip.samples) / env.SAMPLE_RATE
-                scores.append(frame_scores(predicted, clips, "ovr"))
+                scores.append(lipsync.score_clips(predicted, clips, "ovr"))
             speed = seconds / (time.perf_counter() - started)
             say(row(name, scores) + f" {speed:.0f}x |")
 
@@ -204,11 +196,11 @@ def main() -> None:
                 predicted = [
                     shipped.visemes(degrade(c.samples) if degrade else c.samples, "ovr").argmax(1) for c in clips
                 ]
-                scores.append(frame_scores(predicted, clips, "ovr"))
+                scores.append(lipsync.score_clips(predicted, clips, "ovr"))
             say(row(name, scores))
 
         say("\n### Per-class F1 of the shipped model (OVR, held-out s1 | other speakers)\n")
-        per = [frame_scores(predictions(shipped, c, "ovr"), c, "ovr") for c in (test, others)]
+        per = [lipsync.score_clips(predictions(shipped, c, "ovr"), c, "ovr") for c in (test, others)]
         say("| viseme | " + " | ".join(ovr) + " |")
         say("|---|" + "---|" * len(ovr))
         for label, s in zip(("s1", "others"), per):

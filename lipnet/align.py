@@ -62,10 +62,6 @@ class Alignment:
         data = json.loads(text)
         return cls([Segment(*w) for w in data["words"]], [Segment(*p) for p in data["phones"]], float(data["duration"]))
 
-    @property
-    def text(self) -> str:
-        return " ".join(w.label for w in self.words)
-
 
 def words_of(text: str) -> list[str]:
     """The words of a transcript as they are aligned: lower case, no punctuation, digits spoken one by one."""

@@ -158,7 +158,12 @@ class VisemeModel:
         """Probabilities from normalised features (`features`)."""
         if self.config.kind == "svm":
             scores = self.estimator.decision_function(windows(x, self.config.context))
-            return _softmax(scores)  # the SVM's one-vs-rest scores squashed: a ranking, not calibrated
+            if scores.ndim == 1:  # two classes: one score, for the second
+                scores = np.stack([-scores, scores], axis=1)
+            # a column per class the SVM saw in training; a class it never saw gets none: never predicted
+            full = np.full((len(scores), len(self.classes)), -np.inf, dtype=np.float64)
+            full[:, self.estimator.classes_] = scores
+            return _softmax(full)  # the SVM's one-vs-rest scores squashed: a ranking, not calibrated
         inputs = windows(x, self.config.context) if self.config.kind == "dnn" else x[None]
         # predict_on_batch runs the compiled graph: 60x faster than an eager call, and it does not retrace for
         # every new clip length on TensorFlow
@@ -463,17 +468,16 @@ def _quietly(metric, reference: np.ndarray, predicted: np.ndarray) -> float:
 def evaluate(model: VisemeModel, clips: list[Clip], classes: str | None = None) -> Scores:
     """Frame scores of `model` on labelled clips, in its own class set or (a phones model) a viseme set's."""
     classes = classes or model.config.classes
-    names = CLASS_SETS[classes]
-    refs, preds = [], []
-    for clip in clips:
-        if model.config.classes == classes:
-            p = model.probabilities(clip.samples)
-        else:
-            p = model.visemes(clip.samples, classes)
-        refs.append(clip_targets(clip, classes, model.config.hop_ms)[: len(p)])
-        preds.append(p.argmax(1))
+    predicted = [model.visemes(clip.samples, classes).argmax(1) for clip in clips]
+    return score_clips(predicted, clips, classes, model.config.hop_ms)
+
+
+def score_clips(predicted: list[np.ndarray], clips: list[Clip], classes: str, hop_ms: int = env.HOP_MS) -> Scores:
+    """Scores of per-clip predicted class indices (of any method) against the clips' labels, frame for frame."""
+    refs = [clip_targets(clip, classes, hop_ms)[: len(p)] for clip, p in zip(clips, predicted)]
+    preds = [p[: len(r)] for p, r in zip(predicted, refs)]
     silence = None if classes in _BASE_SET else 0  # silence is class 0 of every full set
-    return score(np.concatenate(refs), np.concatenate(preds), names, silence)
+    return score(np.concatenate(refs), np.concatenate(preds), CLASS_SETS[classes], silence)
 
 
 def _keras_bytes(network, f, suffix: str) -> None:
@@ -536,10 +540,14 @@ class Timeline:
 
     def cues(self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE) -> list[visemes.Cue]:
         """The viseme timeline, no cue shorter than `min_duration` unless the whole clip is."""
+        p = self.probabilities_of(viseme_set)
+        return visemes.cues_from_frames(p.argmax(1), self.rate, viseme_set, min_duration, p)
+
+    def probabilities_of(self, viseme_set: str) -> np.ndarray:
+        """(frames, classes) probabilities in a viseme set; LipnetError when the model does not give that set."""
         if viseme_set not in self.probabilities:
             raise LipnetError(f"this model gives {', '.join(self.probabilities)} visemes, not {viseme_set!r}")
-        p = self.probabilities[viseme_set]
-        return visemes.cues_from_frames(p.argmax(1), self.rate, viseme_set, min_duration, p)
+        return self.probabilities[viseme_set]
 
 
 def timeline(samples: np.ndarray, model: VisemeModel | None = None, text: str | None = None) -> Timeline:

@@ -189,9 +189,9 @@ def write_timeline(
         texts[".rhubarb.json"] = visemes.to_rhubarb_json(shapes, sound, timeline.duration)
         texts[".rhubarb.xml"] = visemes.to_rhubarb_xml(shapes, sound, timeline.duration)
         texts[".dat"] = visemes.to_moho_dat(shapes)
-    probabilities = timeline.probabilities.get(viseme_set)
-    times = np.arange(len(probabilities)) / timeline.rate if probabilities is not None else None
-    classes = visemes.classes(viseme_set)
+    if formats & {"csv", "npz"}:  # checked before anything is written: a model may not give this set
+        probabilities, classes = timeline.probabilities_of(viseme_set), visemes.classes(viseme_set)
+        times = np.arange(len(probabilities)) / timeline.rate
     if "csv" in formats:
         rows = [",".join(["time", *classes])]
         rows += [f"{t:.3f}," + ",".join(f"{v:.4f}" for v in row) for t, row in zip(times, probabilities)]

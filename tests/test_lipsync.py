@@ -139,3 +139,14 @@ def test_recognised_phones_do_not_flicker():
     assert all(p.end - p.start >= 0.03 - 1e-9 for p in phones[:-1])
     spoken = [p.label for p in phones if p.label != "sil"]
     assert spoken[:3] == ["S", "EH", "T"] and "AY" in spoken  # "set", "by"
+
+
+def test_a_viseme_set_the_model_lacks_is_refused_before_anything_is_written(tmp_path):
+    from lipnet import writers
+
+    only_ovr = lipsync.Timeline(0.1, 100, {"ovr": np.full((10, 15), 1 / 15, np.float32)}, [], [], aligned=False)
+    for formats in (["npz"], ["csv"], ["visemes", "npz"]):
+        with pytest.raises(LipnetError, match="not 'rhubarb'"):
+            writers.write_timeline(only_ovr, tmp_path / "clip", formats, "rhubarb")
+    assert not list(tmp_path.iterdir())
+    assert len(writers.write_timeline(only_ovr, tmp_path / "clip", ["npz", "csv"], "ovr")) == 2
