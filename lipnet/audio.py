@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import env
-from lipnet.errors import LipnetError
+from lipnet.errors import LipnetError, input_file
 
 VIDEO_FRAME_MS = 1000 // env.FPS  # 40
 
@@ -29,13 +29,7 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
     """
     import av  # PyAV loads FFmpeg's libraries: only when a file is read
 
-    path = Path(path)
-    if not path.exists():
-        raise LipnetError(f"{path}: no such file")
-    if path.is_dir():
-        raise LipnetError(f"{path}: is a directory, not an audio or video file")
-    if path.stat().st_size == 0:
-        raise LipnetError(f"{path}: empty file")
+    path = input_file(path, "an audio or video file")
     try:
         container = av.open(str(path))
     except (av.FFmpegError, UnicodeDecodeError) as err:

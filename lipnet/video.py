@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 import env
-from lipnet.errors import LipnetError
+from lipnet.errors import LipnetError, input_file
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,7 @@ class VideoInfo:
 
 
 def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    path = Path(path)
-    if not path.exists():
-        raise LipnetError(f"{path}: no such file")
-    if path.is_dir():
-        raise LipnetError(f"{path}: is a directory, not a video")
-    if path.stat().st_size == 0:
-        raise LipnetError(f"{path}: empty file")
+    path = input_file(path, "a video")
     # One decoding thread: clips are short, so FFmpeg's thread pool costs more to start than it saves,
     # and the extractor already runs one process per core.
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, env.DECODE_THREADS])
