@@ -10,7 +10,7 @@ with the default 10 ms hop, audio frame ``4 j`` is at video frame ``j``'s instan
 fall within it (`video_frame`).
 """
 
-import warnings
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +19,14 @@ import env
 from lipnet.errors import LipnetError, input_file
 
 VIDEO_FRAME_MS = 1000 // env.FPS  # 40
+LOG_MEL_FLOOR = -100.0  # dB: log-mel's value for no sound at all
 
 
 def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
     """The sound of a file as mono float32 samples at `sample_rate`, channels averaged.
 
     Raises LipnetError naming the file when it is missing, empty, not a media file, has no audio track, an
-    audio codec FFmpeg cannot decode, no samples, or nothing but silence.
+    audio codec FFmpeg cannot decode, a sample rate below env.MIN_SAMPLE_RATE, no samples, or nothing but silence.
     """
     import av  # PyAV loads FFmpeg's libraries: only when a file is read
 
@@ -40,6 +41,10 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
         stream = container.streams.audio[0]
         if stream.codec_context is None or stream.codec_context.name is None:
             raise LipnetError(f"{path}: an audio codec FFmpeg cannot decode")
+        if stream.rate and stream.rate < env.MIN_SAMPLE_RATE:  # upsampled, it would hold no sound above rate / 2
+            raise LipnetError(
+                f"{path}: sampled at {stream.rate} Hz, too low for speech (at least {env.MIN_SAMPLE_RATE} Hz)"
+            )
         chunks = []
         try:
             resampler = None
@@ -111,27 +116,90 @@ def log_mel(
     sample_rate: int = env.SAMPLE_RATE,
 ) -> np.ndarray:
     """(frames, n_mels) log mel energies in dB (MFEC: MFCC before the DCT), or (frames, 3 n_mels) with their
-    deltas and delta-deltas appended; float32."""
-    import librosa
-
+    deltas and delta-deltas appended; float32. `LogMelStream` gives the same frames (without deltas) live."""
     hop, window = hop_length(hop_ms, sample_rate), sample_rate * window_ms // 1000
-    return _frames(librosa.power_to_db(_mel_power(samples, hop, window, n_mels, sample_rate)), deltas)
+    return _frames(_decibels(_mel_power(samples, hop, window, n_mels, sample_rate)), deltas)
 
 
 def _mel_power(samples: np.ndarray, hop: int, window: int, n_mels: int, sample_rate: int) -> np.ndarray:
     """(n_mels, frames) mel power spectrogram, frame i centred on sample i * hop, the partial last hop dropped."""
-    import librosa
-
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"expected mono samples (n,), got shape {samples.shape}")
-    n_fft = 1 << (window - 1).bit_length()
-    with warnings.catch_warnings():  # a chunk shorter than the FFT is zero-padded, as it should be: no warning
-        warnings.filterwarnings("ignore", "n_fft=", UserWarning)
-        mel = librosa.feature.melspectrogram(
-            y=samples, sr=sample_rate, n_fft=n_fft, hop_length=hop, win_length=window, n_mels=n_mels, center=True
-        )
-    return mel[:, : len(samples) // hop]
+    n_fft = _fft_size(window)
+    padded = np.pad(samples, n_fft // 2)  # zeros before and after, so that frame i is centred on sample i * hop
+    return _mel_frames(padded, hop, window, n_mels, sample_rate)[:, : len(samples) // hop]
+
+
+def _fft_size(window: int) -> int:
+    return 1 << (window - 1).bit_length()
+
+
+def _mel_frames(padded: np.ndarray, hop: int, window: int, n_mels: int, sample_rate: int) -> np.ndarray:
+    """(n_mels, frames) mel power of every whole FFT frame of `padded`, one every `hop` samples from its start:
+    the one computation both `log_mel` on a recording and `LogMelStream` on its chunks make."""
+    import librosa
+
+    n_fft = _fft_size(window)
+    spectrum = librosa.stft(padded, n_fft=n_fft, hop_length=hop, win_length=window, center=False)
+    return _mel_basis(sample_rate, n_fft, n_mels) @ (np.abs(spectrum) ** 2)
+
+
+@functools.cache
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """librosa's mel filter bank (Slaney), made once: building it costs more than a frame's FFT."""
+    import librosa
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
+
+
+def _decibels(power: np.ndarray) -> np.ndarray:
+    """Power in dB re 1, floored at -100 dB: a fixed floor, not one below the loudest frame, so that a frame's value
+    does not depend on what else is in the recording (a stream does not know)."""
+    import librosa
+
+    return librosa.power_to_db(power, amin=10 ** (LOG_MEL_FLOOR / 10), top_db=None)
+
+
+class LogMelStream:
+    """`log_mel` of sound arriving in chunks (a microphone's, say): `push` returns each frame as soon as the
+    samples its window spans have arrived, `end` the last few; together the same numbers as `log_mel` of the
+    whole recording. Frame i needs `lookahead` samples past its centre."""
+
+    def __init__(
+        self,
+        hop_ms: int = env.HOP_MS,
+        window_ms: int = env.WINDOW_MS,
+        n_mels: int = env.N_MELS,
+        sample_rate: int = env.SAMPLE_RATE,
+    ):
+        self.hop, self.window = hop_length(hop_ms, sample_rate), sample_rate * window_ms // 1000
+        self.n_mels, self.sample_rate = n_mels, sample_rate
+        self.n_fft = _fft_size(self.window)
+        self.lookahead = self.n_fft // 2  # samples
+        self.buffer = np.zeros(self.n_fft // 2, np.float32)  # the padded recording from frame `emitted`'s start
+        self.received = self.emitted = 0
+
+    def push(self, chunk: np.ndarray) -> np.ndarray:
+        """(frames, n_mels) of the frames `chunk` completes (often none)."""
+        chunk = np.asarray(chunk, dtype=np.float32).reshape(-1)
+        self.buffer = np.concatenate([self.buffer, chunk])
+        self.received += len(chunk)
+        return self._ready(max(0, (len(self.buffer) - self.n_fft) // self.hop + 1))
+
+    def end(self) -> np.ndarray:
+        """(frames, n_mels): the frames left at the end of the sound, their windows padded with zeros."""
+        self.buffer = np.concatenate([self.buffer, np.zeros(self.n_fft // 2, np.float32)])
+        return self._ready(max(0, self.received // self.hop - self.emitted))
+
+    def _ready(self, count: int) -> np.ndarray:
+        if count == 0:
+            return np.zeros((0, self.n_mels), np.float32)
+        span = self.buffer[: (count - 1) * self.hop + self.n_fft]
+        power = _mel_frames(span, self.hop, self.window, self.n_mels, self.sample_rate)
+        self.buffer = self.buffer[count * self.hop :]
+        self.emitted += count
+        return _frames(_decibels(power), deltas=False)
 
 
 def _frames(features: np.ndarray, deltas: bool) -> np.ndarray:

@@ -139,8 +139,32 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
         silent: "silent",
         mute: "no audio track",
         unknown: "audio codec FFmpeg cannot decode",
+        write_wav(tmp_path / "4k.wav", np.sin(np.arange(8000) / 3) * 0.3, rate=4000): "too low for speech",
     }
     for path, problem in cases.items():
         with pytest.raises(LipnetError, match=problem) as err:
             audio.load(path)
         assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_log_mel_stream_gives_log_mel_chunk_by_chunk():
+    samples = audio.load(SAMPLE)
+    stream = audio.LogMelStream()
+    rng = np.random.default_rng(1)
+    parts, start = [], 0
+    while start < len(samples):  # chunks of every size, from one sample to several frames
+        size = int(rng.integers(1, 1000))
+        parts.append(stream.push(samples[start : start + size]))
+        start += size
+    parts.append(stream.end())
+    np.testing.assert_allclose(np.concatenate(parts), audio.log_mel(samples), atol=1e-3)
+    first = audio.LogMelStream()
+    assert len(first.push(samples[: 100 * 160 + first.lookahead - 1])) == 100  # frame 100 needs one more sample
+    assert len(first.push(samples[100 * 160 + first.lookahead - 1 : 100 * 160 + first.lookahead])) == 1
+
+
+def test_log_mel_has_a_fixed_floor():
+    quiet = np.zeros(16000, np.float32)
+    quiet[8000] = 0.5  # one click in digital silence
+    x = audio.log_mel(quiet)
+    assert x.min() == pytest.approx(audio.LOG_MEL_FLOOR) and x.max() > audio.LOG_MEL_FLOOR + 40
