@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import corpus, grid, lipsync, metrics, visemes  # noqa: E402
+from data import load_clips  # noqa: E402
+from lipnet import lipsync, teacher, visemes  # noqa: E402
 
-SHARED = env.ROOT.parent / "shared" / "grid"
 #: name -> ModelConfig overrides; every one trained on the same clips
 MODELS = {
     "sequence-phones": {},
@@ -50,21 +50,6 @@ MODELS = {
     },
 }
 SHIPPED = "sequence-phones"
-
-
-def load_clips() -> tuple[list, list, list, list]:
-    clips = [corpus.load(p, [SHARED / "align"]) for p in corpus.find(SHARED / "s1")]
-    train, val, test = corpus.split(
-        clips,
-        grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"),
-        grid.read_list(env.SPLITS_DIR / "s1_val.txt"),
-    )
-    others = [
-        corpus.load(p)
-        for p in corpus.find(SHARED / "samples")
-        if p.stem != "bbaf2n"  # s1's
-    ]
-    return train, val, test, others
 
 
 def trained(name: str, runs: Path, train, val) -> lipsync.VisemeModel:
@@ -226,7 +211,7 @@ def main() -> None:
                 frames = [visemes.frame_phones(h, 100, len(c.samples) // 160) for c, h in zip(clips, hyps)]
                 truth = [c.frame_phones() for c in clips]
                 accuracy = np.mean(np.concatenate([np.array(a) == np.array(b) for a, b in zip(frames, truth)]))
-                per = metrics.wer([said(c.phones) for c in clips], [said(h) for h in hyps])
+                per = teacher.phone_error_rate([c.phones for c in clips], hyps)
                 cells.append(f"{accuracy:.1%} | {per:.1%}")
             say(f"| {name} | " + " | ".join(cells) + " |")
 
@@ -243,14 +228,6 @@ def main() -> None:
             f"= {len(sample) / env.SAMPLE_RATE / median:.0f}x real time"
         )
     (runs / "results.md").write_text("\n".join(out) + "\n")
-
-
-def said(phones) -> str:
-    """The phones of timed segments without silence, repeats of one phone in a row kept once: what a phone
-    error rate compares."""
-    names = [p[0] for p in phones]
-    spoken = [n.upper().rstrip("012") for n in names if n.lower() not in ("sil", "sp") and not n.startswith("+")]
-    return " ".join(p for i, p in enumerate(spoken) if i == 0 or p != spoken[i - 1])
 
 
 def ovr_names(indices: np.ndarray) -> list[str]:

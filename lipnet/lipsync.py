@@ -27,7 +27,7 @@ from lipnet import align, audio, visemes
 from lipnet.align import Segment
 from lipnet.corpus import Clip
 from lipnet.errors import LipnetError
-from lipnet.storage import atomic_write, atomic_write_text, remove_partial
+from lipnet.storage import atomic_write, atomic_write_text
 
 PHONES = ("sil", *sorted(visemes.VISEME_SETS["ovr"].visemes))  # silence and the 39 ARPAbet phones
 CLASS_SETS: dict[str, tuple[str, ...]] = {
@@ -187,9 +187,11 @@ class VisemeModel:
         else:
             import keras
 
+            from lipnet import runs
+
             network = keras.models.clone_model(self.estimator)  # uncompiled: no optimizer state (2/3 of the file)
             network.set_weights(self.estimator.get_weights())
-            atomic_write(path, lambda f: _keras_bytes(network, f, path.suffix))
+            runs.write_keras(path, network)
         atomic_write_text(path.with_suffix(".json"), json.dumps(asdict(self.config), indent=2))
         return path
 
@@ -224,15 +226,11 @@ def train(
 
 def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> VisemeModel:
     """Continue a Keras model's run from its last completed epoch, optimizer state included."""
-    import keras
+    from lipnet import runs
 
     run_dir = Path(run_dir)
     config = run_config(run_dir)[0]
-    remove_partial(run_dir)  # a kill during a checkpoint write leaves its temporary file
-    if not (run_dir / "last.json").is_file():  # killed before the first epoch ended: start again
-        return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose)
-    model = keras.saving.load_model(run_dir / "last.keras")
-    done = json.loads((run_dir / "last.json").read_text())["epoch"]
+    model, done = runs.resumable(run_dir)
     return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose, model, done)
 
 
@@ -317,7 +315,7 @@ def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path
     """Fit (or go on fitting, from epoch `done`) a Keras classifier in a run directory; returns its best epoch."""
     import keras
 
-    from lipnet import runs
+    from lipnet import runs, teacher
 
     keras.utils.set_random_seed(config.seed + done)
     n_classes = len(CLASS_SETS[config.classes])
@@ -328,14 +326,14 @@ def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path
         vy = np.concatenate(val_y)
         batch = config.batch_size * 16  # frames, not clips
     else:
-        x, y, w = _padded(xs, ys, weights)
-        vx, vy, _ = _padded(val_x, val_y, [(v >= 0).astype(np.float32) for v in val_y])
+        x, y, w = padded(xs, ys, weights)
+        vx, vy, _ = padded(val_x, val_y, [(v >= 0).astype(np.float32) for v in val_y])
         batch = config.batch_size
     if model is None:
         model = (
             _dnn(x.shape[1], n_classes, config.units)
             if config.kind == "dnn"
-            else _sequence(x.shape[2], n_classes, config.units)
+            else teacher.network(x.shape[2], n_classes, config.units)
         )
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -343,46 +341,29 @@ def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path
             weighted_metrics=["accuracy"],
         )
 
-    def save(path: Path, network, with_optimizer: bool, extra: dict) -> None:
-        if with_optimizer:  # what resuming needs: the compiled model, then the epoch it reached
-            atomic_write(path, lambda f: _keras_bytes(network, f, path.suffix))
-            atomic_write_text(path.with_suffix(".json"), json.dumps(extra))
-        else:
-            VisemeModel(config, network).save(path)
-
     def describe(row: dict) -> str:
         return (
             f"epoch {row['epoch']}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
             f"frame accuracy {row['accuracy']:.1%}, validation {row['val_accuracy']:.1%}"
         )
 
-    epochs = runs.Epochs(
-        run_dir, LOG_FIELDS, save, ".keras", "val_accuracy", "max", curves=CURVES, describe=describe,
-        start_epoch=done, train_items=len(xs), verbose=verbose,
+    runs.fit(
+        model,
+        (x, np.maximum(y, 0), w),
+        (vx, np.maximum(vy, 0), (vy >= 0).astype(np.float32)),
+        run_dir,
+        lambda path, network: VisemeModel(config, network).save(path),
+        fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, batch_size=batch,
+        patience=env.LIPSYNC_PATIENCE, done=done, train_items=len(xs), verbose=verbose,
     )  # fmt: skip
-    model.fit(
-        x,
-        np.maximum(y, 0),
-        sample_weight=w,
-        validation_data=(vx, np.maximum(vy, 0), (vy >= 0).astype(np.float32)),
-        epochs=config.epochs,
-        initial_epoch=done,
-        batch_size=batch,
-        callbacks=[
-            epochs,
-            keras.callbacks.EarlyStopping("val_accuracy", patience=env.LIPSYNC_PATIENCE, mode="max"),
-            *runs.tensorboard(run_dir, verbose),
-        ],
-        verbose=0,
-    )
     return load(run_dir / "best.keras")
 
 
-def _padded(xs, ys, ws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Utterances padded to the longest, padding weighted 0."""
+def padded(xs, ys, ws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Utterances padded to the longest, (utterances, frames, ...) arrays, padding weighted 0 and labelled -1."""
     n = max(len(x) for x in xs)
-    x = np.zeros((len(xs), n, xs[0].shape[1]), np.float32)
-    y = np.full((len(xs), n), -1, np.int64)
+    x = np.zeros((len(xs), n, *xs[0].shape[1:]), np.float32)
+    y = np.full((len(xs), n, *ys[0].shape[1:]), -1, ys[0].dtype)
     w = np.zeros((len(xs), n), np.float32)
     for i, (a, b, c) in enumerate(zip(xs, ys, ws)):
         x[i, : len(a)], y[i, : len(b)], w[i, : len(c)] = a, b, c
@@ -399,24 +380,6 @@ def _dnn(inputs: int, classes: int, units: int):
             keras.layers.Dropout(0.3),
             keras.layers.Dense(2 * units, activation="relu"),
             keras.layers.Dropout(0.3),
-            keras.layers.Dense(classes),
-        ]
-    )
-
-
-def _sequence(dims: int, classes: int, units: int):
-    """Two 1-D convolutions (±4 frames) under a bidirectional GRU: a class for every frame of an utterance."""
-    import keras
-
-    return keras.Sequential(
-        [
-            keras.Input((None, dims)),
-            keras.layers.Conv1D(units, 5, padding="same", activation="relu"),
-            keras.layers.Dropout(0.2),
-            keras.layers.Conv1D(units, 5, padding="same", activation="relu"),
-            keras.layers.Dropout(0.2),
-            keras.layers.Bidirectional(keras.layers.GRU(units // 2, return_sequences=True)),
-            keras.layers.Dropout(0.2),
             keras.layers.Dense(classes),
         ]
     )
@@ -480,15 +443,6 @@ def score_clips(predicted: list[np.ndarray], clips: list[Clip], classes: str, ho
     return score(np.concatenate(refs), np.concatenate(preds), CLASS_SETS[classes], silence)
 
 
-def _keras_bytes(network, f, suffix: str) -> None:
-    """Write a Keras model in its own format to an open file (Keras saves to file names only)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        network.save(Path(tmp) / f"model{suffix}")
-        f.write((Path(tmp) / f"model{suffix}").read_bytes())
-
-
 def load(path: str | Path) -> VisemeModel:
     """A model `VisemeModel.save` wrote. Raises LipnetError naming the file when it is missing or not one."""
     path = Path(path)
@@ -521,9 +475,9 @@ _SKOPS_TRUSTED = [
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    import scipy.special
+
+    return scipy.special.softmax(z, axis=-1).astype(np.float32)
 
 
 @dataclass

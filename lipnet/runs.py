@@ -10,6 +10,7 @@ files whole: everything goes through `lipnet.storage`'s atomic writes.
 import csv
 import importlib.util
 import io
+import json
 import math
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import keras
 
-from lipnet.storage import atomic_write, atomic_write_text
+from lipnet.storage import atomic_write, atomic_write_text, remove_partial
 
 #: save(path, model, with_optimizer, extra): write a checkpoint of `model` (and its optimizer state if asked)
 Save = Callable[[Path, keras.Model, bool, dict], None]
@@ -80,6 +81,80 @@ class Epochs(keras.callbacks.Callback):
         plot_curves(self.run_dir / "curves.png", self.rows, self.curves)
         if self.verbose and self.describe is not None:
             print(self.describe(row), flush=True)
+
+
+def fit(
+    model: keras.Model,
+    data: tuple,
+    validation: tuple,
+    run_dir: Path,
+    save_best: Callable[[Path, keras.Model], None],
+    *,
+    fields: tuple[str, ...],
+    curves: tuple[tuple[str, str, tuple[str, ...], bool], ...],
+    describe: Callable[[dict], str],
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    monitor: str = "val_accuracy",
+    mode: str = "max",
+    done: int = 0,
+    train_items: int = 0,
+    verbose: int = 1,
+) -> None:
+    """Fit a compiled model on in-memory (x, y, sample weight) arrays in a run directory, from epoch `done`:
+    `Epochs` keeps the log, curves and checkpoints (``last.keras`` with its optimizer, for `resumable`;
+    ``best.keras`` written by `save_best`), TensorBoard its logs, and `patience` epochs without a better `monitor`
+    end it."""
+
+    def save(path: Path, network: keras.Model, with_optimizer: bool, extra: dict) -> None:
+        if with_optimizer:  # what resuming needs: the compiled model, then the epoch it reached
+            write_keras(path, network)
+            atomic_write_text(path.with_suffix(".json"), json.dumps(extra))
+        else:
+            save_best(path, network)
+
+    epochs_callback = Epochs(
+        run_dir, fields, save, ".keras", monitor, mode, curves=curves, describe=describe, start_epoch=done,
+        train_items=train_items, verbose=verbose,
+    )  # fmt: skip
+    x, y, w = data
+    model.fit(
+        x,
+        y,
+        sample_weight=w,
+        validation_data=validation,
+        epochs=epochs,
+        initial_epoch=done,
+        batch_size=batch_size,
+        callbacks=[
+            epochs_callback,
+            keras.callbacks.EarlyStopping(monitor, patience=patience, mode=mode),
+            *tensorboard(run_dir, verbose),
+        ],
+        verbose=0,
+    )
+
+
+def resumable(run_dir: Path) -> tuple[keras.Model | None, int]:
+    """The compiled model of a run's last completed epoch and that epoch's number; (None, 0) when it was killed
+    before finishing one. Clears what a kill during a checkpoint write left behind."""
+    remove_partial(run_dir)
+    if not (run_dir / "last.json").is_file():
+        return None, 0
+    return keras.saving.load_model(run_dir / "last.keras"), json.loads((run_dir / "last.json").read_text())["epoch"]
+
+
+def write_keras(path: Path, network: keras.Model) -> None:
+    """Save a Keras model in its own format (``.keras``), atomically (Keras itself saves to file names only)."""
+    import tempfile
+
+    def write(f) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            network.save(Path(tmp) / f"model{path.suffix}")
+            f.write((Path(tmp) / f"model{path.suffix}").read_bytes())
+
+    atomic_write(path, write)
 
 
 def tensorboard(run_dir: Path, verbose: int = 1) -> list[keras.callbacks.Callback]:
