@@ -49,6 +49,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"learning rate: constant, or cosine annealing to {env.LR_FINAL_FRACTION:g}x over the epochs given by -e",
     )
     p.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (GPUs)")
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="data-parallel over this many GPUs (JAX or TensorFlow backend); -b is the batch of all of them together",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=4, help="threads assembling batches")
     p.add_argument(
@@ -101,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 curriculum_epochs=args.curriculum,
                 windows=args.windows,
                 model=args.model,
+                devices=args.devices,
             )
             run_dir = trainer.train(config, args.run_dir)
     except LipnetError as err:

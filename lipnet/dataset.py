@@ -190,7 +190,8 @@ class Batches(keras.utils.PyDataset):
     During the first `curriculum_epochs` epochs, half the clips that have word timings are replaced by
     one of their words alone (`word_clip`): the LipNet paper's word-level curriculum. Otherwise, with
     probability `window_probability`, a clip with word timings is replaced by a window across it and
-    another clip of its speaker (`window_clip`), so the model also learns to read continuous speech.
+    another clip of its speaker (`window_clip`), so the model also learns to read continuous speech. A partial
+    batch is padded with copies of its last clip to a multiple of `multiple` (the devices that share every batch).
     """
 
     def __init__(
@@ -203,9 +204,11 @@ class Batches(keras.utils.PyDataset):
         workers: int = 4,
         curriculum_epochs: int = 0,
         window_probability: float = 0.0,
+        multiple: int = 1,
         **kwargs,
     ):
         super().__init__(workers=workers, **kwargs)
+        self.multiple = multiple
         self.samples, self.batch_size, self.shuffle, self.seed, self.frames = samples, batch_size, shuffle, seed, frames
         self.curriculum_epochs, self.window_probability = curriculum_epochs, window_probability
         self.partners: dict[str, list[Sample]] = {}  # clips with word timings, per speaker: window partners
@@ -241,7 +244,8 @@ class Batches(keras.utils.PyDataset):
                 clips[i], texts[i] = word_clip(np.asarray(clips[i]), word), alphabet.normalize(word.text)
             elif rng.random() < self.window_probability:
                 clips[i], texts[i] = self._window(s, np.asarray(clips[i]), rng)
-        return np.stack(clips), labels(texts)
+        padding = -len(clips) % self.multiple
+        return np.stack(clips + clips[-1:] * padding), labels(texts + texts[-1:] * padding)
 
     def _window(self, sample: Sample, clip: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
         """`window_clip` across this clip and a random one of its speaker, in random order; one word at least."""

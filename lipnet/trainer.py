@@ -6,8 +6,10 @@ lowest validation CER), ``log.csv``, ``curves.png`` and ``tensorboard/``. ``resu
 last completed epoch.
 """
 
+import contextlib
 import functools
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -57,6 +59,7 @@ class TrainConfig:
     curriculum_epochs: int = 0  # for this many first epochs, half the clips are cut down to one word (needs .align)
     windows: float = 0.0  # probability of replacing a clip by a window across two clips of its speaker (needs .align)
     model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"gru_units": 32}
+    devices: int = 1  # data-parallel over this many accelerators (or virtual CPU devices): each a share of a batch
 
 
 def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int = 1) -> Path:
@@ -68,6 +71,17 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int =
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     _policy(config)
+    with _distributed(config):
+        model, model_config = _new_model(config, train_set)
+        _compile(model, _optimizer(config, len(train_set)))
+    run = {"train": asdict(config), "model": asdict(model_config)}
+    atomic_write_text(run_dir / "config.json", json.dumps(run, indent=2))
+    atomic_write_text(run_dir / "split.txt", "".join(f"{s.key}\n" for s in val_set))
+    return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=0, verbose=verbose)
+
+
+def _new_model(config: TrainConfig, train_set: list[dataset.Sample]) -> tuple[keras.Model, "lipnet_model.ModelConfig"]:
+    """The model a new run starts from: the fine-tuned checkpoint's, or a fresh one normalised for `train_set`."""
     if config.weights:  # fine-tuning keeps the checkpoint's architecture and input normalisation
         source, source_config, _ = lipnet_model.load(config.weights)
         model_config = lipnet_model.ModelConfig.from_dict({**asdict(source_config), **config.model})
@@ -77,11 +91,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int =
         mean, std = dataset.channel_stats(train_set, seed=config.seed)
         model_config = lipnet_model.ModelConfig.from_dict({**config.model, "mean": mean, "std": std})
         model = lipnet_model.build(model_config, seed=config.seed)
-    run = {"train": asdict(config), "model": asdict(model_config)}
-    atomic_write_text(run_dir / "config.json", json.dumps(run, indent=2))
-    atomic_write_text(run_dir / "split.txt", "".join(f"{s.key}\n" for s in val_set))
-    _compile(model, _optimizer(config, len(train_set)))
-    return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=0, verbose=verbose)
+    return model, model_config
 
 
 def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> Path:
@@ -96,15 +106,16 @@ def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> 
         config.epochs = epochs
     train_set, val_set = _samples(config)
     _policy(config)
-    if not (run_dir / "last.hdf5").exists():  # killed before the first epoch ended: start again
-        model_config = lipnet_model.ModelConfig.from_dict(saved["model"])
-        model, start = lipnet_model.build(model_config, seed=config.seed), 0
-        _compile(model, _optimizer(config, len(train_set)))
-    else:
-        optimizer = _optimizer(config, len(train_set))
-        model, model_config, extra = lipnet_model.load(run_dir / "last.hdf5", optimizer=optimizer, seed=config.seed)
-        _compile(model, optimizer)
-        start = extra["epoch"]
+    with _distributed(config):
+        if not (run_dir / "last.hdf5").exists():  # killed before the first epoch ended: start again
+            model_config = lipnet_model.ModelConfig.from_dict(saved["model"])
+            model, start = lipnet_model.build(model_config, seed=config.seed), 0
+            _compile(model, _optimizer(config, len(train_set)))
+        else:
+            optimizer = _optimizer(config, len(train_set))
+            model, model_config, extra = lipnet_model.load(run_dir / "last.hdf5", optimizer=optimizer, seed=config.seed)
+            _compile(model, optimizer)
+            start = extra["epoch"]
     keras.utils.set_random_seed(config.seed + start)
     return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=start, verbose=verbose)
 
@@ -119,6 +130,40 @@ def _samples(config: TrainConfig) -> tuple[list[dataset.Sample], list[dataset.Sa
         excluded = grid.read_list(path)
         samples = [s for s in samples if s.key not in excluded]
     return dataset.split(samples, config.split, seed=config.seed)
+
+
+def _distributed(config: TrainConfig) -> contextlib.AbstractContextManager:
+    """Data parallelism over `config.devices` devices, to enter while the model is built and compiled: every
+    device runs the model on its share of each batch and the gradients are averaged, so the run learns as on one
+    device with the same (global) batch. JAX: Keras's own `DataParallel` distribution; TensorFlow: a
+    `tf.distribute.MirroredStrategy`. Several hosts: see the README."""
+    if config.devices == 1:
+        return contextlib.nullcontext()
+    if config.devices < 1 or config.batch_size % config.devices:
+        raise LipnetError(f"--devices {config.devices} must be at least 1 and divide the batch ({config.batch_size})")
+    backend = keras.backend.backend()
+    if backend == "jax":
+        if int(os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "1")) > 1:  # several hosts: join them first
+            keras.distribution.initialize()
+        devices = keras.distribution.list_devices()
+        _enough(devices, config.devices, "XLA_FLAGS=--xla_force_host_platform_device_count=N")
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices[: config.devices]))
+        return contextlib.nullcontext()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = [d.name for d in tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")]
+        _enough(devices, config.devices, "tf.config.set_logical_device_configuration")
+        return tf.distribute.MirroredStrategy(devices[: config.devices]).scope()
+    raise LipnetError(f"--devices needs the JAX or TensorFlow backend (KERAS_BACKEND), not {backend}")
+
+
+def _enough(devices: list, wanted: int, virtual: str) -> None:
+    if len(devices) < wanted:
+        raise LipnetError(
+            f"--devices {wanted}: Keras sees {len(devices)} device(s) ({', '.join(map(str, devices))}); "
+            f"on a CPU, split it into virtual devices with {virtual}"
+        )
 
 
 def _policy(config: TrainConfig) -> None:
@@ -164,10 +209,11 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
         workers=config.workers,
         curriculum_epochs=config.curriculum_epochs,
         window_probability=config.windows,
+        multiple=config.devices,
     )
     batches.set_epoch(start_epoch)
     validation = dataset.Batches(
-        val_set, config.batch_size, shuffle=False, frames=config.frames, workers=config.workers
+        val_set, config.batch_size, shuffle=False, frames=config.frames, workers=config.workers, multiple=config.devices
     )
     # models trained on GRID sentences only decode with the GRID grammar by default (see reader.LipReader)
     grammar = "grid" if all(grid.is_sentence(s.text) for s in train_set + val_set) else None
@@ -190,7 +236,8 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
     if verbose:
         print(
             f"{len(train_set)} training clips, {len(val_set)} validation clips, {model.count_params():,} parameters, "
-            f"backend {keras.backend.backend()}, run directory {run_dir}"
+            f"backend {keras.backend.backend()}"
+            f"{f' data-parallel on {config.devices} devices' if config.devices > 1 else ''}, run directory {run_dir}"
         )
     progress = 1 if verbose and sys.stdout.isatty() else 0  # off a terminal, our line per epoch suffices
     model.fit(batches, epochs=config.epochs, initial_epoch=start_epoch, callbacks=callbacks, verbose=progress)
@@ -211,7 +258,7 @@ CURVES = (
 
 def _validate(model: keras.Model, val_set: list[dataset.Sample], validation: dataset.Batches) -> dict:
     """Greedy CER/WER, sentence accuracy and CTC loss of the validation clips."""
-    logits = model.predict(validation, verbose=0)
+    logits = model.predict(validation, verbose=0)[: len(val_set)]  # less the padding of a last partial batch
     scores = evaluate_logits(logits, [s.text for s in val_set])
     return {
         "val_loss": _val_loss(logits, val_set),
