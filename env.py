@@ -44,6 +44,21 @@ LIPSYNC_MIN_CUE = 0.07  # seconds: no mouth shape is held for less (Rhubarb's sh
 
 PHONE_MIN_DURATION = 0.03  # seconds: recognised phones shorter than this (3 frames, an HMM phone's least) merge away
 
+# Sync -----------------------------------------------------------------------------------------
+# The coupled 3D CNN of sync.py: 0.3 s of speech (15 MFEC frames of 20 ms, 2 per video frame) against 0.32 s of
+# mouth (8 grey crops at 25 fps; the seed had 9 at 30 fps), window j of each starting at video frame j's instant.
+SYNC_MODEL = ROOT / "models" / "sync-grid-s1.keras"  # sync.py's default model
+SYNC_HOP_MS = 20  # the seed's non-overlapping 20 ms speech frames
+SYNC_AUDIO_FRAMES = 15  # speech frames a window (the seed's 15 x 40 x 3 cube)
+SYNC_VIDEO_FRAMES = 8  # mouth crops a window
+SYNC_MAX_OFFSET = 15  # video frames searched either way (±0.6 s)
+SYNC_SPEECH_DB = 25  # a video frame holds speech when its sound is within this of the clip's loudest frame
+SYNC_MIN_SHIFT = 5  # impostor windows from the same clip are at least this many video frames away
+SYNC_MARGIN = 1.0  # contrastive loss: impostor embeddings are pushed at least this far apart (unit vectors: 0..2)
+SYNC_TOLERANCE = 1  # frames: an estimated offset this small reads "in sync" (one frame is 40 ms)
+SYNC_MIN_CONFIDENCE = 0.15  # median minus minimum distance below this: no clear minimum (bench/sync.py)
+SYNC_WINDOW = 250  # frames (10 s): longer clips get an offset for every window of this length, so drift shows
+
 # Text -----------------------------------------------------------------------------------------
 # Index 0 is the CTC blank (Keras 3 convention); the vocabulary follows it.
 VOCABULARY = " abcdefghijklmnopqrstuvwxyz"
