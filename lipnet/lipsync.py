@@ -348,12 +348,9 @@ def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path
         )
 
     runs.fit(
-        model,
-        (x, np.maximum(y, 0), w),
-        (vx, np.maximum(vy, 0), (vy >= 0).astype(np.float32)),
-        run_dir,
-        lambda path, network: VisemeModel(config, network).save(path),
-        fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, batch_size=batch,
+        model, (x, np.maximum(y, 0), w), run_dir, lambda path, network: VisemeModel(config, network).save(path),
+        validation=(vx, np.maximum(vy, 0), (vy >= 0).astype(np.float32)), fields=LOG_FIELDS, curves=CURVES,
+        describe=describe, epochs=config.epochs, monitor="val_accuracy", mode="max", batch_size=batch,
         patience=env.LIPSYNC_PATIENCE, done=done, train_items=len(xs), verbose=verbose,
     )  # fmt: skip
     return load(run_dir / "best.keras")

@@ -85,8 +85,7 @@ class Epochs(keras.callbacks.Callback):
 
 def fit(
     model: keras.Model,
-    data: tuple,
-    validation: tuple,
+    data,
     run_dir: Path,
     save_best: Callable[[Path, keras.Model], None],
     *,
@@ -94,18 +93,21 @@ def fit(
     curves: tuple[tuple[str, str, tuple[str, ...], bool], ...],
     describe: Callable[[dict], str],
     epochs: int,
-    batch_size: int,
-    patience: int,
-    monitor: str = "val_accuracy",
-    mode: str = "max",
+    monitor: str,
+    mode: str,
+    validation: tuple | None = None,
+    validate: Callable[[keras.Model], dict] = lambda model: {},
+    batch_size: int | None = None,
+    patience: int | None = None,
     done: int = 0,
     train_items: int = 0,
     verbose: int = 1,
 ) -> None:
-    """Fit a compiled model on in-memory (x, y, sample weight) arrays in a run directory, from epoch `done`:
-    `Epochs` keeps the log, curves and checkpoints (``last.keras`` with its optimizer, for `resumable`;
-    ``best.keras`` written by `save_best`), TensorBoard its logs, and `patience` epochs without a better `monitor`
-    end it."""
+    """Fit a compiled model in a run directory, from epoch `done`: `data` is (x, y, sample weight) arrays or a
+    Keras dataset; validation is Keras's on `validation` data and/or `validate(model)`'s figures. `Epochs` keeps
+    the log, curves and checkpoints (``last.keras`` with its optimizer, for `resumable`; ``best.keras`` by the
+    `monitor` figure, written by `save_best`), TensorBoard its logs, and `patience` epochs without a better
+    `monitor` end the run early."""
 
     def save(path: Path, network: keras.Model, with_optimizer: bool, extra: dict) -> None:
         if with_optimizer:  # what resuming needs: the compiled model, then the epoch it reached
@@ -114,11 +116,16 @@ def fit(
         else:
             save_best(path, network)
 
-    epochs_callback = Epochs(
-        run_dir, fields, save, ".keras", monitor, mode, curves=curves, describe=describe, start_epoch=done,
-        train_items=train_items, verbose=verbose,
-    )  # fmt: skip
-    x, y, w = data
+    callbacks = [
+        Epochs(
+            run_dir, fields, save, ".keras", monitor, mode, validate=validate, curves=curves, describe=describe,
+            start_epoch=done, train_items=train_items, verbose=verbose,
+        ),
+        *tensorboard(run_dir, verbose),
+    ]  # fmt: skip
+    if patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=patience, mode=mode))
+    x, y, w = data if isinstance(data, tuple) else (data, None, None)
     model.fit(
         x,
         y,
@@ -127,11 +134,7 @@ def fit(
         epochs=epochs,
         initial_epoch=done,
         batch_size=batch_size,
-        callbacks=[
-            epochs_callback,
-            keras.callbacks.EarlyStopping(monitor, patience=patience, mode=mode),
-            *tensorboard(run_dir, verbose),
-        ],
+        callbacks=callbacks,
         verbose=0,
     )
 

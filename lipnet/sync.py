@@ -27,9 +27,9 @@ import numpy as np
 from keras import layers, ops
 
 import env
-from lipnet import audio
+from lipnet import audio, runs
 from lipnet.errors import LipnetError
-from lipnet.storage import atomic_write, atomic_write_text, remove_partial
+from lipnet.storage import atomic_write, atomic_write_text
 
 AUDIO_PER_VIDEO = audio.frames_per_video_frame(env.SYNC_HOP_MS)  # 2 speech frames a video frame (checked to divide)
 SAMPLES_PER_FRAME = env.SAMPLE_RATE // env.FPS  # 640 samples of 16 kHz audio a video frame
@@ -301,7 +301,7 @@ class SyncModel:
         path = Path(path)
         network = pair_net(self.config)  # uncompiled: no optimizer state (2/3 of a checkpoint)
         network.set_weights(self.network.get_weights())
-        atomic_write(path, lambda f: _keras_bytes(network, f))
+        runs.write_keras(path, network)
         atomic_write_text(path.with_suffix(".json"), json.dumps(asdict(self.config), indent=2))
         return path
 
@@ -318,15 +318,6 @@ def load(path: str | Path) -> SyncModel:
         return SyncModel(config, network)
     except Exception as err:  # a damaged or foreign file: one line, naming it
         raise LipnetError(f"{path}: cannot load the sync model ({type(err).__name__}: {err})") from None
-
-
-def _keras_bytes(network: keras.Model, f) -> None:
-    """Keras saves to file names only: save to a temporary one and copy its bytes into `f`."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        network.save(Path(tmp) / "model.keras")
-        f.write((Path(tmp) / "model.keras").read_bytes())
 
 
 # Offsets --------------------------------------------------------------------------------------
@@ -559,11 +550,7 @@ def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], 
     """Continue a run from its last completed epoch, optimizer state included."""
     run_dir = Path(run_dir)
     config, about = run_config(run_dir)
-    remove_partial(run_dir)
-    if not (run_dir / "last.json").is_file():
-        return _fit(config, train_clips, val_clips, run_dir, verbose, about.get("steps"))
-    network = keras.saving.load_model(run_dir / "last.keras")
-    done = json.loads((run_dir / "last.json").read_text())["epoch"]
+    network, done = runs.resumable(run_dir)
     return _fit(config, train_clips, val_clips, run_dir, verbose, about.get("steps"), network, done)
 
 
@@ -576,8 +563,6 @@ def run_config(run_dir: str | Path) -> tuple[SyncConfig, dict]:
 
 
 def _fit(config, train_clips, val_clips, run_dir: Path, verbose: int, steps=None, network=None, done: int = 0):
-    from lipnet import runs
-
     keras.utils.set_random_seed(config.seed + done)
     if network is None:
         network = pair_net(config)
@@ -593,27 +578,14 @@ def _fit(config, train_clips, val_clips, run_dir: Path, verbose: int, steps=None
         found = score_pairs(pair_distances(SyncModel(config, net), val_clips, table), table["genuine"])
         return {"val_auc": found.auc, "val_eer": found.eer}
 
-    def save(path: Path, net, with_optimizer: bool, extra: dict) -> None:
-        if with_optimizer:
-            atomic_write(path, lambda f: _keras_bytes(net, f))
-            atomic_write_text(path.with_suffix(".json"), json.dumps(extra))
-        else:
-            SyncModel(config, net).save(path)
-
     def describe(row: dict) -> str:
         return f"epoch {row['epoch']}: loss {row['loss']:.4f}, held-out pairs AUC {row['val_auc']:.3f} EER {row['val_eer']:.1%}"
 
-    epochs = runs.Epochs(
-        run_dir, LOG_FIELDS, save, ".keras", "val_eer", "min", validate=validate, curves=CURVES,
-        describe=describe, start_epoch=done, train_items=batches.steps * config.batch_size, verbose=verbose,
+    runs.fit(
+        network, batches, run_dir, lambda path, net: SyncModel(config, net).save(path), validate=validate,
+        fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, monitor="val_eer", mode="min",
+        done=done, train_items=batches.steps * config.batch_size, verbose=verbose,
     )  # fmt: skip
-    network.fit(
-        batches,
-        epochs=config.epochs,
-        initial_epoch=done,
-        callbacks=[epochs, *runs.tensorboard(run_dir, verbose)],
-        verbose=0,
-    )
     return load(run_dir / "best.keras")
 
 
