@@ -36,7 +36,8 @@ MIN_SAMPLE_RATE = 8000  # Hz: telephone sound (speech up to 4 kHz) reads, anythi
 LIVE_BLOCK_MS = 10  # live sound arrives in blocks this long (a hop): shorter waits, more calls
 SILENCE_PEAK = 1e-4  # a file whose loudest sample is below this (-80 dBFS) holds no sound to read
 
-LIPSYNC_MODEL = ROOT / "models" / "lipsync-grid-s1.keras"  # lipsync.py's default classifier
+LIPSYNC_MODEL = ROOT / "models" / "lipsync-grid-s1.keras"  # lipsync.py's default classifier, the phoneme teacher
+LIPSYNC_STUDENT = ROOT / "models" / "lipsync-student-grid-s1.keras"  # the real-time student: lipsync.py --live
 SVM_C_GRID = (1.0, 4.0, 16.0)  # the audio -> viseme SVM's C and γ are chosen on validation clips from these;
 SVM_GAMMA_GRID = (0.5, 1.0, 2.0)  # γ in units of 1 / input dimensions (scikit-learn's "scale" on standardised input)
 LIPSYNC_PATIENCE = 6  # lip-sync classifiers stop after this many epochs without better validation accuracy

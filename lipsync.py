@@ -13,12 +13,19 @@ Outputs, in ``-o DIR`` (default: the current directory), named after the clip:
   phones   ``.phones.tsv``: ``start end phone`` (seconds), ARPAbet, ``sil`` for silence
 Cues shorter than ``--min-duration`` (70 ms, as Rhubarb holds its shapes) are merged into a neighbour.
 
-Train your own classifier: ``python lipsync.py --train DIR -m mine.keras`` (see the README).
+Live: ``python lipsync.py --live`` reads the default microphone (``--live DEVICE``: a device number or name;
+``--live file.wav``: a file at the pace it plays) through the real-time student model and prints each change of
+mouth shape as it happens, or every 10 ms frame with its probabilities as JSON lines (``--jsonl``).
+
+Train your own classifier: ``python lipsync.py --train DIR -m mine.keras`` (see the README); ``--kind student``
+distils the real-time student from a teacher (``--teacher``, default the shipped model).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -43,7 +50,9 @@ def _formats(value: str) -> tuple[str, ...]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", help="audio or video files, or directories of them (searched recursively)")
-    p.add_argument("-m", "--model", default=str(env.LIPSYNC_MODEL), help="classifier (default: %(default)s)")
+    p.add_argument(
+        "-m", "--model", help=f"classifier (default: {env.LIPSYNC_MODEL.name}; live: {env.LIPSYNC_STUDENT.name})"
+    )
     p.add_argument("-o", "--output-dir", default=".", help="directory for the outputs (default: the current one)")
     p.add_argument("--visemes", default="ovr", choices=("ovr", "rhubarb", "neti"), help="viseme set of the timeline")
     p.add_argument(
@@ -60,17 +69,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--min-duration", type=float, default=env.LIPSYNC_MIN_CUE, help="shortest cue, seconds (default: %(default)s)"
     )
     p.add_argument("--plot", metavar="OUT", help="write waveform, spectrogram and viseme strip to this PNG")
+    live = p.add_argument_group("live (--live)")
+    live.add_argument(
+        "--live", nargs="?", const="default", metavar="SOURCE",
+        help="visemes as the sound arrives: the default microphone, a device number or name, or a file played",
+    )  # fmt: skip
+    live.add_argument("--jsonl", action="store_true", help="live: every frame as a JSON line, with probabilities")
     training = p.add_argument_group("training (--train DIR)")
     training.add_argument("--train", metavar="DIR", help="train a classifier on the labelled clips under DIR into -m")
     training.add_argument("--run-dir", help="the run directory (default: runs/lipsync-<date>-<time>)")
     training.add_argument("--resume", metavar="RUN", help="continue a killed --train run from its last epoch")
-    training.add_argument("--kind", default="sequence", help="svm | dnn | sequence (default: %(default)s)")
-    training.add_argument("--classes", default="phones", help="phones | ovr | rhubarb | neti | ovr9 | vowels5")
+    training.add_argument("--kind", default="sequence", help="svm | dnn | sequence | student (default: %(default)s)")
+    training.add_argument(
+        "--classes", help="phones | ovr | rhubarb | neti | ovr9 | vowels5 (default: phones; a student: ovr)"
+    )
+    training.add_argument("--teacher", default=str(env.LIPSYNC_MODEL), help="a student's teacher (default: shipped)")
+    training.add_argument(
+        "--distill",
+        type=float,
+        help="a student's loss weight on its teacher's posteriors, 0: labels alone (default 0)",
+    )
+    training.add_argument("--delay", type=int, help="a student's look-ahead, frames (default: 3)")
+    training.add_argument(
+        "--running-mean", type=float, help="a student's mean normalisation: running over seconds, 0: fixed (default 2)"
+    )
     training.add_argument("--balance", default="none", help="none | weights | downsample (default: %(default)s)")
     training.add_argument("--val", metavar="FILE", help="clips (speaker/stem per line) that choose the epoch")
     training.add_argument("--exclude", action="append", default=[], metavar="FILE", help="clips kept out (a test set)")
     training.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files")
-    training.add_argument("--epochs", type=int, default=25, help="at most (default: %(default)s)")
+    training.add_argument("--epochs", type=int, help="at most (default: 25; a student: 80)")
     training.add_argument(
         "--label-hop", type=float, default=8.0, help="ms per row of .visemes.txt label files (default: the seed's 8)"
     )
@@ -123,17 +150,28 @@ def _text(path: Path, args: argparse.Namespace) -> str | None:
 
 
 def train(args: argparse.Namespace) -> int:
-    """--train DIR: fit a classifier on the labelled clips under DIR and save it as -m; --resume RUN: go on."""
-    from lipnet import lipsync
+    """--train DIR: fit a classifier (or a student) on the labelled clips under DIR and save it as -m; --resume RUN:
+    go on."""
+    from lipnet import lipsync, student
 
     try:
         if args.resume:
-            config, data = lipsync.run_config(args.resume)
+            kind = _saved_kind(Path(args.resume) / "config.json", "model")
+            config, data = (student.run_config if kind == "student" else lipsync.run_config)(args.resume)
             run_dir, model_path = Path(args.resume), Path(data["model"])
         else:
-            config = lipsync.ModelConfig(
-                kind=args.kind, classes=args.classes, balance=args.balance, epochs=args.epochs
-            ).check()
+            if args.model is None:
+                raise LipnetError("give -m: the file the trained model is saved as")
+            settings = {} if args.epochs is None else {"epochs": args.epochs}
+            if args.kind == "student":
+                chosen = {"delay": args.delay, "distill": args.distill, "running_mean": args.running_mean}
+                settings |= {k: v for k, v in chosen.items() if v is not None}
+                config = student.StudentConfig(classes=args.classes or "ovr", **settings)
+                config = dataclasses.replace(config, teacher=args.teacher if config.distill else "").check()
+            else:
+                config = lipsync.ModelConfig(
+                    kind=args.kind, classes=args.classes or "phones", balance=args.balance, **settings
+                ).check()
             model_path = Path(args.model)
             run_dir = Path(args.run_dir or env.RUNS_DIR / f"lipsync-{datetime.now():%Y%m%d-%H%M%S}")
             data = {
@@ -143,10 +181,16 @@ def train(args: argparse.Namespace) -> int:
         suffix = ".skops" if config.kind == "svm" else ".keras"
         if model_path.suffix != suffix:
             raise LipnetError(f"{model_path}: a {config.kind} model is saved as a {suffix} file (-m)")
-        if model_path.resolve() == env.LIPSYNC_MODEL.resolve():
-            raise LipnetError(f"{model_path}: give -m a new file; the shipped model is not overwritten")
+        if model_path.resolve() in (env.LIPSYNC_MODEL.resolve(), env.LIPSYNC_STUDENT.resolve()):
+            raise LipnetError(f"{model_path}: give -m a new file; the shipped models are not overwritten")
         train_clips, val_clips = _labelled(data)
-        if args.resume:
+        if config.kind == "student":
+            teacher = lipsync.load(config.teacher) if config.distill else None
+            if args.resume:
+                model = student.resume(run_dir, train_clips, val_clips, teacher)
+            else:
+                model = student.train(config, train_clips, val_clips, teacher, run_dir, data)
+        elif args.resume:
             model = lipsync.resume(run_dir, train_clips, val_clips)
         else:
             model = lipsync.train(config, train_clips, val_clips, None if config.kind == "svm" else run_dir, data)
@@ -159,6 +203,52 @@ def train(args: argparse.Namespace) -> int:
         f"validation: frame accuracy {scores.accuracy:.1%}, speech frames {scores.speech_accuracy:.1%}; "
         f"saved {model_path}{where}"
     )
+    return 0
+
+
+def _saved_kind(path: Path, *keys: str) -> str | None:
+    """The ``kind`` a model's or run's JSON records (under `keys`), or None when it cannot be read."""
+    try:
+        saved = json.loads(path.read_text())
+        for key in keys:
+            saved = saved[key]
+        return saved.get("kind")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def load_model(path: str | Path):
+    """A lipsync classifier or a real-time student, whichever the file holds."""
+    from lipnet import lipsync, student
+
+    path = Path(path)
+    return (student.load if _saved_kind(path.with_suffix(".json")) == "student" else lipsync.load)(path)
+
+
+def live(args: argparse.Namespace) -> int:
+    """--live: visemes of a microphone's (or a paced file's) sound, as it arrives, from the real-time student."""
+    from lipnet import microphone, student
+
+    try:
+        model = load_model(args.model or env.LIPSYNC_STUDENT)
+        if not isinstance(model, student.Student):
+            raise LipnetError(f"{args.model}: not a real-time student (this model reads whole utterances)")
+        if args.visemes != model.config.classes:
+            raise LipnetError(f"the student gives {model.config.classes} visemes, not {args.visemes} (--visemes)")
+        classes, last = model.classes, None
+        for frame in student.stream(model, microphone.blocks(args.live)):
+            best = int(frame.probabilities.argmax())
+            if args.jsonl:
+                shares = {c: round(float(p), 4) for c, p in zip(classes, frame.probabilities)}
+                print(json.dumps({"time": round(frame.time, 3), "viseme": classes[best], "probabilities": shares}))
+            elif best != last:
+                print(f"{frame.time:8.2f} s  {classes[best]:<3} {frame.probabilities[best]:4.0%}", flush=True)
+            last = best
+            sys.stdout.flush()
+    except LipnetError as err:
+        return cli.fail(err)
+    except (KeyboardInterrupt, BrokenPipeError):  # stopped by the user, or by the program reading the lines
+        return 0
     return 0
 
 
@@ -197,9 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     cli.start()
     if args.train or args.resume:
         return train(args)
+    if args.live:
+        return live(args)
     if not args.inputs:
         return cli.fail("give audio or video files (or --train DIR); see --help")
-    from lipnet import corpus, lipsync
+    from lipnet import corpus
 
     try:
         args.clips = []
@@ -212,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise LipnetError(f"{root}: no audio or video files")
             args.clips += [(path, root) for path in found]
         needs_model = args.text is None and args.text_file is None
-        model = lipsync.load(args.model) if needs_model else None
+        model = load_model(args.model or env.LIPSYNC_MODEL) if needs_model else None
     except LipnetError as err:
         return cli.fail(err)
     failed = 0

@@ -172,7 +172,8 @@ def write_timeline(
     ``visemes``: ``.visemes.json``/``.tsv`` in `viseme_set`; ``rhubarb``: Rhubarb's ``.rhubarb.tsv``/``.json``/``.xml``
     and Moho ``.dat`` in its shapes; ``npz``/``csv``: per-frame probabilities of `viseme_set` (``.visemes.npz`` with
     ``probabilities``, ``classes``, ``times``; ``.visemes.csv`` with a ``time`` column and one per class); ``phones``:
-    ``.phones.tsv``; and ``.words.tsv`` whenever the words were given. Times are seconds.
+    ``.phones.tsv`` (when the timeline has phones: not from a viseme model); and ``.words.tsv`` whenever the words
+    were given. Times are seconds.
     """
     formats = set(formats)
     if unknown := formats - set(TIMELINE_FORMATS):
@@ -196,7 +197,7 @@ def write_timeline(
         rows = [",".join(["time", *classes])]
         rows += [f"{t:.3f}," + ",".join(f"{v:.4f}" for v in row) for t, row in zip(times, probabilities)]
         texts[".visemes.csv"] = "\n".join(rows) + "\n"
-    if "phones" in formats:
+    if "phones" in formats and (timeline.phones or timeline.aligned):  # a viseme model (a student) reads no phones
         texts[".phones.tsv"] = _segments_tsv("phone", timeline.phones)
     if timeline.words:
         texts[".words.tsv"] = _segments_tsv("word", timeline.words)

@@ -1,4 +1,5 @@
-"""The shipped lip-sync model's card, reproduced: its OVR frame accuracy on held-out s1 and on other speakers.
+"""The shipped lip-sync models' cards, reproduced: the OVR frame accuracy of the offline model (the teacher) and of
+the real-time student on held-out s1 and on other speakers.
 
 Labels come from forced alignment of each clip's known sentence (as bench/lipsync.py makes them), so a change to
 audio reading, features, alignment, frame labels or the model that moves the published figures fails here.
@@ -9,12 +10,16 @@ from pathlib import Path
 import pytest
 
 import env
-from lipnet import corpus, grid, lipsync
+from lipnet import corpus, grid, lipsync, student
 
 GRID = env.ROOT.parent / "shared" / "grid"
 CARD = {  # models/LIPSYNC_MODEL_CARD.md, "Results": OVR frame accuracy, (all frames, speech frames)
     "held-out s1": (0.949, 0.907),
     "other speakers": (0.850, 0.767),
+}
+STUDENT_CARD = {  # models/LIPSYNC_STUDENT_CARD.md, "Results", the shipped student's row
+    "held-out s1": (0.917, 0.841),
+    "other speakers": (0.715, 0.566),
 }
 
 
@@ -23,24 +28,34 @@ def model() -> lipsync.VisemeModel:
     return lipsync.load(env.LIPSYNC_MODEL)
 
 
-@pytest.mark.skipif(not GRID.is_dir(), reason="needs ../shared/grid (the GRID data beside the checkout)")
-def test_held_out_and_other_speaker_accuracy_match_the_card(model, tmp_path):
+@pytest.fixture(scope="module")
+def clip_sets(tmp_path_factory) -> dict[str, list[corpus.Clip]]:
+    """Held-out s1 and the other speakers' samples, labelled by aligning their known sentences."""
+    if not GRID.is_dir():
+        pytest.skip("needs ../shared/grid (the GRID data beside the checkout)")
+    cache = tmp_path_factory.mktemp("alignments")
     held_out = sorted(grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))
     sets = {
         "held-out s1": [GRID / f"{key}.mp4" for key in held_out],
         "other speakers": [p for p in sorted((GRID / "samples").glob("*.mpg")) if p.stem != "bbaf2n"],
     }
-    for name, paths in sets.items():
-        clips = [corpus.load(path, [GRID / "align"], cache_dir=tmp_path) for path in paths]
-        scores = lipsync.evaluate(model, clips, "ovr")
-        everything, speech = CARD[name]
+    return {name: [corpus.load(p, [GRID / "align"], cache_dir=cache) for p in paths] for name, paths in sets.items()}
+
+
+@pytest.mark.parametrize("which", ["teacher", "student"])
+def test_held_out_and_other_speaker_accuracy_match_the_card(model, clip_sets, which):
+    shipped, card = (model, CARD) if which == "teacher" else (student.load(env.LIPSYNC_STUDENT), STUDENT_CARD)
+    for name, clips in clip_sets.items():
+        scores = lipsync.evaluate(shipped, clips, "ovr")
+        everything, speech = card[name]
         assert scores.accuracy == pytest.approx(everything, abs=0.005), name
         assert scores.speech_accuracy == pytest.approx(speech, abs=0.005), name
 
 
-def test_the_card_states_these_figures():
-    card = (env.ROOT / "models" / "LIPSYNC_MODEL_CARD.md").read_text()
-    for everything, speech in CARD.values():
+@pytest.mark.parametrize("name, figures", [("LIPSYNC_MODEL_CARD.md", CARD), ("LIPSYNC_STUDENT_CARD.md", STUDENT_CARD)])
+def test_the_cards_state_these_figures(name, figures):
+    card = (env.ROOT / "models" / name).read_text()
+    for everything, speech in figures.values():
         assert f"{everything:.1%}" in card and f"{speech:.1%}" in card
 
 

@@ -23,11 +23,11 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "lipsync.py"), *args], capture_output=True, text=True, cwd=cwd)
 
 
-def write_wav(path: Path, samples: np.ndarray) -> Path:
+def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
     with wave.open(str(path), "wb") as f:
         f.setnchannels(1)
         f.setsampwidth(2)
-        f.setframerate(16000)
+        f.setframerate(rate)
         f.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return path
 
@@ -152,6 +152,22 @@ def test_train_on_your_own_data(mine, tmp_path):
     assert result.returncode == 1 and result.stderr.startswith("error: ")
 
 
+def test_distil_a_student_on_your_own_data(mine, tmp_path):
+    model = tmp_path / "student.keras"
+    args = ["--kind", "student", "--distill", "0.5", "--epochs", "2", "--cache", str(tmp_path / "cache")]
+    result = run("--train", str(mine), "-m", str(model), *args, "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(model.with_suffix(".json").read_text())
+    assert saved["kind"] == "student" and saved["teacher"].endswith("lipsync-grid-s1.keras") and saved["epochs"] == 2
+    solo = shutil.copy(mine / "take0.wav", tmp_path / "solo.wav")  # no transcript beside it: recognised
+    result = run(str(solo), "-m", str(model), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0 and "recognised" in result.stdout, result.stderr  # a student reads files offline
+    assert np.load(tmp_path / "out" / "solo.visemes.npz")["probabilities"].shape[1] == 15
+    assert not (tmp_path / "out" / "solo.phones.tsv").exists()  # it reads visemes, not phones: no empty file
+    result = run(str(solo), "-m", str(model), "--visemes", "rhubarb", "-o", str(tmp_path / "out"))
+    assert result.returncode == 1 and "rhubarb" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
 def test_a_killed_training_run_resumes(mine, tmp_path):
     run_dir, model = tmp_path / "run", tmp_path / "mine.keras"
     command = [sys.executable, str(ROOT / "lipsync.py"), "--train", str(mine), "-m", str(model), "--classes", "ovr"]
@@ -172,3 +188,50 @@ def test_a_killed_training_run_resumes(mine, tmp_path):
         and json.loads((run_dir / "last.json").read_text())["epoch"] == epochs[-1]
     )
     assert model.is_file() and not list(run_dir.glob(".*.tmp"))
+
+
+def test_live_from_a_file_at_its_pace(tmp_path):
+    from lipnet import student
+
+    samples = audio.load(SAMPLE)
+    wav = write_wav(tmp_path / "take.wav", samples)
+    started = time.monotonic()
+    result = run("--live", str(wav), "--jsonl")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    frames = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [f["time"] for f in frames] == [round(i / 100, 3) for i in range(len(samples) // 160)]
+    assert elapsed > len(samples) / 16000  # played at the pace of a microphone, not read at once
+    model = student.load(ROOT / "models" / "lipsync-student-grid-s1.keras")
+    offline = model.probabilities(audio.load(wav)).argmax(1)
+    assert [f["viseme"] for f in frames] == [model.classes[k] for k in offline]
+    assert all(abs(sum(f["probabilities"].values()) - 1) < 1e-3 for f in frames)
+    changes = run("--live", str(wav)).stdout.splitlines()  # a line per change of mouth shape
+    assert 10 < len(changes) < len(frames) / 2 and changes[0].split()[2] == "sil"
+
+
+def test_live_at_telephone_rate(tmp_path):
+    import soxr
+
+    narrow = soxr.resample(audio.load(SAMPLE), 16000, 8000)
+    wav = write_wav(tmp_path / "phone.wav", narrow, rate=8000)
+    result = run("--live", str(wav), "--jsonl")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == len(narrow) * 2 // 160  # resampled to 16 kHz, not played at 2x
+
+
+def test_live_bad_input_is_one_line(tmp_path):
+    low = write_wav(tmp_path / "low.wav", np.sin(np.arange(8000) / 3) * 0.3, rate=4000)
+    cases = {
+        ("--live",): "microphone",  # this machine has none (or no PortAudio): either way, one line
+        ("--live", "7"): "microphone",
+        ("--live", str(low)): "too low for speech",
+        ("--live", str(tmp_path / "missing.wav")): "no such file",
+        ("--live", str(SAMPLE), "-m", str(ROOT / "models" / "lipsync-grid-s1.keras")): "not a real-time student",
+        ("--live", str(SAMPLE), "--visemes", "rhubarb"): "gives ovr visemes",
+    }
+    for args, message in cases.items():
+        result = run(*args)
+        assert result.returncode == 1 and result.stdout == "", args
+        assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1, result.stderr
+        assert message in result.stderr, result.stderr

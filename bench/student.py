@@ -1,0 +1,128 @@
+"""The real-time student against its teacher, and what distillation is worth, on the same clips.
+
+    python bench/student.py            # trains what runs/student-bench lacks (resumable), then scores
+    python bench/student.py --ship     # ... and saves the student best on validation in models/
+
+Every student trains on the same clips (bench/data.py: 575 s1 clips and 4 speed-perturbed copies, validation on
+60) for at most the same number of epochs; they differ only in what the name says. Scores: OVR viseme frame
+accuracy on the 110 held-out s1 clips and the 10 other-speaker samples, all frames and speech frames (reference
+not silence), beside the teacher's (the shipped lipsync model, whose phones add up into visemes); size and
+compute per frame (lipnet.flops) and look-ahead.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import env  # noqa: E402
+from data import load_clips  # noqa: E402
+from lipnet import flops, lipsync, student  # noqa: E402
+
+#: name -> StudentConfig overrides
+STUDENTS = {  # every setting that differs between them spelled out, whatever StudentConfig's defaults
+    "distilled": {"distill": 0.5, "running_mean": 0.0},
+    "hard": {"distill": 0.0, "running_mean": 0.0},
+    "distilled-running": {"distill": 0.5, "running_mean": 2.0},
+    "hard-running": {"distill": 0.0, "running_mean": 2.0},
+    "distilled-t1-running": {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0},
+    "distilled-delay6": {"distill": 0.5, "delay": 6, "running_mean": 0.0},  # over the latency budget
+    "distilled-t1-running-0.8": {"distill": 0.8, "temperature": 1.0, "running_mean": 2.0},
+    "distilled-t1-running-u36": {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0, "units": 36},
+    "hard-running-u36": {"distill": 0.0, "running_mean": 2.0, "units": 36},
+}
+MAX_LOOKAHEAD_MS = 50  # the shipped student is the best on validation among those looking no further ahead
+EPOCHS = 80
+
+
+def trained(name: str, runs: Path, train, val, teacher) -> student.Student:
+    """The student `name`, trained (or its killed run resumed) now unless a previous run finished it."""
+    path = runs / f"{name}.keras"
+    if path.is_file():
+        return student.load(path)
+    started = time.perf_counter()
+    run_dir = runs / name
+    if (run_dir / "config.json").is_file():
+        model = student.resume(run_dir, train, val, teacher, verbose=0)
+    else:
+        config = student.StudentConfig(epochs=EPOCHS, **STUDENTS[name])
+        config.teacher = str(env.LIPSYNC_MODEL.relative_to(env.ROOT)) if config.distill else ""
+        about = {"train": "bench/data.py", "clips": len(train)}
+        model = student.train(config, train, val, teacher, run_dir, about, verbose=0)
+    model.save(path)
+    print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return model
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", default=str(env.RUNS_DIR / "student-bench"), help="trained students and their runs")
+    p.add_argument("--only", nargs="*", help="train and score only these students")
+    p.add_argument("--ship", action="store_true", help=f"save the student best on validation as {env.LIPSYNC_STUDENT}")
+    args = p.parse_args()
+    runs = Path(args.runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    train, val, test, others = load_clips()
+    teacher = lipsync.load(env.LIPSYNC_MODEL)
+    names = args.only or list(STUDENTS)
+    students = {name: trained(name, runs, train, val, teacher) for name in names}
+    out: list[str] = []
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        out.append(line)
+
+    say(f"{datetime.date.today()}, {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}")
+    teacher_cost = flops.multiply_adds(teacher.estimator)
+    teacher_scores = [lipsync.evaluate(teacher, clips, "ovr") for clips in (test, others)]
+    say("\n| model | params | MFLOPs per s of audio | compute vs teacher | look-ahead | epochs | validation | s1 all "
+        "| s1 speech | speech vs teacher | others all | others speech |")  # fmt: skip
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    say(
+        f"| teacher (CNN + BiGRU, phones) | {teacher.estimator.count_params():,} | {2 * teacher_cost * 100 / 1e6:.1f} "
+        f"| 100% | whole utterance | — | — | {_cells(teacher_scores[0])} | 100% | {_cells(teacher_scores[1])} |"
+    )
+    validation = {}
+    for name, model in students.items():
+        scores = [lipsync.evaluate(model, clips, "ovr") for clips in (test, others)]
+        cost = flops.multiply_adds(model.network)
+        log = runs_log(runs / name)
+        validation[name] = max(float(row["val_accuracy"]) for row in log)
+        say(
+            f"| student {name} | {model.network.count_params():,} | {2 * cost * 100 / 1e6:.2f} "
+            f"| {cost / teacher_cost:.1%} | {model.config.lookahead_ms:.0f} ms | {len(log)} "
+            f"| {validation[name]:.1%} | {_cells(scores[0])} "
+            f"| {scores[0].speech_accuracy / teacher_scores[0].speech_accuracy:.1%} | {_cells(scores[1])} |"
+        )
+    eligible = [n for n in students if students[n].config.lookahead_ms <= MAX_LOOKAHEAD_MS]
+    shipped = max(eligible, key=validation.get)
+    say(f"\nbest on validation within {MAX_LOOKAHEAD_MS} ms of look-ahead: {shipped}")
+    (runs / "results.md").write_text("\n".join(out) + "\n")
+    if args.ship:
+        path = students[shipped].save(env.LIPSYNC_STUDENT)
+        shutil.copy(runs / shipped / "curves.png", path.with_suffix(".curves.png"))
+        shutil.copy(runs / shipped / "log.csv", path.with_suffix(".log.csv"))
+
+
+def runs_log(run_dir: Path) -> list[dict]:
+    """The epochs a run logged."""
+    from lipnet import runs
+
+    return runs.read_log(run_dir / "log.csv", 10**9)
+
+
+def _cells(scores: lipsync.Scores) -> str:
+    return f"{scores.accuracy:.1%} | {scores.speech_accuracy:.1%}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Live sound: 16 kHz mono sample blocks from a microphone as it hears them, or from a file at the pace it plays.
+
+`blocks` is the one source every live entry point reads. The microphone goes through sounddevice, which needs the
+PortAudio library of the system (Debian/Ubuntu ``apt-get install libportaudio2``, macOS ``brew install
+portaudio``; the Windows and macOS wheels carry their own); without it, or without an input device, the error
+is one line. A file is decoded by `lipnet.audio.load` and handed out block by block, each when its last sample
+would have arrived from a microphone: how the live path is tested and measured without one.
+"""
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+import env
+from lipnet.errors import LipnetError
+
+
+def blocks(source: str | None = None, block_ms: int = env.LIVE_BLOCK_MS) -> Iterator[np.ndarray]:
+    """Blocks of `block_ms` of sound: from `source`, an existing audio or video file (at real-time pace), else a
+    microphone (None or "default": the system's default input; a device number or part of its name)."""
+    if source not in (None, "default") and (Path(source).exists() or Path(source).suffix):
+        return paced(source, block_ms)
+    device = None if source in (None, "default") else int(source) if str(source).isdigit() else source
+    return microphone(device, block_ms)
+
+
+def paced(path: str | Path, block_ms: int = env.LIVE_BLOCK_MS) -> Iterator[np.ndarray]:
+    """A file's sound in blocks, each handed out when its last sample would have been heard."""
+    from lipnet import audio
+
+    samples = audio.load(path)  # decoded first: a bad file fails before the stream starts
+    size = env.SAMPLE_RATE * block_ms // 1000
+
+    def play() -> Iterator[np.ndarray]:
+        start = time.perf_counter()
+        for first in range(0, len(samples), size):
+            block = samples[first : first + size]
+            time.sleep(max(0.0, start + (first + len(block)) / env.SAMPLE_RATE - time.perf_counter()))
+            yield block
+
+    return play()
+
+
+def microphone(device: int | str | None = None, block_ms: int = env.LIVE_BLOCK_MS) -> Iterator[np.ndarray]:
+    """A microphone's sound in blocks, as it arrives, until the caller stops. Raises LipnetError (one line) when
+    PortAudio is missing or there is no such input device."""
+    try:
+        import sounddevice
+    except OSError:  # the Python package is there, the system library it loads is not
+        raise LipnetError(
+            "no microphone access: the PortAudio library is missing "
+            "(Debian/Ubuntu: apt-get install libportaudio2; macOS: brew install portaudio)"
+        ) from None
+    name = "the default input device" if device is None else f"input device {device!r}"
+    try:
+        sounddevice.query_devices(device, kind="input")  # raises when there is none
+        stream = sounddevice.InputStream(
+            samplerate=env.SAMPLE_RATE, blocksize=env.SAMPLE_RATE * block_ms // 1000, device=device, channels=1,
+            dtype="float32",
+        )  # fmt: skip
+    except (sounddevice.PortAudioError, ValueError) as err:
+        raise LipnetError(f"cannot open {name} (no microphone?): {err}") from None
+
+    def listen() -> Iterator[np.ndarray]:
+        with stream:
+            while True:
+                block, _ = stream.read(stream.blocksize)
+                yield block[:, 0].copy()
+
+    return listen()

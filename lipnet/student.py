@@ -1,0 +1,391 @@
+"""The real-time student: a small causal GRU that turns log-mel frames into visemes as the sound arrives.
+
+The phoneme teacher (`lipnet.teacher`) reads a frame best when it has heard the whole utterance; a game or a video
+call needs the mouth shape within a frame or two. The student sees only the past, plus `StudentConfig.delay`
+frames of look-ahead: its output for frame t comes when frame t + delay has been heard. It learns the
+forced-aligned labels and, with ``distill`` > 0, the teacher's posteriors softened by a temperature (its phones
+added up into the student's visemes): wav2vis's distillation. On GRID s1 the labels alone did as well
+(bench/student.py), so that is the default.
+
+Its features are causal too: log-mel bands (`lipnet.audio.log_mel`, no deltas, which would look 40 ms ahead)
+normalised by the training corpus's mean (or a running mean) and deviation, not by the utterance's. Offline
+(`Student.probabilities`) and live (`Student.stream`) run the same network on the same frames and give the same
+probabilities.
+"""
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import keras
+import numpy as np
+
+import env
+from lipnet import audio, lipsync, visemes
+from lipnet.corpus import Clip
+from lipnet.errors import LipnetError
+from lipnet.storage import atomic_write_text
+
+
+@dataclass
+class StudentConfig:
+    """What a student is and how it was trained; saved beside its weights."""
+
+    kind: str = "student"  # tells lipsync.py's model loader what it holds
+    classes: str = "ovr"  # a viseme set of lipnet.visemes
+    units: int = 36  # GRU width
+    delay: int = 3  # frames of look-ahead: the output for frame t comes with frame t + delay
+    distill: float = 0.0  # weight of the teacher's softened posteriors in the loss (0: the labels alone, which did as
+    # well here: bench/student.py)
+    temperature: float = 1.0  # softening of the teacher's posteriors (2 did worse: bench/student.py)
+    teacher: str = ""  # the teacher's file, for the record
+    epochs: int = 80  # at most: env.LIPSYNC_PATIENCE epochs without a better validation end it
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    augment: list[float] = field(default_factory=lambda: [0.85, 0.92, 1.08, 1.15])  # speed factors of extra copies
+    gain_db: float = 12.0  # the extra copies play up to this much louder or quieter: a microphone's level is unknown
+    hop_ms: int = env.HOP_MS
+    window_ms: int = env.WINDOW_MS
+    n_mels: int = env.N_MELS
+    mean: list[float] = field(default_factory=list)  # per band, over the training clips: set by `train`
+    std: list[float] = field(default_factory=list)
+    running_mean: float = 2.0  # seconds: subtract a running mean forgetting over this long (0: the corpus's mean)
+    seed: int = 0
+
+    def check(self) -> "StudentConfig":
+        if self.classes not in visemes.VISEME_SETS:
+            raise LipnetError(f"a student learns visemes, not {self.classes!r}: choose ovr, rhubarb or neti")
+        if self.delay < 0 or not 0 <= self.distill <= 1 or self.temperature <= 0:
+            raise LipnetError("a student needs delay >= 0, 0 <= distill <= 1 and temperature > 0")
+        audio.hop_length(self.hop_ms)
+        return self
+
+    @property
+    def lookahead_ms(self) -> float:
+        """How far past a frame's instant the sound must have arrived before the student gives that frame."""
+        return self.delay * self.hop_ms + 1000 * audio.LogMelStream(self.hop_ms, self.window_ms).lookahead / (
+            env.SAMPLE_RATE
+        )
+
+
+class Frame(NamedTuple):
+    """One 10 ms frame of a stream's visemes."""
+
+    index: int  # feature frame, at `time`
+    time: float  # seconds from the start of the sound
+    probabilities: np.ndarray  # (classes,)
+
+
+class Student:
+    """A trained student: samples in, per-frame viseme probabilities out, offline or live."""
+
+    def __init__(self, config: StudentConfig, network: keras.Model):
+        self.config, self.network = config, network
+        self._step: keras.Model | None = None
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return lipsync.CLASS_SETS[self.config.classes]
+
+    def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, classes) probabilities of every frame of a recording, the last `delay` with silence after it."""
+        raw = audio.log_mel(samples, self.config.hop_ms, self.config.window_ms, self.config.n_mels)
+        x = Normaliser(self.config)(np.concatenate([raw, silence(self.config, self.config.delay)]))
+        logits = np.asarray(self.network.predict_on_batch(x[None]))[0]
+        return _softmax(logits[self.config.delay :])
+
+    def visemes(self, samples: np.ndarray, viseme_set: str | None = None) -> np.ndarray:
+        """As `probabilities`; `viseme_set` must be the student's own (it has no phones to add up into another)."""
+        return self.probabilities(samples) @ lipsync.pooling(self.config.classes, viseme_set or self.config.classes)
+
+    def stream(self) -> "Stream":
+        """A fresh live stream: push it chunks of 16 kHz samples, get frames back as soon as they are known."""
+        return Stream(self)
+
+    def step(self) -> keras.Model:
+        """The network one chunk at a time: (frames, GRU state) -> (logits, GRU state), the same layers."""
+        if self._step is None:
+            frames = keras.Input((None, self.network.input_shape[-1]))
+            state = keras.Input((self.config.units,))
+            sequence, final = self.network.get_layer("gru")(frames, initial_state=state)
+            self._step = keras.Model([frames, state], [self.network.get_layer("logits")(sequence), final])
+        return self._step
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``path`` (``.keras``) and its ``.json`` config, atomically."""
+        from lipnet import runs
+
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise LipnetError(f"{path}: a student is saved as a .keras file")
+        network = keras.models.clone_model(self.network)  # uncompiled: no optimizer state
+        network.set_weights(self.network.get_weights())
+        runs.write_keras(path, network)
+        atomic_write_text(path.with_suffix(".json"), json.dumps(asdict(self.config), indent=2))
+        return path
+
+
+class Stream:
+    """A student's visemes of sound arriving in chunks (`Student.stream`). Frame t comes out once the sound up to
+    `StudentConfig.lookahead_ms` past it has been pushed; `end` gives the last frames."""
+
+    def __init__(self, student: Student):
+        self.student, self.config = student, student.config
+        self.features = audio.LogMelStream(self.config.hop_ms, self.config.window_ms, self.config.n_mels)
+        self.normalised = Normaliser(self.config)
+        self.state = np.zeros((1, self.config.units), np.float32)
+        self.fed = 0  # feature frames through the network
+        self.step = student.step()
+
+    def push(self, chunk: np.ndarray) -> list[Frame]:
+        """The frames `chunk` (mono 16 kHz samples) completes, often none."""
+        return self._run(self.normalised(self.features.push(chunk)))
+
+    def end(self) -> list[Frame]:
+        """The frames left when the sound ends (the last `delay` with silence after them)."""
+        last = self.features.end()
+        frames = self._run(self.normalised(np.concatenate([last, silence(self.config, self.config.delay)])))
+        return [f for f in frames if f.index < self.features.emitted]
+
+    def _run(self, x: np.ndarray) -> list[Frame]:
+        if not len(x):
+            return []
+        logits, self.state = self.step.predict_on_batch([x[None], self.state])
+        probabilities = _softmax(np.asarray(logits)[0])
+        first, self.fed = self.fed, self.fed + len(x)
+        hop = self.config.hop_ms / 1000
+        return [
+            Frame(k - self.config.delay, (k - self.config.delay) * hop, p)
+            for k, p in zip(range(first, self.fed), probabilities)
+            if k >= self.config.delay
+        ]
+
+
+def features(samples: np.ndarray, config: StudentConfig) -> np.ndarray:
+    """(frames, bands) normalised log-mel frames of a recording."""
+    return Normaliser(config)(audio.log_mel(samples, config.hop_ms, config.window_ms, config.n_mels))
+
+
+class Normaliser:
+    """Log-mel frames less a mean, over the training corpus's deviation, band by band. The mean is the corpus's,
+    or with ``running_mean`` a running one forgetting over that many seconds, starting from the corpus's: causal
+    mean normalisation, which takes out a microphone's level and colouring as it goes. Call it on the frames of one
+    recording in order, at once or in pieces: the same numbers either way."""
+
+    def __init__(self, config: StudentConfig):
+        self.mean, self.std = np.asarray(config.mean, np.float64), np.asarray(config.std, np.float64)
+        self.rate = config.hop_ms / 1000 / config.running_mean if config.running_mean else 0.0
+        self.state = (1 - self.rate) * self.mean[None]  # the filter's memory: the mean before the first frame
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if not self.rate:
+            return ((x - self.mean) / self.std).astype(np.float32)
+        import scipy.signal
+
+        if not len(x):
+            return x.astype(np.float32)
+        mean, self.state = scipy.signal.lfilter([self.rate], [1, self.rate - 1], x, axis=0, zi=self.state)
+        return ((x - mean) / self.std).astype(np.float32)
+
+
+def silence(config: StudentConfig, frames: int) -> np.ndarray:
+    """Log-mel frames of digital silence (the floor): what follows the end of a recording."""
+    return np.full((frames, config.n_mels), audio.LOG_MEL_FLOOR, np.float32)
+
+
+def stream(student: Student, chunks: Iterable[np.ndarray]) -> Iterator[Frame]:
+    """Frames of sound arriving as an iterable of sample chunks (a microphone, a file read at its pace...)."""
+    live = student.stream()
+    for chunk in chunks:
+        yield from live.push(chunk)
+    yield from live.end()
+
+
+def network(config: StudentConfig) -> keras.Model:
+    """Log-mel frames -> a GRU -> a logit per viseme, every frame; causal by construction."""
+    frames = keras.Input((None, config.n_mels))
+    sequence, _ = keras.layers.GRU(config.units, return_sequences=True, return_state=True, name="gru")(frames)
+    logits = keras.layers.Dense(len(lipsync.CLASS_SETS[config.classes]), name="logits")(sequence)
+    return keras.Model(frames, logits)
+
+
+def train(
+    config: StudentConfig,
+    train_clips: list[Clip],
+    val_clips: list[Clip],
+    teacher: lipsync.VisemeModel | None,
+    run_dir: str | Path,
+    about: dict | None = None,
+    verbose: int = 1,
+) -> Student:
+    """Fit a student on `train_clips` and perturbed copies of them, learning from `teacher` (needed unless
+    ``config.distill`` is 0) and the clips' labels, in a `lipnet.runs` run directory; returns its best epoch."""
+    config.check()
+    if config.distill and teacher is None:
+        raise LipnetError("a distilled student needs its teacher (or distill=0 for labels alone)")
+    run_dir = Path(run_dir)
+    if (run_dir / "last.keras").exists():
+        raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    bands = np.concatenate(
+        [audio.log_mel(c.samples, config.hop_ms, config.window_ms, config.n_mels) for c in train_clips]
+    )
+    config.mean, config.std = bands.mean(0).tolist(), (bands.std(0) + 1e-3).tolist()
+    atomic_write_text(run_dir / "config.json", json.dumps({"model": asdict(config), "data": about or {}}, indent=2))
+    return _fit(config, train_clips, val_clips, teacher, run_dir, verbose)
+
+
+def resume(
+    run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], teacher: lipsync.VisemeModel | None, verbose=1
+) -> Student:
+    """Continue a student's run from its last completed epoch, optimizer state included."""
+    from lipnet import runs
+
+    run_dir = Path(run_dir)
+    config = run_config(run_dir)[0]
+    model, done = runs.resumable(run_dir)
+    return _fit(config, train_clips, val_clips, teacher, run_dir, verbose, model, done)
+
+
+def run_config(run_dir: str | Path) -> tuple[StudentConfig, dict]:
+    """The `StudentConfig` of a run directory and what it says of its data."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise LipnetError(f"{run_dir}: not a run directory (no config.json)")
+    saved = json.loads(path.read_text())
+    if saved["model"].get("kind") != "student":
+        raise LipnetError(f"{run_dir}: not a student's run")
+    return StudentConfig(**saved["model"]).check(), saved.get("data", {})
+
+
+def targets(config: StudentConfig, clip: Clip, teacher: lipsync.VisemeModel | None) -> np.ndarray:
+    """(frames, 2 classes): the teacher's posteriors softened by the temperature and added up into the student's
+    visemes (zeros without a teacher), then the one-hot labels (all zero on frames outside the class set)."""
+    hard = lipsync.clip_targets(clip, config.classes, config.hop_ms)
+    n = len(hard)
+    one_hot = np.zeros((n, len(lipsync.CLASS_SETS[config.classes])), np.float32)
+    one_hot[np.flatnonzero(hard >= 0), hard[hard >= 0]] = 1
+    if teacher is None:
+        return np.concatenate([np.zeros_like(one_hot), one_hot], axis=1)
+    p = teacher.probabilities(clip.samples)[:n].astype(np.float64) ** (1 / config.temperature)
+    soft = (p / p.sum(1, keepdims=True)) @ lipsync.pooling(teacher.config.classes, config.classes)
+    return np.concatenate([soft.astype(np.float32), one_hot], axis=1)
+
+
+def _examples(config: StudentConfig, clips: list[Clip], teacher, augment: bool):
+    """Per utterance: normalised features and targets `delay` frames late (output t answers for frame t - delay),
+    and per-frame weights (0 for the first `delay` frames and frames outside the class set)."""
+    rng = np.random.default_rng(config.seed)
+    copies = list(clips)
+    if augment:
+        for factor in config.augment:
+            for clip in clips:
+                copy = lipsync.perturbed(clip, factor, rng)
+                gain = 10 ** (rng.uniform(-config.gain_db, config.gain_db) / 20)
+                copies.append(dataclasses.replace(copy, samples=(copy.samples * gain).astype(np.float32)))
+    xs, ys, ws = [], [], []
+    d, classes = config.delay, len(lipsync.CLASS_SETS[config.classes])
+    for clip in copies:
+        x = features(clip.samples, config)
+        y = targets(config, clip, teacher)[: len(x)]
+        late = np.concatenate([np.zeros((d, 2 * classes), np.float32), y])[: len(x)]
+        w = late[:, classes:].sum(1)  # 1 where a label is, 0 elsewhere
+        xs.append(x)
+        ys.append(late)
+        ws.append(w.astype(np.float32))
+    return lipsync.padded(xs, ys, ws), len(copies)
+
+
+LOG_FIELDS = lipsync.LOG_FIELDS
+CURVES = (
+    ("Loss", "distillation + cross-entropy", ("loss", "val_loss"), True),
+    ("Frame accuracy", "%", ("accuracy", "val_accuracy"), False),
+)
+
+
+@keras.saving.register_keras_serializable("lipnet")
+class DistillationLoss(keras.losses.Loss):
+    """`distill` × T² × cross-entropy with the teacher's softened posteriors (at temperature T) + (1 - `distill`)
+    × cross-entropy with the labels; targets are (soft, one-hot) side by side, predictions logits."""
+
+    def __init__(self, distill: float = 0.5, temperature: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.distill, self.temperature = distill, temperature
+
+    def call(self, y_true, y_pred):
+        ops, n = keras.ops, y_pred.shape[-1]
+        soft, hard = y_true[..., :n], y_true[..., n:]
+        t = self.temperature
+        distilled = -ops.sum(soft * ops.log_softmax(y_pred / t, axis=-1), axis=-1) * t * t
+        labelled = -ops.sum(hard * ops.log_softmax(y_pred, axis=-1), axis=-1)
+        return self.distill * distilled + (1 - self.distill) * labelled
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "distill": self.distill, "temperature": self.temperature}
+
+
+@keras.saving.register_keras_serializable("lipnet")
+def accuracy(y_true, y_pred):
+    """Frame accuracy against the labels (the second half of the targets)."""
+    n = y_pred.shape[-1]
+    ops = keras.ops
+    return ops.cast(ops.argmax(y_true[..., n:], axis=-1) == ops.argmax(y_pred, axis=-1), "float32")
+
+
+def _fit(config: StudentConfig, train_clips, val_clips, teacher, run_dir: Path, verbose: int, model=None, done=0):
+    from lipnet import runs
+
+    keras.utils.set_random_seed(config.seed + done)
+    data, items = _examples(config, train_clips, teacher if config.distill else None, augment=True)
+    validation, _ = _examples(config, val_clips, teacher if config.distill else None, augment=False)
+    if model is None:
+        model = network(config)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=DistillationLoss(config.distill, config.temperature),
+            weighted_metrics=[accuracy],
+        )
+
+    def describe(row: dict) -> str:
+        return (
+            f"epoch {row['epoch']}: loss {row['loss']:.3f} frame accuracy {row['accuracy']:.1%}, "
+            f"validation {row['val_accuracy']:.1%}"
+        )
+
+    runs.fit(
+        model, data, run_dir, lambda path, net: Student(config, net).save(path), validation=validation,
+        fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, monitor="val_accuracy",
+        mode="max", batch_size=config.batch_size, patience=env.LIPSYNC_PATIENCE, done=done, train_items=items,
+        verbose=verbose,
+    )  # fmt: skip
+    return load(run_dir / "best.keras")
+
+
+def load(path: str | Path) -> Student:
+    """A student `Student.save` wrote. Raises LipnetError naming the file when it is missing or not one."""
+    path = Path(path)
+    meta = path.with_suffix(".json")
+    if not path.is_file() or not meta.is_file():
+        raise LipnetError(f"{path}: no such model (a .keras file with its .json beside it)")
+    try:
+        saved = json.loads(meta.read_text())
+        config = StudentConfig(**saved).check()
+    except (ValueError, TypeError) as err:
+        raise LipnetError(f"{meta}: not a student's configuration ({err})") from None
+    if missing := [f.name for f in dataclasses.fields(StudentConfig) if f.name not in saved]:
+        # a default standing in for a setting the model was trained without would be a silently wrong model
+        raise LipnetError(f"{meta}: written by an older lipnet, without {', '.join(missing)}: retrain it")
+    try:
+        network = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # a damaged or foreign file: one line, naming it
+        raise LipnetError(f"{path}: cannot load the model ({type(err).__name__}: {err})") from None
+    return Student(config, network)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    import scipy.special
+
+    return scipy.special.softmax(z, axis=-1).astype(np.float32)
