@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
+from clipset import load_clips  # noqa: E402
 
 import env  # noqa: E402
-from data import load_clips  # noqa: E402
 from lipnet import lipsync, teacher, visemes  # noqa: E402
 
 #: name -> ModelConfig overrides; every one trained on the same clips
