@@ -60,6 +60,15 @@ SYNC_TOLERANCE = 1  # frames: an estimated offset this small reads "in sync" (on
 SYNC_MIN_CONFIDENCE = 0.15  # median minus minimum distance below this: no clear minimum (bench/sync.py)
 SYNC_WINDOW = 250  # frames (10 s): longer clips get an offset for every window of this length, so drift shows
 
+# Animation ------------------------------------------------------------------------------------
+# Animation parameters from the tracked lips (lipnet.animation): a PCA of the 20 normalised mouth points and named
+# channels, fitted on GRID s1's training clips (bench/animation.py refits it).
+ANIMATION_MODEL = ROOT / "models" / "mouth-shape-grid-s1.npz"
+ANIMATION_COMPONENTS = 8  # PCA coefficients kept per frame: 97% of the shape variance, RMSE 0.007 mouth widths
+ANIMATION_REST_PERCENTILE = 20  # jawOpen and the lip gap are 0 at this percentile of the training frames: closed,
+# relaxed lips (GRID s1's trailing silences sit there; a fifth of its frames are that silence or more closed)
+ANIMATION_FULL_PERCENTILE = 95  # every channel is 1 at this one (narrowing: 100 minus it), so outliers set no scale
+
 # Text -----------------------------------------------------------------------------------------
 # Index 0 is the CTC blank (Keras 3 convention); the vocabulary follows it.
 VOCABULARY = " abcdefghijklmnopqrstuvwxyz"
