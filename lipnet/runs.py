@@ -205,7 +205,9 @@ def plot_curves(path: Path, rows: list[dict], panels: tuple[tuple[str, str, tupl
         for field in fields:
             values = [float(r[field]) if r.get(field) not in (None, "") else math.nan for r in rows]
             percent = field.endswith(("_cer", "_wer", "accuracy"))
-            label = field.removeprefix("val_").replace("_", " ").upper() if percent else field.replace("_", " ")
+            name = field.removeprefix("val_").replace("_", " ")
+            name = name.upper() if name in ("cer", "wer") else name
+            label = f"validation {name}" if field.startswith("val_") else name  # "accuracy" and "val_accuracy" differ
             ax.plot(epochs, [100 * v for v in values] if percent else values, label=label)
         ax.set(xlabel="epoch", ylabel=ylabel, title=title, yscale="log" if log_scale else "linear")
         ax.grid(alpha=0.3)

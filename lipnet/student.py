@@ -301,7 +301,7 @@ def _examples(config: StudentConfig, clips: list[Clip], teacher, augment: bool):
 
 LOG_FIELDS = lipsync.LOG_FIELDS
 CURVES = (
-    ("Loss", "distillation + cross-entropy", ("loss", "val_loss"), True),
+    ("Loss", "cross-entropy (+ the teacher's, distilling)", ("loss", "val_loss"), True),
     ("Frame accuracy", "%", ("accuracy", "val_accuracy"), False),
 )
 
