@@ -69,6 +69,30 @@ ANIMATION_REST_PERCENTILE = 20  # jawOpen and the lip gap are 0 at this percenti
 # relaxed lips (GRID s1's trailing silences sit there; a fifth of its frames are that silence or more closed)
 ANIMATION_FULL_PERCENTILE = 95  # every channel is 1 at this one (narrowing: 100 minus it), so outliers set no scale
 
+# Rendering ------------------------------------------------------------------------------------
+# lipnet.renderer: a cartoon mouth drawn from 20 normalised lip points (lipnet.animation's frame, lengths in mouth
+# widths), a still face photo warped to them, and mp4 output. Colours are BGR, as OpenCV draws.
+RENDER_SIZE = (288, 360)  # (height, width) of a drawn mouth frame: GRID's, so it sits beside the video unscaled
+RENDER_MOUTH_WIDTH = 0.5  # a mean-width mouth spans this fraction of the drawn image's width
+RENDER_SKIN = (160, 190, 230)
+RENDER_LIP = (90, 80, 190)
+RENDER_LIP_LINE = (55, 40, 130)  # outline and the line where closed lips meet
+RENDER_INSIDE = (40, 20, 45)  # the open mouth
+RENDER_TEETH = (225, 235, 240)
+RENDER_PHOTO_TEETH = (150, 165, 175)  # teeth in a photo's mouth, in its shade
+RENDER_TONGUE = (80, 60, 165)
+RENDER_CLOSED_GAP = 0.045  # inner lips this far apart touch: GRID s1's opening at rest (ANIMATION_REST_PERCENTILE)
+RENDER_TEETH_GAP = 0.02  # the upper teeth show once the lips part by more than this...
+RENDER_TEETH_HEIGHT = 0.05  # ...as a band along the upper inner lip up to this high
+RENDER_TONGUE_GAP = 0.08  # the tongue shows once the lips part by more than this
+# A photo's face is warped between its lips and two rings around them, one following the lips by RENDER_WARP_FOLLOW
+# of their motion (skin stretches, the jaw drops), the outer one fixed: each ring this far out of the outer lips,
+# sideways, up and down (the chin is further than the nose).
+RENDER_WARP_RINGS = ((0.15, 0.15, 0.25), (0.3, 0.3, 0.5))
+RENDER_WARP_FOLLOW = 0.5
+VIDEO_CODECS = ("libx264", "mpeg4")  # the first PyAV's FFmpeg has; libx264 is missing from some builds
+VIDEO_CRF = 20  # libx264 quality: 0 lossless, 23 its default; lower is better and larger
+
 # Text -----------------------------------------------------------------------------------------
 # Index 0 is the CTC blank (Keras 3 convention); the vocabulary follows it.
 VOCABULARY = " abcdefghijklmnopqrstuvwxyz"

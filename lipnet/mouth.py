@@ -131,7 +131,7 @@ class MouthExtractor:
         if (~detected).mean() > env.MAX_FILLED_FRACTION:
             raise LipnetError(f"{name}: no usable face: found in only {detected.sum()} of {len(clip)} frames")
         landmarks = _smooth(_fill(raw), env.SMOOTHING_WINDOW)
-        transforms = _crop_transforms(landmarks)
+        transforms = crop_transforms(landmarks)
         crops = np.stack([_warp(frame, m) for frame, m in zip(clip, transforms)])
         track = MouthTrack(crops, landmarks, detected, transforms, source_fps, len(clip), 0, detections)
         return track if frames is None else _fit_length(track, frames)
@@ -268,7 +268,7 @@ def _smooth(landmarks: np.ndarray, window: int) -> np.ndarray:
     return ((cumulative[window:] - cumulative[:-window]) / window).astype(np.float32)
 
 
-def _crop_transforms(landmarks: np.ndarray) -> np.ndarray:
+def crop_transforms(landmarks: np.ndarray) -> np.ndarray:
     """Per-frame affine maps (T, 2, 3) from source pixels to the mouth crop.
 
     Rotation and scale level the eyes at env.CROP_EYE_DISTANCE pixels apart; translation puts the

@@ -112,7 +112,7 @@ def test_tracking_every_other_frame_matches_tracking_every_frame(extractor, trac
     assert np.abs(every - strided).mean() < 0.5  # source pixels
     # The crop windows (their corners in source pixels) stay within a pixel or so of each other.
     corners = np.array([[0, 0, 1], [99, 0, 1], [0, 49, 1], [99, 49, 1]], dtype=np.float32)
-    exact = mouth._crop_transforms(mouth._smooth(mouth._fill(every), env.SMOOTHING_WINDOW))
+    exact = mouth.crop_transforms(mouth._smooth(mouth._fill(every), env.SMOOTHING_WINDOW))
     windows = [
         np.stack([cv2.invertAffineTransform(m) for m in t]) @ corners.T
         for t in (exact, tracks["bbaf2n.mpg"].transforms)
