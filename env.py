@@ -113,6 +113,10 @@ AUGMENT_SHIFT = 4.0  # pixels, random translation of whole clips
 AUGMENT_ZOOM = 0.08  # relative, random zoom of whole clips
 AUGMENT_BRIGHTNESS = 0.2  # relative, random brightness and contrast of whole clips
 NORM_STATS_CLIPS = 200  # clips sampled to estimate the per-channel mean and std
+# Auxiliary heads (train.py --aux-visemes/--aux-phones/--distill) learn this many times faster than the trunk: they
+# start from zero and their logits are scaled by it, so under Adam their steps are this much larger, and a new head
+# catches up within a short fine-tuning at a small rate.
+AUX_HEAD_SPEEDUP = 10.0
 
 # Inference ------------------------------------------------------------------------------------
 DEFAULT_WEIGHTS = ROOT / "models" / "lipnet-grid-s1.hdf5"

@@ -73,6 +73,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "so the model learns continuous speech, not only sentences framed by silence (needs .align files)",
     )
     p.add_argument("-w", "--weights", help="start from these weights (fine-tune the shipped model on your own data)")
+    aux = p.add_argument_group(
+        "learning from the sound",
+        "per-frame heads on the BiGRU, trained beside CTC on each clip's audio (its source recording is needed); "
+        "the weights are the losses' beside CTC's 1 (cross-entropy summed over frames, as CTC's loss is), 0: off",
+    )
+    aux.add_argument("--aux-visemes", type=float, default=0.0, metavar="W", help="OVR viseme of every frame (aligned)")
+    aux.add_argument("--aux-phones", type=float, default=0.0, metavar="W", help="phone of every frame (aligned)")
+    aux.add_argument(
+        "--distill", type=float, default=0.0, metavar="W", help="the audio teacher's phone posteriors per frame"
+    )
+    aux.add_argument(
+        "--sources",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory of the clips' source videos or audio, <DIR>/<speaker>/<clip>.mp4 or <DIR>/<clip>.mp4 "
+        "(repeatable); default: beside the crops",
+    )
     p.add_argument(
         "--model", type=json.loads, default={}, help="model overrides as JSON, e.g. '{\"batch_norm\": true}'"
     )
@@ -108,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                 windows=args.windows,
                 model=args.model,
                 devices=args.devices,
+                aux_visemes=args.aux_visemes,
+                aux_phones=args.aux_phones,
+                distill=args.distill,
+                source_dirs=args.sources,
             )
             run_dir = trainer.train(config, args.run_dir)
     except LipnetError as err:

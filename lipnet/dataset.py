@@ -2,8 +2,13 @@
 
 Crops stay uint8 and memory-mapped until a batch is assembled; augmentation happens inside the model
 (on the accelerator), so batches are plain copies and workers only read.
+
+A clip's sound gives it per-frame targets for auxiliary heads (`frame_targets`): the phone and viseme at each video
+frame from its forced alignment, and an audio teacher's phone posteriors, cached beside the crops.
 """
 
+import functools
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +17,11 @@ import keras
 import numpy as np
 
 import env
-from lipnet import alphabet, grid
+from lipnet import alphabet, audio, corpus, grid, lipsync, visemes
 from lipnet.errors import LipnetError
+from lipnet.storage import atomic_write
+
+FRAME_TARGETS_SUFFIX = ".frames.npz"  # `frame_targets`' cache, beside the crop file
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class Sample:
     text: str
     speaker: str
     words: tuple[grid.Word, ...] = ()  # word timings, when an .align file gives them (for the word curriculum)
+    source: Path | None = None  # the video (or audio) the crops came from, when asked for: its sound labels frames
 
     @property
     def key(self) -> str:
@@ -31,8 +40,9 @@ class Sample:
         return f"{self.speaker}/{self.path.name.removesuffix('.npy')}" if self.speaker else self.path.stem
 
 
-def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
-    """Every ``.npy`` crop file under `data_dir` whose sentence is known (``.align`` file or GRID name), sorted."""
+def discover(data_dir: str | Path, align_dirs: list[Path] = (), source_dirs: list[Path] | None = None) -> list[Sample]:
+    """Every ``.npy`` crop file under `data_dir` whose sentence is known (``.align`` file or GRID name), sorted;
+    with `source_dirs`, each with its source recording (`find_source`) when there is one."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise LipnetError(
@@ -47,10 +57,75 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = ()) -> list[Sample]:
         except ValueError as err:  # names the file (and the line)
             raise LipnetError(str(err)) from None
         if text is not None:
-            samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir), words))
+            source = find_source(path, source_dirs) if source_dirs is not None else None
+            samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir), words, source))
     if not samples:
         raise LipnetError(f"{data_dir}: no .npy crops with a known sentence (.align or .lab file, or GRID file name)")
     return samples
+
+
+def find_source(crops: Path, source_dirs: list[Path]) -> Path | None:
+    """The recording a crop file was extracted from: a video or audio file of its stem under ``<dir>/<speaker>/``
+    or ``<dir>/`` of `source_dirs` (the speaker being the crop's directory, as in GRID's layout), or beside it."""
+    stem, speaker = crops.name.removesuffix(".npy"), crops.parent.name
+    folders = [folder for d in map(Path, source_dirs) for folder in (d / speaker, d)] + [crops.parent]
+    extensions = grid.VIDEO_EXTENSIONS + corpus.AUDIO_EXTENSIONS
+    return next((f / (stem + e) for f in folders for e in extensions if (f / (stem + e)).is_file()), None)
+
+
+def frame_targets(
+    sample: Sample,
+    align_dirs: list[Path] = (),
+    alignments: Path | None = env.DATA_DIR,
+    teacher: Path = env.LIPSYNC_MODEL,
+) -> dict[str, np.ndarray]:
+    """Per-frame targets of a clip at 25 fps, one per crop frame, from the sound of its source recording:
+
+    - ``phones`` (T,) int64, indices into `lipsync.PHONES`: the phone at each video frame's instant in the clip's
+      forced alignment (`corpus.load`'s, cached under `alignments`; silence before and after the words);
+    - ``visemes`` (T,) int64, the OVR viseme class of the same phone;
+    - ``teacher`` (T, 40) float32: the audio phone classifier `teacher`'s posteriors (100 Hz), averaged over the
+      4 audio frames 4j .. 4j + 3 of video frame j: those `audio.video_frame` puts in it, from its instant to the
+      next frame's, the 40 ms it is shown (audio frame 4j is at its instant).
+
+    Cached in ``<crop>.frames.npz`` beside the crop file (plain arrays), recomputed when the recording, the
+    teacher or the crop length changed. Raises LipnetError naming the clip when it has no recording or labels.
+    """
+    cache = sample.path.with_name(sample.path.name.removesuffix(".npy") + FRAME_TARGETS_SUFFIX)
+    if sample.source is None:
+        raise LipnetError(f"{sample.key}: no source video or audio found to label its frames (give its directory)")
+    frames = len(load_clip(sample.path, None))
+    stamp = json.dumps({"frames": frames, "text": sample.text, **_file_stamp(sample.source, teacher)})
+    if cache.is_file():
+        try:
+            with np.load(cache, allow_pickle=False) as saved:
+                if str(saved["stamp"]) == stamp:
+                    return {k: saved[k] for k in ("phones", "visemes", "teacher")}
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable: compute again
+    clip = corpus.load(sample.source, list(align_dirs), alignments)
+    if not clip.phones:
+        raise LipnetError(f"{sample.key}: {sample.source} is labelled with visemes, not phones")
+    names = visemes.frame_phones(clip.phones, env.FPS, frames)
+    per_frame = audio.frames_per_video_frame()
+    posteriors = fit_frames(_teacher(str(teacher)).probabilities(clip.samples), frames * per_frame)
+    targets = {
+        "phones": lipsync.targets(names, "phones"),
+        "visemes": lipsync.targets(names, "ovr"),
+        "teacher": posteriors.reshape(frames, per_frame, -1).mean(axis=1).astype(np.float32),
+    }
+    atomic_write(cache, lambda f: np.savez(f, stamp=np.array(stamp), **targets))
+    return targets
+
+
+def _file_stamp(*paths: Path) -> dict:
+    """What identifies the files' contents cheaply: path, size and modification time."""
+    return {str(p): [p.stat().st_size, p.stat().st_mtime_ns] for p in map(Path, paths)}
+
+
+@functools.cache
+def _teacher(path: str) -> lipsync.VisemeModel:
+    return lipsync.load(path)
 
 
 def validation(samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1) -> list[Sample]:
@@ -100,11 +175,16 @@ def load_clip(path: str | Path, frames: int | None = env.FRAME_COUNT) -> np.ndar
         raise LipnetError(
             f"{path}: crop array has shape {clip.shape} {clip.dtype}, expected (T, {', '.join(map(str, expected))}) uint8"
         )
-    if frames is None or len(clip) == frames:
-        return clip
-    if len(clip) > frames:
-        return clip[:frames]
-    return np.concatenate([clip, np.repeat(clip[-1:], frames - len(clip), axis=0)])
+    return fit_frames(clip, frames)
+
+
+def fit_frames(x: np.ndarray, frames: int | None) -> np.ndarray:
+    """Per-frame data (frames first) trimmed or padded, repeating its last frame, to `frames` (None: unchanged)."""
+    if frames is None or len(x) == frames:
+        return x
+    if len(x) > frames:
+        return x[:frames]
+    return np.concatenate([x, np.repeat(x[-1:], frames - len(x), axis=0)])
 
 
 def labels(texts: list[str], length: int = env.MAX_LABEL_LENGTH) -> np.ndarray:
@@ -192,6 +272,10 @@ class Batches(keras.utils.PyDataset):
     probability `window_probability`, a clip with word timings is replaced by a window across it and
     another clip of its speaker (`window_clip`), so the model also learns to read continuous speech. A partial
     batch is padded with copies of its last clip to a multiple of `multiple` (the devices that share every batch).
+
+    With `targets` (per clip, per auxiliary head of the model, (T, classes) per-frame target distributions), the
+    labels are a dict: ``logits``, the sentences, and each head's targets (B, T, classes), which follow the frames
+    through padding, the curriculum and windows.
     """
 
     def __init__(
@@ -205,10 +289,11 @@ class Batches(keras.utils.PyDataset):
         curriculum_epochs: int = 0,
         window_probability: float = 0.0,
         multiple: int = 1,
+        targets: dict[Sample, dict[str, np.ndarray]] | None = None,
         **kwargs,
     ):
         super().__init__(workers=workers, **kwargs)
-        self.multiple = multiple
+        self.multiple, self.targets = multiple, targets
         self.samples, self.batch_size, self.shuffle, self.seed, self.frames = samples, batch_size, shuffle, seed, frames
         self.curriculum_epochs, self.window_probability = curriculum_epochs, window_probability
         self.partners: dict[str, list[Sample]] = {}  # clips with word timings, per speaker: window partners
@@ -231,9 +316,9 @@ class Batches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return batches_per_epoch(len(self.samples), self.batch_size, whole_only=self.shuffle)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray | dict[str, np.ndarray]]:
         chosen = [self.samples[i] for i in self.order[index * self.batch_size : (index + 1) * self.batch_size]]
-        clips = [load_clip(s.path, self.frames) for s in chosen]
+        items = [self._frames(s, self.frames) for s in chosen]
         texts = [s.text for s in chosen]
         rng = np.random.default_rng((self.seed, self.epoch, index))
         for i, s in enumerate(chosen):
@@ -241,23 +326,41 @@ class Batches(keras.utils.PyDataset):
                 continue
             if rng.random() < self.word_probability:
                 word = s.words[rng.integers(len(s.words))]
-                clips[i], texts[i] = word_clip(np.asarray(clips[i]), word), alphabet.normalize(word.text)
+                items[i] = {k: word_clip(np.asarray(v), word) for k, v in items[i].items()}
+                texts[i] = alphabet.normalize(word.text)
             elif rng.random() < self.window_probability:
-                clips[i], texts[i] = self._window(s, np.asarray(clips[i]), rng)
-        padding = -len(clips) % self.multiple
-        return np.stack(clips + clips[-1:] * padding), labels(texts + texts[-1:] * padding)
+                items[i], texts[i] = self._window(s, items[i], rng)
+        padding = -len(items) % self.multiple
+        items, texts = items + items[-1:] * padding, texts + texts[-1:] * padding
+        x, y = np.stack([item["frames"] for item in items]), labels(texts)
+        if not self.targets:
+            return x, y
+        return x, {"logits": y, **{k: np.stack([item[k] for item in items]) for k in items[0] if k != "frames"}}
 
-    def _window(self, sample: Sample, clip: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    def _frames(self, sample: Sample, frames: int | None) -> dict[str, np.ndarray]:
+        """A clip's per-frame data, fitted to `frames`: its crops (``frames``) and its heads' targets, if any."""
+        targets = self.targets[sample] if self.targets else {}
+        return {"frames": load_clip(sample.path, frames), **{k: fit_frames(v, frames) for k, v in targets.items()}}
+
+    def _window(
+        self, sample: Sample, item: dict[str, np.ndarray], rng: np.random.Generator
+    ) -> tuple[dict[str, np.ndarray], str]:
         """`window_clip` across this clip and a random one of its speaker, in random order; one word at least."""
         partner = self.partners[sample.speaker][rng.integers(len(self.partners[sample.speaker]))]
-        pair = [(clip, sample.words), (np.asarray(load_clip(partner.path, len(clip))), partner.words)]
+        length = len(item["frames"])
+        pair = [(item, sample.words), (self._frames(partner, length), partner.words)]
         if rng.random() < 0.5:
             pair.reverse()
+        (first, first_words), (second, second_words) = pair
         for _ in range(10):
-            window, text = window_clip(*pair[0], *pair[1], start=int(rng.integers(len(clip) + 1)))
-            if text:
-                return window, text
-        return clip, sample.text
+            start = int(rng.integers(length + 1))
+            window = {
+                k: window_clip(np.asarray(first[k]), first_words, np.asarray(second[k]), second_words, start)
+                for k in item
+            }
+            if text := window["frames"][1]:
+                return {k: frames for k, (frames, _) in window.items()}, text
+        return item, sample.text
 
     def on_epoch_end(self) -> None:
         self.set_epoch(self.epoch + 1)

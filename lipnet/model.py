@@ -4,6 +4,10 @@ Frames (B, T, 50, 100, 3) uint8 -> [augment, training only] -> standardise -> 3 
 MaxPool, SpatialDropout) -> per-frame features (T, 1728) -> 2 x BiGRU(256) -> Dense logits (T, 28).
 Only `keras.ops` is used, so the model runs on the TensorFlow, JAX and PyTorch backends.
 
+Training may add auxiliary heads (`build`'s `heads`): per-frame Dense layers ``aux_<name>`` on the BiGRU features
+the logits read, scored against per-frame targets (visemes, phones, an audio teacher's posteriors) by `frame_loss`.
+They are training-only: the model that reads is the same with or without them.
+
 A checkpoint is one HDF5 file holding the model configuration (with the normalisation statistics),
 the weights in model order, and optionally the optimizer state and the training epoch. It loads
 whatever its file name (``.hdf5``, ``.h5``...), and nothing in it is pickled.
@@ -24,6 +28,7 @@ from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write
 
 FORMAT = "lipnet-checkpoint/1"
+HEAD_PREFIX = "aux_"  # the layers of auxiliary heads, kept apart in checkpoints (their ``aux`` group)
 
 
 @dataclass
@@ -108,24 +113,27 @@ class Augment(layers.Layer):
     def _uniform(self, shape, low=0.0, high=1.0):
         return keras.random.uniform(shape, low, high, seed=self.seed_generator)
 
-    def call(self, x, training=False):
-        if not training:
+    def call(self, x, training=False, frame_index=False):
+        """The augmented clips; with `frame_index`, also (B, T) int32: the input frame each output frame shows
+        (the jitter's mapping; the identity at inference), so per-frame targets can follow the frames."""
+        if not training and not frame_index:
             return x
         batch, frames, height, width, channels = (ops.shape(x)[i] for i in range(5))
-        if self.jitter > 0:
+        index = ops.broadcast_to(ops.arange(frames, dtype="int32")[None, :], (batch, frames))
+        if training and self.jitter > 0:
             u = self._uniform((batch, frames))
             offset = ops.where(u < self.jitter / 2, -1, ops.where(u < self.jitter, 1, 0))
-            index = ops.clip(ops.arange(frames, dtype="int32")[None, :] + ops.cast(offset, "int32"), 0, frames - 1)
-            index = index + ops.arange(batch, dtype="int32")[:, None] * frames  # into the batch's frames in a row
+            index = ops.clip(index + ops.cast(offset, "int32"), 0, frames - 1)
+            rows = index + ops.arange(batch, dtype="int32")[:, None] * frames  # into the batch's frames in a row
             x = ops.reshape(
-                ops.take(ops.reshape(x, (-1, height, width, channels)), ops.reshape(index, (-1,)), axis=0), ops.shape(x)
+                ops.take(ops.reshape(x, (-1, height, width, channels)), ops.reshape(rows, (-1,)), axis=0), ops.shape(x)
             )
-        if self.brightness > 0:  # before the warp, which keeps values and means (and is slower to follow on XLA)
+        if training and self.brightness > 0:  # before the warp, which keeps values and means (and is slower on XLA)
             contrast = 1.0 + self._uniform((batch, 1, 1, 1, 1), -self.brightness, self.brightness)
             brightness = 1.0 + self._uniform((batch, 1, 1, 1, 1), -self.brightness, self.brightness)
             mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
             x = ops.clip((x - mean) * contrast + mean * brightness, 0.0, 255.0)
-        if self.flip > 0 or self.shift > 0 or self.zoom > 0:
+        if training and (self.flip > 0 or self.shift > 0 or self.zoom > 0):
             x = self.warp(
                 x,
                 scale=1.0 + self._uniform((batch, 1), -self.zoom, self.zoom),
@@ -133,7 +141,7 @@ class Augment(layers.Layer):
                 dx=self._uniform((batch, 1), -self.shift, self.shift),
                 flipped=self._uniform((batch, 1)) < self.flip,
             )
-        return x
+        return (x, index) if frame_index else x
 
     @staticmethod
     def warp(x, scale, dy, dx, flipped):
@@ -173,8 +181,17 @@ class Augment(layers.Layer):
         }
 
 
-def build(config: ModelConfig | None = None, seed: int | None = None) -> keras.Model:
-    """The LipNet model for `config`; input (B, T, H, W, C) uint8 frames with any T, output logits (B, T, classes)."""
+def build(
+    config: ModelConfig | None = None, seed: int | None = None, heads: dict[str, int] | None = None
+) -> keras.Model:
+    """The LipNet model for `config`; input (B, T, H, W, C) uint8 frames with any T, output logits (B, T, classes).
+
+    With `heads` (name -> classes), the training model with those auxiliary heads: its output is a dict of the
+    ``logits`` and, per head, (B, T, classes + 1): the per-frame logits of a Dense layer ``aux_<name>`` on the BiGRU
+    features the logits read (learning env.AUX_HEAD_SPEEDUP times faster), then the input frame each output frame
+    shows (`Augment`'s jitter), for `frame_loss`.
+    Its other layers are the plain model's, created in the same order, so their weights are the reading model's.
+    """
     c = config or ModelConfig()
     frames = keras.Input((None, c.height, c.width, c.channels), dtype="uint8", name="frames")
     x = ops.cast(frames, "float32")
@@ -183,7 +200,7 @@ def build(config: ModelConfig | None = None, seed: int | None = None) -> keras.M
     augment = Augment(
         c.flip_probability, c.jitter_probability, c.shift, c.zoom, c.brightness, seed=seed, name="augment"
     )
-    x = augment(x)
+    x, shown = augment(x, frame_index=True) if heads else (augment(x), None)
     x = Standardize(c.mean, c.std, name="standardize")(x)
     blocks = zip(c.filters, ((3, 5, 5), (3, 5, 5), (3, 3, 3)), ((1, 2, 2), (1, 1, 1), (1, 1, 1)))
     for i, (filters, kernel, strides) in enumerate(blocks, 1):
@@ -201,7 +218,16 @@ def build(config: ModelConfig | None = None, seed: int | None = None) -> keras.M
         x = layers.Bidirectional(gru, merge_mode="concat", name=f"bigru{i}")(x)
         x = layers.Dropout(c.gru_dropout, name=f"gru_dropout{i}")(x)
     logits = layers.Dense(c.num_classes, dtype="float32", name="logits")(x)
-    return keras.Model(frames, logits, name="lipnet")
+    if not heads:
+        return keras.Model(frames, logits, name="lipnet")
+    outputs = {"logits": logits}
+    for name, classes in heads.items():
+        # from zero: uniform at first, so no gradient reaches the trunk through a head that has learnt nothing yet;
+        # its logits scaled up so that under Adam it takes steps env.AUX_HEAD_SPEEDUP times larger than the trunk's
+        head = layers.Dense(classes, kernel_initializer="zeros", dtype="float32", name=f"{HEAD_PREFIX}{name}")(x)
+        head = head * env.AUX_HEAD_SPEEDUP
+        outputs[name] = ops.concatenate([head, ops.cast(shown, "float32")[..., None]], axis=-1)
+    return keras.Model(frames, outputs, name="lipnet_aux")
 
 
 def ctc_loss(y_true, y_pred):
@@ -213,15 +239,39 @@ def ctc_loss(y_true, y_pred):
     return ops.where(ops.isfinite(loss), loss, ops.zeros_like(loss))
 
 
+def frame_loss(y_true, y_pred):
+    """Cross-entropy of an auxiliary head's per-frame logits against per-frame target distributions, summed over
+    the clip's frames as CTC's loss is, so a head's weight compares per-frame signals.
+
+    `y_true` is (B, T, classes) (one-hot, or soft); `y_pred` is a head output of `build`, whose last channel is the
+    input frame each output frame shows: frame t is scored against that frame's target, so targets follow the jitter.
+    """
+    shown = ops.cast(y_pred[..., -1], "int32")[..., None]
+    target = ops.take_along_axis(ops.cast(y_true, "float32"), ops.broadcast_to(shown, ops.shape(y_true)), axis=1)
+    return ops.sum(keras.losses.categorical_crossentropy(target, y_pred[..., :-1], from_logits=True), axis=-1)
+
+
+def head_weights(model: keras.Model) -> tuple[list, list]:
+    """(the reading model's weights, the auxiliary heads' weights) of a model `build` made, each in model order."""
+    weights = [(w.path.startswith(HEAD_PREFIX), w) for w in model.weights]
+    return [w for aux, w in weights if not aux], [w for aux, w in weights if aux]
+
+
 def save(path: str | Path, model: keras.Model, config: ModelConfig, optimizer=None, extra: dict | None = None) -> Path:
-    """Write a checkpoint atomically: config + weights (+ optimizer state, + extra JSON such as the epoch)."""
+    """Write a checkpoint atomically: config + weights (+ optimizer state, + extra JSON such as the epoch).
+
+    The weights of auxiliary heads, if `model` has any, go in a group of their own (``aux``), which reading ignores.
+    """
+    weights, aux = head_weights(model)
 
     def write(f):
         with h5py.File(f, "w") as h5:
             h5.attrs["format"] = FORMAT
             h5.attrs["config"] = json.dumps(asdict(config))
             h5.attrs["extra"] = json.dumps(extra or {})
-            _write_variables(h5.create_group("weights"), model.weights)
+            _write_variables(h5.create_group("weights"), weights)
+            if aux:
+                _write_variables(h5.create_group("aux"), aux)
             if optimizer is not None:
                 _write_variables(h5.create_group("optimizer"), optimizer.variables)
 
@@ -237,16 +287,22 @@ def read_config(path: str | Path) -> tuple[ModelConfig, dict]:
             raise LipnetError(f"{path}: damaged lipnet checkpoint (configuration unreadable: {err})") from None
 
 
-def load(path: str | Path, optimizer=None, seed: int | None = None) -> tuple[keras.Model, ModelConfig, dict]:
-    """Build the model a checkpoint describes and load its weights (and optimizer state, if given one).
+def load(
+    path: str | Path, optimizer=None, seed: int | None = None, heads: dict[str, int] | None = None
+) -> tuple[keras.Model, ModelConfig, dict]:
+    """Build the model a checkpoint describes and load its weights (and optimizer state, if given one); with
+    `heads`, the training model with those auxiliary heads (`build`), whose weights the checkpoint must hold.
 
     Raises LipnetError naming the file when it is not a lipnet checkpoint or does not match the architecture.
     """
     config, extra = read_config(path)
-    model = build(config, seed=seed)
+    model = build(config, seed=seed, heads=heads)
+    weights, aux = head_weights(model)
     with _open(path) as h5:
         try:
-            _read_variables(path, h5["weights"], model.weights)
+            _read_variables(path, h5["weights"], weights)
+            if aux:
+                _read_variables(path, h5["aux"], aux)
             if optimizer is not None and "optimizer" in h5:
                 optimizer.build(model.trainable_variables)
                 _read_variables(path, h5["optimizer"], optimizer.variables)

@@ -4,6 +4,11 @@ The run directory is `lipnet.runs`'s: ``config.json`` (the run's settings and mo
 (weights + optimizer state + epoch, rewritten atomically after every epoch), ``best.hdf5`` (weights with the
 lowest validation CER), ``log.csv``, ``curves.png`` and ``tensorboard/``. ``resume(run_dir)`` continues from the
 last completed epoch.
+
+Auxiliary losses learn from each clip's sound beside CTC (`TrainConfig.aux_visemes`, `aux_phones`, `distill`):
+per-frame heads on the BiGRU (`lipnet.model.build`) read the viseme and phone of every frame (forced alignment)
+and the audio teacher's phone posteriors (`dataset.frame_targets`). The checkpoints keep the heads' weights apart,
+so ``best.hdf5`` reads like any other model.
 """
 
 import contextlib
@@ -19,7 +24,7 @@ import keras
 import numpy as np
 
 import env
-from lipnet import dataset, decoding, grid, metrics, runs
+from lipnet import dataset, decoding, grid, lipsync, metrics, runs
 from lipnet import model as lipnet_model
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write_text, remove_partial
@@ -60,6 +65,18 @@ class TrainConfig:
     windows: float = 0.0  # probability of replacing a clip by a window across two clips of its speaker (needs .align)
     model: dict = field(default_factory=dict)  # ModelConfig overrides, e.g. {"gru_units": 32}
     devices: int = 1  # data-parallel over this many accelerators (or virtual CPU devices): each a share of a batch
+    # auxiliary losses' weights beside CTC's (0: off): per-frame cross-entropy of OVR visemes and of phones from the
+    # forced alignment, and of the audio teacher's phone posteriors (distillation, on the phone head); they need
+    # the clips' source recordings, found under `source_dirs` (or beside the crops)
+    aux_visemes: float = 0.0
+    aux_phones: float = 0.0
+    distill: float = 0.0
+    source_dirs: list[str] = field(default_factory=list)
+
+    def heads(self) -> dict[str, int]:
+        """The auxiliary heads these weights need: name -> classes."""
+        heads = {"visemes": len(lipsync.CLASS_SETS["ovr"])} if self.aux_visemes else {}
+        return heads | ({"phones": len(lipsync.PHONES)} if self.aux_phones or self.distill else {})
 
 
 def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int = 1) -> Path:
@@ -68,16 +85,17 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int =
     if (run_dir / "last.hdf5").exists():
         raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
     train_set, val_set = _samples(config)  # bad data fails before anything is written
+    targets = _frame_targets(config, train_set + val_set, verbose)
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     _policy(config)
     with _distributed(config):
         model, model_config = _new_model(config, train_set)
-        _compile(model, _optimizer(config, len(train_set)))
+        _compile(model, _optimizer(config, len(train_set)), config)
     run = {"train": asdict(config), "model": asdict(model_config)}
     atomic_write_text(run_dir / "config.json", json.dumps(run, indent=2))
     atomic_write_text(run_dir / "split.txt", "".join(f"{s.key}\n" for s in val_set))
-    return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=0, verbose=verbose)
+    return _fit(model, model_config, config, train_set, val_set, targets, run_dir, start_epoch=0, verbose=verbose)
 
 
 def _new_model(config: TrainConfig, train_set: list[dataset.Sample]) -> tuple[keras.Model, "lipnet_model.ModelConfig"]:
@@ -85,12 +103,12 @@ def _new_model(config: TrainConfig, train_set: list[dataset.Sample]) -> tuple[ke
     if config.weights:  # fine-tuning keeps the checkpoint's architecture and input normalisation
         source, source_config, _ = lipnet_model.load(config.weights)
         model_config = lipnet_model.ModelConfig.from_dict({**asdict(source_config), **config.model})
-        model = lipnet_model.build(model_config, seed=config.seed)
+        model = lipnet_model.build(model_config, seed=config.seed, heads=config.heads())
         _copy_weights(source, model, config.weights)
     else:
         mean, std = dataset.channel_stats(train_set, seed=config.seed)
         model_config = lipnet_model.ModelConfig.from_dict({**config.model, "mean": mean, "std": std})
-        model = lipnet_model.build(model_config, seed=config.seed)
+        model = lipnet_model.build(model_config, seed=config.seed, heads=config.heads())
     return model, model_config
 
 
@@ -105,23 +123,26 @@ def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> 
     if epochs:
         config.epochs = epochs
     train_set, val_set = _samples(config)
+    targets = _frame_targets(config, train_set + val_set, verbose)
     _policy(config)
     with _distributed(config):
-        if not (run_dir / "last.hdf5").exists():  # killed before the first epoch ended: start again
-            model_config = lipnet_model.ModelConfig.from_dict(saved["model"])
-            model, start = lipnet_model.build(model_config, seed=config.seed), 0
-            _compile(model, _optimizer(config, len(train_set)))
+        if not (run_dir / "last.hdf5").exists():  # killed before the first epoch ended: start again, as it started
+            (model, model_config), start = _new_model(config, train_set), 0
+            _compile(model, _optimizer(config, len(train_set)), config)
         else:
             optimizer = _optimizer(config, len(train_set))
-            model, model_config, extra = lipnet_model.load(run_dir / "last.hdf5", optimizer=optimizer, seed=config.seed)
-            _compile(model, optimizer)
+            model, model_config, extra = lipnet_model.load(
+                run_dir / "last.hdf5", optimizer=optimizer, seed=config.seed, heads=config.heads()
+            )
+            _compile(model, optimizer, config)
             start = extra["epoch"]
     keras.utils.set_random_seed(config.seed + start)
-    return _fit(model, model_config, config, train_set, val_set, run_dir, start_epoch=start, verbose=verbose)
+    return _fit(model, model_config, config, train_set, val_set, targets, run_dir, start_epoch=start, verbose=verbose)
 
 
 def _samples(config: TrainConfig) -> tuple[list[dataset.Sample], list[dataset.Sample]]:
-    samples = dataset.discover(config.data_dir, [Path(d) for d in config.align_dirs])
+    sources = [Path(d) for d in config.source_dirs] if config.heads() else None
+    samples = dataset.discover(config.data_dir, [Path(d) for d in config.align_dirs], sources)
     if config.speakers:
         samples = [s for s in samples if s.speaker in config.speakers]
         if not samples:
@@ -184,20 +205,60 @@ def _optimizer(config: TrainConfig, train_clips: int) -> keras.optimizers.Optimi
     return keras.optimizers.Adam(rate, clipnorm=5.0)
 
 
-def _compile(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> None:
-    model.compile(optimizer=optimizer, loss=lipnet_model.ctc_loss)
+def _compile(model: keras.Model, optimizer: keras.optimizers.Optimizer, config: TrainConfig) -> None:
+    """CTC on the logits; each auxiliary head's `frame_loss` at its weight (distillation and phones share the phone
+    head: their targets are mixed in proportion, `_head_targets`, so one cross-entropy is both)."""
+    if not config.heads():
+        model.compile(optimizer=optimizer, loss=lipnet_model.ctc_loss)
+        return
+    weights = {"logits": 1.0, "visemes": config.aux_visemes, "phones": config.aux_phones + config.distill}
+    losses = {name: lipnet_model.frame_loss for name in config.heads()}
+    model.compile(
+        optimizer=optimizer,
+        loss={"logits": lipnet_model.ctc_loss, **losses},
+        loss_weights={name: weights[name] for name in ("logits", *losses)},
+    )
 
 
 def _copy_weights(source: keras.Model, target: keras.Model, path: str) -> None:
-    if [tuple(w.shape) for w in source.weights] != [tuple(w.shape) for w in target.weights]:
+    weights, _ = lipnet_model.head_weights(target)  # auxiliary heads start afresh
+    if [tuple(w.shape) for w in source.weights] != [tuple(w.shape) for w in weights]:
         raise LipnetError(
             f"{path}: --model overrides change the architecture of these weights; only augmentation may change"
         )
-    for t, w in zip(target.weights, source.weights):
+    for t, w in zip(weights, source.weights):
         t.assign(w)
 
 
-def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_epoch: int, verbose: int) -> Path:
+def _frame_targets(config: TrainConfig, samples: list[dataset.Sample], verbose: int) -> dict:
+    """Each clip's targets for the model's auxiliary heads (`_head_targets`), computed (or read from their cache)
+    before training starts, so a clip without sound or labels stops the run at once, naming it."""
+    if not config.heads():
+        return {}
+    if verbose:
+        print(f"per-frame targets of {len(samples)} clips (cached beside the crops)...", flush=True)
+    align_dirs = [Path(d) for d in config.align_dirs]
+    return {s: _head_targets(dataset.frame_targets(s, align_dirs), config) for s in samples}
+
+
+def _head_targets(targets: dict[str, np.ndarray], config: TrainConfig) -> dict[str, np.ndarray]:
+    """(T, classes) float32 target distributions per head: one-hot visemes; on the phone head, the aligned phones
+    and the teacher's posteriors mixed by their weights (cross-entropy being linear in its target, the mixture's at
+    the summed weight is the weighted sum of both)."""
+    heads = config.heads()
+    out = {}
+    if "visemes" in heads:
+        out["visemes"] = np.eye(heads["visemes"], dtype=np.float32)[targets["visemes"]]
+    if "phones" in heads:
+        phones = np.eye(heads["phones"], dtype=np.float32)[targets["phones"]]
+        mix = (config.aux_phones * phones + config.distill * targets["teacher"]) / (config.aux_phones + config.distill)
+        out["phones"] = mix.astype(np.float32)
+    return out
+
+
+def _fit(
+    model, model_config, config, train_set, val_set, targets: dict, run_dir: Path, start_epoch: int, verbose: int
+) -> Path:
     if (config.curriculum_epochs or config.windows) and not any(s.words for s in train_set):
         raise LipnetError("--curriculum and --windows need word timings: give the .align files with -a")
     batches = dataset.Batches(
@@ -210,22 +271,32 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
         curriculum_epochs=config.curriculum_epochs,
         window_probability=config.windows,
         multiple=config.devices,
+        targets=targets,
     )
     batches.set_epoch(start_epoch)
     validation = dataset.Batches(
-        val_set, config.batch_size, shuffle=False, frames=config.frames, workers=config.workers, multiple=config.devices
+        val_set,
+        config.batch_size,
+        shuffle=False,
+        frames=config.frames,
+        workers=config.workers,
+        multiple=config.devices,
+        targets=targets,
     )
     # models trained on GRID sentences only decode with the GRID grammar by default (see reader.LipReader)
     grammar = "grid" if all(grid.is_sentence(s.text) for s in train_set + val_set) else None
+    visemes = None  # the viseme head is scored on the validation clips' frames as the model sees them
+    if "visemes" in config.heads():
+        visemes = np.stack([dataset.fit_frames(targets[s]["visemes"], config.frames).argmax(-1) for s in val_set])
     callbacks = [
         runs.Epochs(
             run_dir,
-            LOG_FIELDS,
+            _log_fields(config),
             save=functools.partial(_save, model_config=model_config, grammar=grammar),
             suffix=".hdf5",
             monitor="val_cer",
-            validate=functools.partial(_validate, val_set=val_set, validation=validation),
-            curves=CURVES,
+            validate=functools.partial(_validate, val_set=val_set, validation=validation, visemes=visemes),
+            curves=CURVES + AUX_CURVES if config.heads() else CURVES,
             describe=_describe,
             start_epoch=start_epoch,
             train_items=len(train_set),
@@ -244,6 +315,17 @@ def _fit(model, model_config, config, train_set, val_set, run_dir: Path, start_e
     return run_dir
 
 
+def _log_fields(config: TrainConfig) -> tuple[str, ...]:
+    """LOG_FIELDS; with auxiliary heads also each output's loss as Keras logs it (``<output>_loss``, unweighted;
+    ``logits_loss`` is CTC's, ``loss`` their weighted sum) and the viseme head's validation accuracy."""
+    heads = config.heads()
+    if not heads:
+        return LOG_FIELDS
+    return (*LOG_FIELDS, "logits_loss", *(f"{h}_loss" for h in heads)) + (
+        ("val_viseme_accuracy",) if "visemes" in heads else ()
+    )
+
+
 def evaluate_logits(logits: np.ndarray, texts: list[str]) -> metrics.Scores:
     """Corpus scores of greedy decoding of a batch of logits against reference sentences."""
     probs = decoding.softmax(logits)
@@ -254,18 +336,33 @@ CURVES = (
     ("Loss", "CTC loss", ("loss", "val_loss"), True),
     ("Validation error (greedy)", "%", ("val_cer", "val_wer"), False),
 )
+#: with auxiliary heads, ``loss`` is CTC's plus theirs (weighted): each is drawn on its own
+AUX_CURVES = (
+    ("Losses, auxiliary heads", "loss per clip", ("logits_loss", "visemes_loss", "phones_loss"), True),
+    ("Viseme head", "%", ("val_viseme_accuracy",), False),
+)
 
 
-def _validate(model: keras.Model, val_set: list[dataset.Sample], validation: dataset.Batches) -> dict:
-    """Greedy CER/WER, sentence accuracy and CTC loss of the validation clips."""
-    logits = model.predict(validation, verbose=0)[: len(val_set)]  # less the padding of a last partial batch
+def _validate(
+    model: keras.Model, val_set: list[dataset.Sample], validation: dataset.Batches, visemes: np.ndarray | None
+) -> dict:
+    """Greedy CER/WER, sentence accuracy and CTC loss of the validation clips; with a viseme head and the clips'
+    viseme per frame (`visemes`), the fraction of frames it reads right."""
+    outputs = model.predict(validation, verbose=0)
+    logits = (outputs["logits"] if isinstance(outputs, dict) else outputs)[
+        : len(val_set)
+    ]  # less a partial batch's padding
     scores = evaluate_logits(logits, [s.text for s in val_set])
-    return {
+    figures = {
         "val_loss": _val_loss(logits, val_set),
         "val_cer": scores.cer,
         "val_wer": scores.wer,
         "val_sentence_accuracy": scores.accuracy,
     }
+    if visemes is not None:
+        read = outputs["visemes"][: len(val_set), :, :-1].argmax(-1)  # the last channel is the frame index
+        figures["val_viseme_accuracy"] = float(np.mean(read == visemes))
+    return figures
 
 
 def _save(path: Path, model: keras.Model, with_optimizer: bool, extra: dict, model_config, grammar) -> None:
@@ -274,9 +371,10 @@ def _save(path: Path, model: keras.Model, with_optimizer: bool, extra: dict, mod
 
 
 def _describe(row: dict) -> str:
+    visemes = f" visemes {row['val_viseme_accuracy']:.1%}" if row.get("val_viseme_accuracy") is not None else ""
     return (
         f"epoch {row['epoch']}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
-        f"val CER {row['val_cer']:.2%} WER {row['val_wer']:.2%} ({_speed(row['clips_per_s'])} clips/s)"
+        f"val CER {row['val_cer']:.2%} WER {row['val_wer']:.2%}{visemes} ({_speed(row['clips_per_s'])} clips/s)"
     )
 
 
