@@ -68,6 +68,12 @@ ANIMATION_COMPONENTS = 8  # PCA coefficients kept per frame: 97% of the shape va
 ANIMATION_REST_PERCENTILE = 20  # jawOpen and the lip gap are 0 at this percentile of the training frames: closed,
 # relaxed lips (GRID s1's trailing silences sit there; a fifth of its frames are that silence or more closed)
 ANIMATION_FULL_PERCENTILE = 95  # every channel is 1 at this one (narrowing: 100 minus it), so outliers set no scale
+ANIMATION_CLOSED = 0.1  # lips count as closed with the inner lip gap in the lowest tenth of its rest..full range
+# Predicted lips press together where the real-time student hears /p b m/ (lipnet.animator.pressing): from where
+ANIMATION_PRESS_FROM = 0.2  # its PP probability passes this (not at all)...
+ANIMATION_PRESS_FULL = 0.5  # ...to where it passes this (the lips meet)
+ANIMATOR_MODEL = ROOT / "models" / "animator-grid-s1.keras"  # speech -> mouth shape (lipnet.animator): animate.py
+ANIMATOR_PATIENCE = 10  # animators stop after this many epochs without a better validation landmark RMSE
 
 # Rendering ------------------------------------------------------------------------------------
 # lipnet.renderer: a cartoon mouth drawn from 20 normalised lip points (lipnet.animation's frame, lengths in mouth

@@ -223,6 +223,21 @@ class MouthParameters:
             raise LipnetError(f"{path}: not animation parameters ({_reason(err)})") from None
 
 
+def resample(params: MouthParameters, fps: float, model: ShapeModel) -> MouthParameters:
+    """The same motion at another frame rate: points and coefficients interpolated linearly between the frames
+    (both are linear in each other), channels computed again from the points. Frames run to the last one's time."""
+    if fps <= 0:
+        raise LipnetError(f"a frame rate must be positive, not {fps}")
+    times = np.arange(int(np.floor(float(params.times[-1]) * fps + 1e-6)) + 1) / fps
+    flat = params.points.reshape(len(params.points), -1)
+    points = np.stack([np.interp(times, params.times, column) for column in flat.T], axis=1)
+    points = points.reshape(len(times), POINTS, 2).astype(np.float32)
+    coefficients = np.stack([np.interp(times, params.times, c) for c in params.coefficients.T], axis=1)
+    return MouthParameters(
+        times.astype(np.float32), points, coefficients.astype(np.float32), model.channels(points), params.model
+    )
+
+
 def parameters(
     landmarks: np.ndarray, transforms: np.ndarray, model: ShapeModel, k: int = env.ANIMATION_COMPONENTS
 ) -> MouthParameters:

@@ -77,6 +77,7 @@ class Frame(NamedTuple):
     index: int  # feature frame, at `time`
     time: float  # seconds from the start of the sound
     probabilities: np.ndarray  # (classes,)
+    hidden: np.ndarray  # (units,) the GRU's output for the frame: the learned features `lipnet.animator` reads
 
 
 class Student:
@@ -92,10 +93,16 @@ class Student:
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
         """(frames, classes) probabilities of every frame of a recording, the last `delay` with silence after it."""
+        return self.outputs(samples)[1]
+
+    def outputs(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(frames, units) GRU outputs and (frames, classes) probabilities of every frame, as `probabilities`: the
+        GRU's output is what the student has learnt to hear, the features `lipnet.animator` reads."""
         raw = audio.log_mel(samples, self.config.hop_ms, self.config.window_ms, self.config.n_mels)
         x = Normaliser(self.config)(np.concatenate([raw, silence(self.config, self.config.delay)]))
-        logits = np.asarray(self.network.predict_on_batch(x[None]))[0]
-        return _softmax(logits[self.config.delay :])
+        hidden, _, logits = (np.asarray(a)[0] for a in self.step().predict_on_batch([x[None], self._initial()]))
+        d = self.config.delay
+        return hidden[d:], _softmax(logits[d:])
 
     def visemes(self, samples: np.ndarray, viseme_set: str | None = None) -> np.ndarray:
         """As `probabilities`; `viseme_set` must be the student's own (it has no phones to add up into another)."""
@@ -106,13 +113,18 @@ class Student:
         return Stream(self)
 
     def step(self) -> keras.Model:
-        """The network one chunk at a time: (frames, GRU state) -> (logits, GRU state), the same layers."""
+        """The network one chunk at a time: (frames, GRU state) -> (GRU outputs, GRU state, logits), the same
+        layers."""
         if self._step is None:
             frames = keras.Input((None, self.network.input_shape[-1]))
             state = keras.Input((self.config.units,))
             sequence, final = self.network.get_layer("gru")(frames, initial_state=state)
-            self._step = keras.Model([frames, state], [self.network.get_layer("logits")(sequence), final])
+            self._step = keras.Model([frames, state], [sequence, final, self.network.get_layer("logits")(sequence)])
         return self._step
+
+    def _initial(self) -> np.ndarray:
+        """The GRU's state before the first frame."""
+        return np.zeros((1, self.config.units), np.float32)
 
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (``.keras``) and its ``.json`` config, atomically."""
@@ -136,7 +148,7 @@ class Stream:
         self.student, self.config = student, student.config
         self.features = audio.LogMelStream(self.config.hop_ms, self.config.window_ms, self.config.n_mels)
         self.normalised = Normaliser(self.config)
-        self.state = np.zeros((1, self.config.units), np.float32)
+        self.state = student._initial()
         self.fed = 0  # feature frames through the network
         self.step = student.step()
 
@@ -153,13 +165,13 @@ class Stream:
     def _run(self, x: np.ndarray) -> list[Frame]:
         if not len(x):
             return []
-        logits, self.state = self.step.predict_on_batch([x[None], self.state])
+        hidden, self.state, logits = self.step.predict_on_batch([x[None], self.state])
         probabilities = _softmax(np.asarray(logits)[0])
         first, self.fed = self.fed, self.fed + len(x)
         hop = self.config.hop_ms / 1000
         return [
-            Frame(k - self.config.delay, (k - self.config.delay) * hop, p)
-            for k, p in zip(range(first, self.fed), probabilities)
+            Frame(k - self.config.delay, (k - self.config.delay) * hop, p, h)
+            for k, p, h in zip(range(first, self.fed), probabilities, np.asarray(hidden)[0])
             if k >= self.config.delay
         ]
 

@@ -5,6 +5,7 @@ the reference with CER and WER); ``srt`` and ``vtt`` subtitles with one cue per 
 the word spoken underlined (whisper's highlighted words); ``tsv`` word start and end in milliseconds; ``visemes`` the
 viseme timeline as ``.visemes.json`` and ``.visemes.tsv``, plus Rhubarb Lip Sync's ``.rhubarb.tsv`` and
 ``.rhubarb.json`` when the viseme set is ``rhubarb``. Every time comes from the CTC alignment at env.FPS.
+Lip-sync timelines (`write_timeline`) and mouth animation parameters (`write_animation`) have writers here too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lipnet import metrics, visemes
 from lipnet.storage import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:  # the reader imports Keras, which writing text does not need
+    from lipnet.animation import MouthParameters
     from lipnet.lipsync import Timeline
     from lipnet.reader import Reading
 
@@ -211,3 +213,47 @@ def write_timeline(
 def _segments_tsv(name: str, segments) -> str:
     """``start end <name>`` lines under a header, seconds with 3 decimals."""
     return "".join([f"start\tend\t{name}\n", *(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in segments)])
+
+
+ANIMATION_FORMATS = ("json", "csv")
+
+
+def write_animation(
+    params: MouthParameters, stem: str | Path, formats: Iterable[str] = ANIMATION_FORMATS, source: str | Path = ""
+) -> list[Path]:
+    """Write per-frame mouth parameters (`lipnet.animation.MouthParameters`) as ``<stem>.anim.json`` and/or
+    ``<stem>.anim.csv``, each atomically: a row per frame with its time (seconds), the named channels
+    (`lipnet.animation.CHANNELS`), the PCA coefficients ``c0..`` and the 20 mouth points ``x48, y48 .. x67, y67``
+    (mouth widths from the mean mouth centre, y down)."""
+    from lipnet import animation
+
+    formats = set(formats)
+    if unknown := formats - set(ANIMATION_FORMATS):
+        raise ValueError(f"unknown output formats {sorted(unknown)}; choose from {', '.join(ANIMATION_FORMATS)}")
+    stem, texts = Path(stem), {}
+    fps = 1 / float(params.times[1] - params.times[0]) if len(params.times) > 1 else env.FPS
+    k = params.coefficients.shape[1]
+    numbers = [f"x{48 + i}" for i in range(animation.POINTS)], [f"y{48 + i}" for i in range(animation.POINTS)]
+    point_names = [name for pair in zip(*numbers) for name in pair]
+    if "json" in formats:
+        frames = [
+            {
+                "time": round(float(t), 4),
+                "channels": {name: round(float(v), 4) for name, v in zip(animation.CHANNELS, channels)},
+                "coefficients": [round(float(v), 5) for v in coefficients],
+                "points": [[round(float(x), 5), round(float(y), 5)] for x, y in points],
+            }
+            for t, channels, coefficients, points in zip(
+                params.times, params.channels, params.coefficients, params.points
+            )
+        ]
+        about = {"source": str(source), "fps": round(fps, 3), "shape_model": params.model, "components": k}
+        texts[".anim.json"] = json.dumps({**about, "channels": list(animation.CHANNELS), "frames": frames}) + "\n"
+    if "csv" in formats:
+        header = ["time", *animation.CHANNELS, *(f"c{i}" for i in range(k)), *point_names]
+        rows = [",".join(header)]
+        for t, channels, coefficients, points in zip(params.times, params.channels, params.coefficients, params.points):
+            values = [*channels, *coefficients, *points.ravel()]
+            rows.append(f"{t:.4f}," + ",".join(f"{v:.5f}" for v in values))
+        texts[".anim.csv"] = "\n".join(rows) + "\n"
+    return [atomic_write_text(stem.with_name(stem.name + suffix), text) for suffix, text in texts.items()]
