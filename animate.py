@@ -25,7 +25,7 @@ from pathlib import Path
 
 import env
 from lipnet import cli
-from lipnet.errors import LipnetError
+from lipnet.errors import LipnetError, input_file
 
 FORMATS = ("json", "csv")
 LIVE_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
@@ -73,14 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def animate_file(args: argparse.Namespace) -> str:
     """Animate ``args.audio``: write its parameter files and, with -o, its rendering; returns the line to print."""
-    from lipnet import animation, animator, audio, writers
+    from lipnet import animation, animator, audio, renderer, writers
 
     path = Path(args.audio)
-    if args.output and Path(args.output).suffix.lower() not in (".mp4", ".m4v", ".mov"):
-        raise LipnetError(f"{args.output}: renders are .mp4, .m4v or .mov files (-o)")
-    if (args.face or args.side_by_side is not None) and not args.output:
-        raise LipnetError("--face and --side-by-side draw a video: give -o OUT.mp4")
     samples = audio.load(path)
+    face = renderer.FaceWarp(args.face) if args.face else None  # a photo without a face fails before any work
     model, shape = animator.load(args.model), animation.load_model()
     params = animation.resample(model.parameters(samples, shape), args.fps, shape)
     try:
@@ -88,7 +85,7 @@ def animate_file(args: argparse.Namespace) -> str:
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
     if args.output:
-        written.append(render(params, samples, args))
+        written.append(render(params, samples, face, args))
     opening = params.channel("jawOpen")
     return (
         f"{path}: {len(samples) / env.SAMPLE_RATE:.2f} s, {len(params.times)} frames at {args.fps:g} fps, jawOpen "
@@ -96,13 +93,14 @@ def animate_file(args: argparse.Namespace) -> str:
     )
 
 
-def render(params, samples, args: argparse.Namespace) -> Path:
-    """Draw (or warp a photo into) every frame's lips, beside the real video if asked, and encode it with sound."""
+def render(params, samples, face, args: argparse.Namespace) -> Path:
+    """Draw (or warp `face`, a photo, into) every frame's lips, beside the real video if asked, and encode it with
+    the sound."""
     import cv2
 
     from lipnet import renderer, video
 
-    frames = renderer.FaceWarp(args.face).draw(params.points) if args.face else renderer.draw(params.points)
+    frames = face.draw(params.points) if face is not None else renderer.draw(params.points)
     if args.side_by_side is not None:
         source = args.side_by_side or args.audio
         real = (cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in video.frames(source, args.fps))
@@ -154,13 +152,31 @@ def live(args: argparse.Namespace) -> int:
     return 0
 
 
+def check(args: argparse.Namespace) -> None:
+    """What is wrong with the command line, found before the models load (seconds sooner)."""
+    if args.live:
+        return
+    if not args.audio:
+        raise LipnetError("give the speech with -a FILE (or --live); see --help")
+    input_file(args.audio, "a sound or video file")
+    if args.output and Path(args.output).suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise LipnetError(f"{args.output}: renders are .mp4, .m4v or .mov files (-o)")
+    if (args.face or args.side_by_side is not None) and not args.output:
+        raise LipnetError("--face and --side-by-side draw a video: give -o OUT.mp4")
+    for name in (args.face, args.side_by_side):
+        if name:
+            input_file(name, "an image or video")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        check(args)
+    except LipnetError as err:
+        return cli.fail(err)
     cli.start()
     if args.live:
         return live(args)
-    if not args.audio:
-        return cli.fail("give the speech with -a FILE (or --live); see --help")
     try:
         print(animate_file(args), flush=True)
     except LipnetError as err:
