@@ -40,6 +40,14 @@ STUDENTS = {  # every setting that differs between them spelled out, whatever St
     "distilled-t1-running-0.8": {"distill": 0.8, "temperature": 1.0, "running_mean": 2.0},
     "distilled-t1-running-u36": {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0, "units": 36},
     "hard-running-u36": {"distill": 0.0, "running_mean": 2.0, "units": 36},
+    "hard-running-u36-cosine": {"distill": 0.0, "running_mean": 2.0, "units": 36, "schedule": "cosine"},
+    "distilled-t1-running-u36-cosine": {
+        "distill": 0.5,
+        "temperature": 1.0,
+        "running_mean": 2.0,
+        "units": 36,
+        "schedule": "cosine",
+    },
 }
 MAX_LOOKAHEAD_MS = 50  # the shipped student is the best on validation among those looking no further ahead
 EPOCHS = 80

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import keras
 
+import env
+from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write, atomic_write_text, remove_partial
 
 #: save(path, model, with_optimizer, extra): write a checkpoint of `model` (and its optimizer state if asked)
@@ -137,6 +139,17 @@ def fit(
         callbacks=callbacks,
         verbose=0,
     )
+
+
+def learning_rate(rate: float, schedule: str, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """The learning rate of a run of `steps` optimizer steps: constant, or (``cosine``) annealed to
+    env.LR_FINAL_FRACTION of it. The schedule follows the optimizer's step count, so a resumed run (its step count
+    restored) continues on the same curve."""
+    if schedule not in env.LR_SCHEDULES:
+        raise LipnetError(f"unknown learning-rate schedule {schedule!r}: choose from {', '.join(env.LR_SCHEDULES)}")
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(rate, steps, alpha=env.LR_FINAL_FRACTION)
+    return rate
 
 
 def resumable(run_dir: Path) -> tuple[keras.Model | None, int]:

@@ -45,6 +45,7 @@ class StudentConfig:
     epochs: int = 80  # at most: env.LIPSYNC_PATIENCE epochs without a better validation end it
     batch_size: int = 32
     learning_rate: float = 3e-3
+    schedule: str = "constant"  # or "cosine": annealed over all `epochs`, which it then runs (no early stop)
     augment: list[float] = field(default_factory=lambda: [0.85, 0.92, 1.08, 1.15])  # speed factors of extra copies
     gain_db: float = 12.0  # the extra copies play up to this much louder or quieter: a microphone's level is unknown
     hop_ms: int = env.HOP_MS
@@ -355,8 +356,9 @@ def _fit(config: StudentConfig, train_clips, val_clips, teacher, run_dir: Path, 
     validation, _ = _examples(config, val_clips, teacher if config.distill else None, augment=False)
     if model is None:
         model = network(config)
+        steps = config.epochs * -(-items // config.batch_size)
         model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
+            optimizer=keras.optimizers.Adam(runs.learning_rate(config.learning_rate, config.schedule, steps)),
             loss=DistillationLoss(config.distill, config.temperature),
             weighted_metrics=[accuracy],
         )
@@ -370,7 +372,7 @@ def _fit(config: StudentConfig, train_clips, val_clips, teacher, run_dir: Path, 
     runs.fit(
         model, data, run_dir, lambda path, net: Student(config, net).save(path), validation=validation,
         fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, monitor="val_accuracy",
-        mode="max", batch_size=config.batch_size, patience=env.LIPSYNC_PATIENCE, done=done, train_items=items,
+        mode="max", batch_size=config.batch_size, patience=None if config.schedule == "cosine" else env.LIPSYNC_PATIENCE, done=done, train_items=items,
         verbose=verbose,
     )  # fmt: skip
     return load(run_dir / "best.keras")

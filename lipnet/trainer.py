@@ -192,17 +192,9 @@ def _policy(config: TrainConfig) -> None:
 
 
 def _optimizer(config: TrainConfig, train_clips: int) -> keras.optimizers.Optimizer:
-    """Adam with gradient clipping; with the cosine schedule the rate follows the optimizer's step count,
-    so a resumed run (its step count restored) continues on the same curve."""
-    if config.schedule not in env.LR_SCHEDULES:
-        raise LipnetError(
-            f"unknown learning-rate schedule {config.schedule!r}: choose from {', '.join(env.LR_SCHEDULES)}"
-        )
-    rate = config.learning_rate
-    if config.schedule == "cosine":
-        steps = config.epochs * dataset.batches_per_epoch(train_clips, config.batch_size)
-        rate = keras.optimizers.schedules.CosineDecay(rate, steps, alpha=env.LR_FINAL_FRACTION)
-    return keras.optimizers.Adam(rate, clipnorm=5.0)
+    """Adam with gradient clipping, at the run's learning rate (`runs.learning_rate`)."""
+    steps = config.epochs * dataset.batches_per_epoch(train_clips, config.batch_size)
+    return keras.optimizers.Adam(runs.learning_rate(config.learning_rate, config.schedule, steps), clipnorm=5.0)
 
 
 def _compile(model: keras.Model, optimizer: keras.optimizers.Optimizer, config: TrainConfig) -> None:
