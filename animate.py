@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import env
@@ -62,12 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--side-by-side", nargs="?", const="", metavar="VIDEO",
         help="the real video (default: the input) on the left of the rendering",
     )  # fmt: skip
-    live = p.add_argument_group("live (--live)")
-    live.add_argument(
-        "--live", nargs="?", const="default", metavar="SOURCE",
-        help="the mouth as the sound arrives: the default microphone, a device number or name, or a file played",
-    )  # fmt: skip
-    live.add_argument("--jsonl", action="store_true", help="live: every frame as a JSON line")
+    cli.live_arguments(p, "the mouth", "")
     return p.parse_args(argv)
 
 
@@ -120,36 +116,30 @@ def _beside(source: str, real, drawn):
         yield renderer.side_by_side(last, frame)
 
 
-def live(args: argparse.Namespace) -> int:
-    """--live: the mouth of a microphone's (or a paced file's) sound, as it arrives."""
+def live(args: argparse.Namespace) -> Iterator[str]:
+    """--live: the mouth of a microphone's (or a paced file's) sound, as it arrives: a line per video frame, a
+    JSON object with ``--jsonl``."""
     import numpy as np
 
     from lipnet import animation, animator, microphone
 
-    try:
-        model, shape = animator.load(args.model), animation.load_model()
-        for frame in animator.stream(model, microphone.blocks(args.live)):
-            params = animator.mouth(frame.coefficients[None], np.array([frame.pressed]), shape)
-            points = params.points
-            channels = dict(zip(animation.CHANNELS, params.channels[0].tolist()))
-            if args.jsonl:
-                row = {
+    model, shape = animator.load(args.model), animation.load_model()
+    for frame in animator.stream(model, microphone.blocks(args.live)):
+        params = animator.mouth(frame.coefficients[None], np.array([frame.pressed]), shape)
+        channels = dict(zip(animation.CHANNELS, params.channels[0].tolist()))
+        if args.jsonl:
+            yield json.dumps(
+                {
                     "time": round(frame.time, 3),
                     "channels": {k: round(v, 4) for k, v in channels.items()},
                     "coefficients": np.round(params.coefficients[0], 5).tolist(),
-                    "points": np.round(points[0], 5).tolist(),
+                    "points": np.round(params.points[0], 5).tolist(),
                 }
-                print(json.dumps(row))
-            else:
-                bar = "#" * round(20 * channels["jawOpen"])
-                values = "  ".join(f"{name} {channels[name]:.2f}" for name in LIVE_CHANNELS)
-                print(f"{frame.time:8.2f} s  |{bar:<20}|  {values}")
-            sys.stdout.flush()
-    except LipnetError as err:
-        return cli.fail(err)
-    except (KeyboardInterrupt, BrokenPipeError):  # stopped by the user, or by the program reading the lines
-        return 0
-    return 0
+            )
+        else:
+            bar = "#" * round(20 * channels["jawOpen"])
+            values = "  ".join(f"{name} {channels[name]:.2f}" for name in LIVE_CHANNELS)
+            yield f"{frame.time:8.2f} s  |{bar:<20}|  {values}"
 
 
 def check(args: argparse.Namespace) -> None:
@@ -176,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli.fail(err)
     cli.start()
     if args.live:
-        return live(args)
+        return cli.follow(live(args))
     try:
         print(animate_file(args), flush=True)
     except LipnetError as err:

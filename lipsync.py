@@ -27,6 +27,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -69,12 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--min-duration", type=float, default=env.LIPSYNC_MIN_CUE, help="shortest cue, seconds (default: %(default)s)"
     )
     p.add_argument("--plot", metavar="OUT", help="write waveform, spectrogram and viseme strip to this PNG")
-    live = p.add_argument_group("live (--live)")
-    live.add_argument(
-        "--live", nargs="?", const="default", metavar="SOURCE",
-        help="visemes as the sound arrives: the default microphone, a device number or name, or a file played",
-    )  # fmt: skip
-    live.add_argument("--jsonl", action="store_true", help="live: every frame as a JSON line, with probabilities")
+    cli.live_arguments(p, "visemes", ", with probabilities")
     training = p.add_argument_group("training (--train DIR)")
     training.add_argument("--train", metavar="DIR", help="train a classifier on the labelled clips under DIR into -m")
     training.add_argument("--run-dir", help="the run directory (default: runs/lipsync-<date>-<time>)")
@@ -225,31 +221,25 @@ def load_model(path: str | Path):
     return (student.load if _saved_kind(path.with_suffix(".json")) == "student" else lipsync.load)(path)
 
 
-def live(args: argparse.Namespace) -> int:
-    """--live: visemes of a microphone's (or a paced file's) sound, as it arrives, from the real-time student."""
+def live(args: argparse.Namespace) -> Iterator[str]:
+    """--live: visemes of a microphone's (or a paced file's) sound, as it arrives, from the real-time student: a
+    line per change of viseme, or per frame with ``--jsonl``."""
     from lipnet import microphone, student
 
-    try:
-        model = load_model(args.model or env.LIPSYNC_STUDENT)
-        if not isinstance(model, student.Student):
-            raise LipnetError(f"{args.model}: not a real-time student (this model reads whole utterances)")
-        if args.visemes != model.config.classes:
-            raise LipnetError(f"the student gives {model.config.classes} visemes, not {args.visemes} (--visemes)")
-        classes, last = model.classes, None
-        for frame in student.stream(model, microphone.blocks(args.live)):
-            best = int(frame.probabilities.argmax())
-            if args.jsonl:
-                shares = {c: round(float(p), 4) for c, p in zip(classes, frame.probabilities)}
-                print(json.dumps({"time": round(frame.time, 3), "viseme": classes[best], "probabilities": shares}))
-            elif best != last:
-                print(f"{frame.time:8.2f} s  {classes[best]:<3} {frame.probabilities[best]:4.0%}", flush=True)
-            last = best
-            sys.stdout.flush()
-    except LipnetError as err:
-        return cli.fail(err)
-    except (KeyboardInterrupt, BrokenPipeError):  # stopped by the user, or by the program reading the lines
-        return 0
-    return 0
+    model = load_model(args.model or env.LIPSYNC_STUDENT)
+    if not isinstance(model, student.Student):
+        raise LipnetError(f"{args.model}: not a real-time student (this model reads whole utterances)")
+    if args.visemes != model.config.classes:
+        raise LipnetError(f"the student gives {model.config.classes} visemes, not {args.visemes} (--visemes)")
+    classes, last = model.classes, None
+    for frame in student.stream(model, microphone.blocks(args.live)):
+        best = int(frame.probabilities.argmax())
+        if args.jsonl:
+            shares = {c: round(float(p), 4) for c, p in zip(classes, frame.probabilities)}
+            yield json.dumps({"time": round(frame.time, 3), "viseme": classes[best], "probabilities": shares})
+        elif best != last:
+            yield f"{frame.time:8.2f} s  {classes[best]:<3} {frame.probabilities[best]:4.0%}"
+        last = best
 
 
 def _labelled(data: dict) -> tuple[list, list]:
@@ -288,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train or args.resume:
         return train(args)
     if args.live:
-        return live(args)
+        return cli.follow(live(args))
     if not args.inputs:
         return cli.fail("give audio or video files (or --train DIR); see --help")
     from lipnet import corpus

@@ -20,7 +20,6 @@ the PCA coefficients of the lips tracked on the same clip's video (`lipnet.anima
 squared error: the components are orthonormal, so that is the squared landmark error within the PCA space.
 """
 
-import dataclasses
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -181,12 +180,7 @@ class Animator:
         """Write ``path`` (``.keras``) and its ``.json`` config, atomically."""
         from lipnet import runs
 
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise LipnetError(f"{path}: an animator is saved as a .keras file")
-        runs.write_keras(path, self.network)
-        atomic_write_text(path.with_suffix(".json"), json.dumps(asdict(self.config), indent=2))
-        return path
+        return runs.write_model(path, self.network, self.config, "an animator")
 
 
 class Stream:
@@ -460,24 +454,10 @@ def _fit(config, train_set, val_set, shape, run_dir: Path, verbose: int, model=N
 def load(path: str | Path) -> Animator:
     """An animator `Animator.save` wrote, with the student it reads. LipnetError naming the file when it is missing
     or not one."""
-    path = Path(path)
-    meta = path.with_suffix(".json")
-    if not path.is_file() or not meta.is_file():
-        raise LipnetError(f"{path}: no such model (a .keras file with its .json beside it)")
-    try:
-        saved = json.loads(meta.read_text())
-        if saved.get("kind") != "animator":
-            raise ValueError("it is not an animator's")
-        config = AnimatorConfig(**saved).check()
-    except (ValueError, TypeError) as err:
-        raise LipnetError(f"{meta}: not an animator's configuration ({err})") from None
-    if missing := [f.name for f in dataclasses.fields(AnimatorConfig) if f.name not in saved]:
-        raise LipnetError(f"{meta}: written by an older lipnet, without {', '.join(missing)}: retrain it")
-    try:
-        net = keras.saving.load_model(path, compile=False)
-    except Exception as err:  # a damaged or foreign file: one line, naming it
-        raise LipnetError(f"{path}: cannot load the model ({type(err).__name__}: {err})") from None
-    return Animator(config, net, student.load(env.ROOT / config.student))
+    from lipnet import runs
+
+    config, network = runs.read_model(path, AnimatorConfig, "an animator")
+    return Animator(config, network, student.load(env.ROOT / config.student))
 
 
 def stream(animator: Animator, chunks: Iterable[np.ndarray]) -> Iterator[Frame]:

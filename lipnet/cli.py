@@ -6,9 +6,13 @@ backend when it is installed) with standard error muted so a user sees lipnet's 
 else. Call it before importing any lipnet module that uses Keras.
 """
 
+import argparse
 import importlib.util
 import os
 import sys
+from collections.abc import Iterable
+
+from lipnet.errors import LipnetError
 
 
 def start() -> None:
@@ -36,6 +40,30 @@ def start() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+
+
+def live_arguments(parser: argparse.ArgumentParser, what: str, each_frame: str) -> None:
+    """The options of a tool that follows live sound: ``--live [SOURCE]`` (`what` comes as the sound arrives) and
+    ``--jsonl`` (every frame as a JSON line: `each_frame`)."""
+    live = parser.add_argument_group("live (--live)")
+    live.add_argument(
+        "--live", nargs="?", const="default", metavar="SOURCE",
+        help=f"{what} as the sound arrives: the default microphone, a device number or name, or a file played",
+    )  # fmt: skip
+    live.add_argument("--jsonl", action="store_true", help=f"live: every frame as a JSON line{each_frame}")
+
+
+def follow(lines: Iterable[str]) -> int:
+    """Print lines as they come (a live tool's output), each flushed at once; returns the exit status: a LipnetError
+    is one line and 1, Ctrl-C or the reading program closing the pipe a clean stop."""
+    try:
+        for line in lines:
+            print(line, flush=True)
+    except LipnetError as err:
+        return fail(err)
+    except (KeyboardInterrupt, BrokenPipeError):
+        return 0
+    return 0
 
 
 def fail(message: object) -> int:

@@ -8,6 +8,7 @@ files whole: everything goes through `lipnet.storage`'s atomic writes.
 """
 
 import csv
+import dataclasses
 import importlib.util
 import io
 import json
@@ -171,6 +172,46 @@ def write_keras(path: Path, network: keras.Model) -> None:
             f.write((Path(tmp) / f"model{path.suffix}").read_bytes())
 
     atomic_write(path, write)
+
+
+def write_model(path: str | Path, network: keras.Model, config, what: str) -> Path:
+    """Save a trained `network` as ``path`` (``.keras``, without optimizer state) and its `config` (a dataclass) as
+    the ``.json`` beside it, each atomically: what `read_model` reads. `what` names the model in errors."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise LipnetError(f"{path}: {what} is saved as a .keras file")
+    bare = keras.models.clone_model(network)  # uncompiled: no optimizer state
+    bare.set_weights(network.get_weights())
+    write_keras(path, bare)
+    atomic_write_text(path.with_suffix(".json"), json.dumps(dataclasses.asdict(config), indent=2))
+    return path
+
+
+def read_model(path: str | Path, config_type: type, what: str) -> tuple:
+    """(configuration, network) of a model `write_model` saved; `config_type` is its configuration's dataclass.
+
+    LipnetError naming the file when either file is missing, the configuration is not `what`'s (another ``kind``,
+    or a setting missing: a default standing in for a setting the model was trained without would make a silently
+    wrong model) or the network does not load.
+    """
+    path = Path(path)
+    meta = path.with_suffix(".json")
+    if not path.is_file() or not meta.is_file():
+        raise LipnetError(f"{path}: no such model (a .keras file with its .json beside it)")
+    try:
+        saved = json.loads(meta.read_text())
+        if saved.get("kind") != getattr(config_type, "kind", None):
+            raise ValueError(f"its kind is {saved.get('kind')!r}")
+        config = config_type(**saved).check()
+    except (ValueError, TypeError, AttributeError) as err:
+        raise LipnetError(f"{meta}: not {what}'s configuration ({err})") from None
+    if missing := [f.name for f in dataclasses.fields(config_type) if f.name not in saved]:
+        raise LipnetError(f"{meta}: written by an older lipnet, without {', '.join(missing)}: retrain it")
+    try:
+        network = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # a damaged or foreign file: one line, naming it
+        raise LipnetError(f"{path}: cannot load the model ({type(err).__name__}: {err})") from None
+    return config, network
 
 
 def tensorboard(run_dir: Path, verbose: int = 1) -> list[keras.callbacks.Callback]:

@@ -131,14 +131,7 @@ class Student:
         """Write ``path`` (``.keras``) and its ``.json`` config, atomically."""
         from lipnet import runs
 
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise LipnetError(f"{path}: a student is saved as a .keras file")
-        network = keras.models.clone_model(self.network)  # uncompiled: no optimizer state
-        network.set_weights(self.network.get_weights())
-        runs.write_keras(path, network)
-        atomic_write_text(path.with_suffix(".json"), json.dumps(asdict(self.config), indent=2))
-        return path
+        return runs.write_model(path, self.network, self.config, "a student")
 
 
 class Stream:
@@ -380,23 +373,9 @@ def _fit(config: StudentConfig, train_clips, val_clips, teacher, run_dir: Path, 
 
 def load(path: str | Path) -> Student:
     """A student `Student.save` wrote. Raises LipnetError naming the file when it is missing or not one."""
-    path = Path(path)
-    meta = path.with_suffix(".json")
-    if not path.is_file() or not meta.is_file():
-        raise LipnetError(f"{path}: no such model (a .keras file with its .json beside it)")
-    try:
-        saved = json.loads(meta.read_text())
-        config = StudentConfig(**saved).check()
-    except (ValueError, TypeError) as err:
-        raise LipnetError(f"{meta}: not a student's configuration ({err})") from None
-    if missing := [f.name for f in dataclasses.fields(StudentConfig) if f.name not in saved]:
-        # a default standing in for a setting the model was trained without would be a silently wrong model
-        raise LipnetError(f"{meta}: written by an older lipnet, without {', '.join(missing)}: retrain it")
-    try:
-        network = keras.saving.load_model(path, compile=False)
-    except Exception as err:  # a damaged or foreign file: one line, naming it
-        raise LipnetError(f"{path}: cannot load the model ({type(err).__name__}: {err})") from None
-    return Student(config, network)
+    from lipnet import runs
+
+    return Student(*runs.read_model(path, StudentConfig, "a student"))
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
