@@ -20,6 +20,7 @@ the PCA coefficients of the lips tracked on the same clip's video (`lipnet.anima
 squared error: the components are orthonormal, so that is the squared landmark error within the PCA space.
 """
 
+import hashlib
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -64,6 +65,7 @@ class AnimatorConfig:
     # large (relative to each component's spread) so the network leans on them no more than its own will bear
     components: int = env.ANIMATION_COMPONENTS
     student: str = str(env.LIPSYNC_STUDENT.relative_to(env.ROOT))  # the features' source (relative to the repo)
+    student_sha1: str = ""  # of that file when this animator learnt its features: another student's mean nothing
     shape: str = ""  # fingerprint of the mouth-shape model whose coefficients it predicts
     epochs: int = 100  # at most: env.ANIMATOR_PATIENCE epochs without a better validation RMSE end it
     batch_size: int = 16
@@ -360,7 +362,7 @@ def train(
 ) -> Animator:
     """Fit an animator in a `lipnet.runs` run directory on the tracked mouths of `train_set`, choosing the epoch
     on `val_set`; returns its best epoch."""
-    config.shape = shape.fingerprint
+    config.shape, config.student_sha1 = shape.fingerprint, _sha1(env.ROOT / config.student)
     config.check()
     run_dir = Path(run_dir)
     if (run_dir / "last.keras").exists():
@@ -457,7 +459,15 @@ def load(path: str | Path) -> Animator:
     from lipnet import runs
 
     config, network = runs.read_model(path, AnimatorConfig, "an animator")
-    return Animator(config, network, student.load(env.ROOT / config.student))
+    reader = env.ROOT / config.student
+    if reader.is_file() and _sha1(reader) != config.student_sha1:
+        raise LipnetError(f"{path}: learnt the features of another {config.student} than the one there now: retrain it")
+    return Animator(config, network, student.load(reader))
+
+
+def _sha1(path: Path) -> str:
+    """SHA-1 of a file's bytes, hex."""
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 def stream(animator: Animator, chunks: Iterable[np.ndarray]) -> Iterator[Frame]:

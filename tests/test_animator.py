@@ -160,6 +160,11 @@ def test_bad_model_files_are_one_line_errors(tmp_path):
         animator.load(tmp_path / "none.keras")
     with pytest.raises(LipnetError, match="not an animator"):
         animator.load(env.LIPSYNC_STUDENT)
+    saved = json.loads(env.ANIMATOR_MODEL.with_suffix(".json").read_text())
+    (tmp_path / "old.keras").write_bytes(env.ANIMATOR_MODEL.read_bytes())
+    (tmp_path / "old.json").write_text(json.dumps({**saved, "student_sha1": "0" * 40}))  # learnt another student
+    with pytest.raises(LipnetError, match="features of another .* retrain it"):
+        animator.load(tmp_path / "old.keras")
 
 
 CARD = {  # models/ANIMATOR_CARD.md, "Results": (landmark RMSE, opening correlation)
