@@ -145,6 +145,8 @@ def live(args: argparse.Namespace) -> Iterator[str]:
 def check(args: argparse.Namespace) -> None:
     """What is wrong with the command line, found before the models load (seconds sooner)."""
     if args.live:
+        if args.fps != env.FPS or args.output:
+            raise LipnetError(f"--live gives {env.FPS} frames a second as lines of text: --fps and -o are for files")
         return
     if not args.audio:
         raise LipnetError("give the speech with -a FILE (or --live); see --help")

@@ -82,6 +82,7 @@ def test_live_json_lines_from_a_file_at_its_pace():
         (["-a", str(SAMPLE), "--face", str(SAMPLE)], "give -o OUT.mp4"),
         (["-a", str(SAMPLE), "-m", "models/lipsync-student-grid-s1.keras"], "not an animator"),
         ([], "give the speech with -a FILE"),
+        (["--live", str(SAMPLE), "--fps", "60"], "--fps and -o are for files"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, message):
