@@ -89,12 +89,20 @@ def frame_targets(
       next frame's, the 40 ms it is shown (audio frame 4j is at its instant).
 
     Cached in ``<crop>.frames.npz`` beside the crop file (plain arrays), recomputed when the recording, the
-    teacher or the crop length changed. Raises LipnetError naming the clip when it has no recording or labels.
+    teacher or the crop length changed. A cache whose recording is not at hand (moved with the crops to another
+    machine: bench/gpu_aux.sh) is used as it is if it has a target for every crop frame. Raises LipnetError naming
+    the clip when it has no recording (nor such a cache) or no labels.
     """
     cache = sample.path.with_name(sample.path.name.removesuffix(".npy") + FRAME_TARGETS_SUFFIX)
-    if sample.source is None:
-        raise LipnetError(f"{sample.key}: no source video or audio found to label its frames (give its directory)")
     frames = len(load_clip(sample.path, None))
+    if sample.source is None:
+        try:
+            with np.load(cache, allow_pickle=False) as saved:
+                if len(saved["visemes"]) == frames:
+                    return {k: saved[k] for k in ("phones", "visemes", "teacher")}
+        except (OSError, ValueError, KeyError):
+            pass
+        raise LipnetError(f"{sample.key}: no source video or audio found to label its frames (give its directory)")
     stamp = json.dumps({"frames": frames, "text": sample.text, **_file_stamp(sample.source, teacher)})
     if cache.is_file():
         try:

@@ -1,6 +1,7 @@
 """Learning from the sound: per-frame targets of real GRID clips, auxiliary heads and distillation in training."""
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -88,8 +89,17 @@ def test_frame_targets_are_cached_and_recomputed_when_stale(corpus):
     np.testing.assert_array_equal(again["phones"], first["phones"])
 
 
+def test_targets_moved_without_their_recording_are_used_as_they_are(corpus, tmp_path):
+    sample = samples(corpus)["s1/pwbq6p"]
+    first = dataset.frame_targets(sample, alignments=corpus / "alignments")
+    for suffix in (".npy", dataset.FRAME_TARGETS_SUFFIX):  # crops and targets alone, as to a GPU machine
+        shutil.copy(sample.path.with_name("pwbq6p" + suffix), tmp_path)
+    alone = dataclasses.replace(sample, path=tmp_path / "pwbq6p.npy", source=None)
+    np.testing.assert_array_equal(dataset.frame_targets(alone)["teacher"], first["teacher"])
+
+
 def test_a_clip_without_a_recording_is_one_line_naming_it(corpus, tmp_path):
-    shutil.copytree(corpus / "crops", tmp_path / "crops")
+    shutil.copytree(corpus / "crops", tmp_path / "crops", ignore=shutil.ignore_patterns("*.frames.npz"))
     config = trainer.TrainConfig(data_dir=str(tmp_path / "crops"), split="random", aux_visemes=0.3, model=TINY)
     with pytest.raises(LipnetError, match=r"^s1/\w+: no source video or audio found"):
         trainer.train(config, tmp_path / "run", verbose=0)
