@@ -87,6 +87,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     training.add_argument("--delay", type=int, help="a student's look-ahead, frames (default: 3)")
     training.add_argument(
+        "--schedule", choices=env.LR_SCHEDULES, help="a student's learning rate: constant, or cosine over --epochs"
+    )
+    training.add_argument(
         "--running-mean", type=float, help="a student's mean normalisation: running over seconds, 0: fixed (default 2)"
     )
     training.add_argument("--balance", default="none", help="none | weights | downsample (default: %(default)s)")
@@ -160,7 +163,10 @@ def train(args: argparse.Namespace) -> int:
                 raise LipnetError("give -m: the file the trained model is saved as")
             settings = {} if args.epochs is None else {"epochs": args.epochs}
             if args.kind == "student":
-                chosen = {"delay": args.delay, "distill": args.distill, "running_mean": args.running_mean}
+                chosen = {
+                    "delay": args.delay, "distill": args.distill, "running_mean": args.running_mean,
+                    "schedule": args.schedule,
+                }  # fmt: skip
                 settings |= {k: v for k, v in chosen.items() if v is not None}
                 config = student.StudentConfig(classes=args.classes or "ovr", **settings)
                 config = dataclasses.replace(config, teacher=args.teacher if config.distill else "").check()

@@ -4,8 +4,8 @@ The phoneme teacher (`lipnet.teacher`) reads a frame best when it has heard the 
 call needs the mouth shape within a frame or two. The student sees only the past, plus `StudentConfig.delay`
 frames of look-ahead: its output for frame t comes when frame t + delay has been heard. It learns the
 forced-aligned labels and, with ``distill`` > 0, the teacher's posteriors softened by a temperature (its phones
-added up into the student's visemes): wav2vis's distillation. On GRID s1 the labels alone did as well
-(bench/student.py), so that is the default.
+added up into the student's visemes): wav2vis's distillation. On GRID s1 it draws with the labels alone and
+reads other voices better (bench/student.py); the shipped student is distilled, the default needs no teacher.
 
 Its features are causal too: log-mel bands (`lipnet.audio.log_mel`, no deltas, which would look 40 ms ahead)
 normalised by the training corpus's mean (or a running mean) and deviation, not by the utterance's. Offline
@@ -38,8 +38,8 @@ class StudentConfig:
     classes: str = "ovr"  # a viseme set of lipnet.visemes
     units: int = 36  # GRU width
     delay: int = 3  # frames of look-ahead: the output for frame t comes with frame t + delay
-    distill: float = 0.0  # weight of the teacher's softened posteriors in the loss (0: the labels alone, which did as
-    # well here: bench/student.py)
+    distill: float = 0.0  # weight of the teacher's softened posteriors in the loss (0: the labels alone; the shipped
+    # student: 0.5)
     temperature: float = 1.0  # softening of the teacher's posteriors (2 did worse: bench/student.py)
     teacher: str = ""  # the teacher's file, for the record
     epochs: int = 80  # at most: env.LIPSYNC_PATIENCE epochs without a better validation end it
