@@ -197,10 +197,10 @@ def main() -> None:
         "\n| model | look-ahead ms | val RMSE | held-out RMSE | opening r | /p b m/ closed | others RMSE | others r |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    validation = {}
+    validation, held_out = {}, {}
     for name, ahead, model in rows:
         v, s, o = (animator.score(model, clips, shape) for clips in (val, test, others))
-        validation[name] = v.rmse
+        validation[name], held_out[name] = v.rmse, s
         print(
             f"| {name} | {ahead} | {v.rmse:.4f} | {s.rmse:.4f} | {s.opening:.3f} | {s.closures:.0%} | "
             f"{o.rmse:.4f} | {o.opening:.3f} |",
@@ -217,6 +217,12 @@ def main() -> None:
             f"| {best}, lips pressed on /p b m/ heard | {models[best].lookahead_ms:.0f} | {v.rmse:.4f} | "
             f"{s.rmse:.4f} | {s.opening:.3f} | {s.closures:.0%} | {o.rmse:.4f} | {o.opening:.3f} |"
         )
+        held_out[f"{best}, lips pressed"] = s
+    print("\nheld-out s1, correlation over time of each measure with the tracked one (mean over clips):")
+    print("\n| model | " + " | ".join(animation.MEASURES) + " |")
+    print("|---|" + "---:|" * len(animation.MEASURES))
+    for name, s in held_out.items():
+        print(f"| {name} | " + " | ".join(f"{s.measures[m]:.3f}" for m in animation.MEASURES) + " |")
     truth = animator.score_points(
         [shape.decode(base.table[base._true_visemes(u, len(u.mouth.points))]) for u in test], test, shape
     ).opening

@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -486,6 +486,7 @@ class Scores:
     opening: float  # Pearson correlation over time of the outer lip height (jawOpen's measure), mean over clips
     closures: float  # /p b m/ during which the lips close (`closed`), fraction; NaN without phones
     clips: int
+    measures: dict[str, float] = field(default_factory=dict)  # the same correlation for every measure (`MEASURES`)
 
 
 def score(model, utterances: list[Utterance], shape: animation.ShapeModel) -> Scores:
@@ -501,20 +502,27 @@ def score_points(predicted: list[np.ndarray], utterances: list[Utterance], shape
         n = min(len(points), len(u.mouth.points))
         points, tracked = points[:n], u.mouth.points[:n]
         squared.append((np.linalg.norm(points - tracked, axis=-1) ** 2).ravel())
-        height, true_height = animation.measures(points)[:, 0], animation.measures(tracked)[:, 0]
-        if height.std() > 1e-9 and true_height.std() > 1e-9:
-            correlations.append(np.corrcoef(height, true_height)[0, 1])
-        else:
-            correlations.append(0.0)  # a mouth that never moves follows nothing
+        correlations.append(
+            [_correlation(a, b) for a, b in zip(animation.measures(points).T, animation.measures(tracked).T)]
+        )
         for first, last in bilabial_frames(u.phones, n):
             bilabials += 1
             closed += bool(closed_lips(points[first : last + 1], shape).any())
+    per_measure = np.mean(correlations, axis=0)
     return Scores(
         float(np.sqrt(np.concatenate(squared).mean())),
-        float(np.mean(correlations)),
+        float(per_measure[animation.MEASURES.index("height")]),
         closed / bilabials if bilabials else float("nan"),
         len(utterances),
+        {name: float(r) for name, r in zip(animation.MEASURES, per_measure)},
     )
+
+
+def _correlation(predicted: np.ndarray, tracked: np.ndarray) -> float:
+    """Pearson correlation of two series; 0 when either never moves (it follows nothing)."""
+    if predicted.std() < 1e-9 or tracked.std() < 1e-9:
+        return 0.0
+    return float(np.corrcoef(predicted, tracked)[0, 1])
 
 
 def bilabial_frames(phones: list[Segment], frames: int) -> list[tuple[int, int]]:

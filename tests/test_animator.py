@@ -106,6 +106,7 @@ def test_live_gives_what_offline_gives(clips, reader, net):
 def test_scores_of_the_tracked_mouth_and_of_the_mean_mouth(clips, shape):
     tracked = animator.score_points([u.mouth.points for u in clips], clips, shape)
     assert tracked.rmse == 0 and tracked.opening == pytest.approx(1)
+    assert tracked.measures == pytest.approx(dict.fromkeys(animation.MEASURES, 1.0))
     mean = animator.score(lambda s: np.zeros((animator.video_frames(len(s)), 8), np.float32), clips, shape)
     by_hand = np.sqrt(np.mean([(np.linalg.norm(u.mouth.points - shape.mean, axis=-1) ** 2).mean() for u in clips]))
     assert mean.rmse == pytest.approx(by_hand, rel=0.05) and mean.opening == 0
