@@ -387,14 +387,15 @@ def resume(
     return _fit(config, train_set, val_set, shape, run_dir, verbose, model, done)
 
 
-def _examples(animator: Animator, utterances: list[Utterance], rng: np.random.Generator | None):
-    """Inputs, targets `lookahead` frames late (output t answers for frame t - lookahead) and per-frame weights (0
-    where no frame is answered); with `rng`, the autoregressive feedback noised."""
-    config = animator.config
+def _examples(
+    config: AnimatorConfig, inputs: list[np.ndarray], utterances: list[Utterance], rng: np.random.Generator | None
+):
+    """The utterances' `Animator.inputs`, targets `lookahead` frames late (output t answers for frame t -
+    lookahead) and per-frame weights (0 where no frame is answered); with `rng`, the autoregressive feedback
+    noised."""
     xs, previous, ys, ws = [], [], [], []
     spread = np.sqrt(_variance(utterances)) * config.feedback_noise
-    for u in utterances:
-        x = animator.inputs(u.samples)
+    for x, u in zip(inputs, utterances):
         n = min(len(x) - config.lookahead, len(u.mouth.coefficients))
         y = np.zeros((n + config.lookahead, config.components), np.float32)
         y[config.lookahead :] = u.mouth.coefficients[:n, : config.components]
@@ -422,16 +423,16 @@ def _fit(config, train_set, val_set, shape, run_dir: Path, verbose: int, model=N
 
     keras.utils.set_random_seed(config.seed + done)
     reader = student.load(env.ROOT / config.student)
-    animator = Animator(config, model, reader)
-    data = _examples(animator, train_set, np.random.default_rng(config.seed + done))
-    validation = _examples(animator, val_set, None)
+    heard = Animator(config, model, reader).inputs  # the student's features: once a clip, they do not change
+    inputs = [heard(u.samples) for u in val_set]
+    data = _examples(
+        config, [heard(u.samples) for u in train_set], train_set, np.random.default_rng(config.seed + done)
+    )
+    validation = _examples(config, inputs, val_set, None)
     if model is None:
         width = data[0][0].shape[-1] if config.network == "autoregressive" else data[0].shape[-1]
         model = network(config, width)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
-        animator.network = model
-
-    inputs = [animator.inputs(u.samples) for u in val_set]
 
     def validate(net: keras.Model) -> dict:
         answers = Animator(config, net, reader).answers_of(inputs)
