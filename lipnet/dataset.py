@@ -96,21 +96,12 @@ def frame_targets(
     cache = sample.path.with_name(sample.path.name.removesuffix(".npy") + FRAME_TARGETS_SUFFIX)
     frames = len(load_clip(sample.path, None))
     if sample.source is None:
-        try:
-            with np.load(cache, allow_pickle=False) as saved:
-                if len(saved["visemes"]) == frames:
-                    return {k: saved[k] for k in ("phones", "visemes", "teacher")}
-        except (OSError, ValueError, KeyError):
-            pass
+        if (moved := _cached_targets(cache, lambda saved: len(saved["visemes"]) == frames)) is not None:
+            return moved
         raise LipnetError(f"{sample.key}: no source video or audio found to label its frames (give its directory)")
     stamp = json.dumps({"frames": frames, "text": sample.text, **_file_stamp(sample.source, teacher)})
-    if cache.is_file():
-        try:
-            with np.load(cache, allow_pickle=False) as saved:
-                if str(saved["stamp"]) == stamp:
-                    return {k: saved[k] for k in ("phones", "visemes", "teacher")}
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable: compute again
+    if (cached := _cached_targets(cache, lambda saved: str(saved["stamp"]) == stamp)) is not None:
+        return cached
     clip = corpus.load(sample.source, list(align_dirs), alignments)
     if not clip.phones:
         raise LipnetError(f"{sample.key}: {sample.source} is labelled with visemes, not phones")
@@ -124,6 +115,18 @@ def frame_targets(
     }
     atomic_write(cache, lambda f: np.savez(f, stamp=np.array(stamp), **targets))
     return targets
+
+
+def _cached_targets(cache: Path, current) -> dict[str, np.ndarray] | None:
+    """The targets `frame_targets` cached in `cache` when it is readable and `current(saved arrays)` holds; None
+    when it is missing, unreadable (computed again) or stale."""
+    try:
+        with np.load(cache, allow_pickle=False) as saved:
+            if current(saved):
+                return {k: saved[k] for k in ("phones", "visemes", "teacher")}
+    except (OSError, ValueError, KeyError):
+        pass
+    return None
 
 
 def _file_stamp(*paths: Path) -> dict:

@@ -253,28 +253,18 @@ def _fit(
 ) -> Path:
     if (config.curriculum_epochs or config.windows) and not any(s.words for s in train_set):
         raise LipnetError("--curriculum and --windows need word timings: give the .align files with -a")
+    shared = {"frames": config.frames, "workers": config.workers, "multiple": config.devices, "targets": targets}
     batches = dataset.Batches(
         train_set,
         config.batch_size,
         shuffle=True,
         seed=config.seed,
-        frames=config.frames,
-        workers=config.workers,
         curriculum_epochs=config.curriculum_epochs,
         window_probability=config.windows,
-        multiple=config.devices,
-        targets=targets,
+        **shared,
     )
     batches.set_epoch(start_epoch)
-    validation = dataset.Batches(
-        val_set,
-        config.batch_size,
-        shuffle=False,
-        frames=config.frames,
-        workers=config.workers,
-        multiple=config.devices,
-        targets=targets,
-    )
+    validation = dataset.Batches(val_set, config.batch_size, shuffle=False, **shared)
     # models trained on GRID sentences only decode with the GRID grammar by default (see reader.LipReader)
     grammar = "grid" if all(grid.is_sentence(s.text) for s in train_set + val_set) else None
     visemes = None  # the viseme head is scored on the validation clips' frames as the model sees them
