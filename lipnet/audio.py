@@ -68,6 +68,22 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
     return samples
 
 
+def mux_mono(container, stream, samples: np.ndarray, start: int = 0) -> None:
+    """Encode mono float samples (clipped to -1..1) into `stream`, a mono AAC stream of the open PyAV output
+    `container` (added before anything was muxed, as FFmpeg writes the header then), the first at sample `start`
+    of the stream's rate; then flush the encoder. The writing counterpart of `load`, for tools that write video."""
+    import av
+
+    mono = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1, 1)
+    rate = stream.codec_context.sample_rate
+    size = stream.codec_context.frame_size or 1024  # AAC's frame
+    for i in range(0, len(mono), size):
+        frame = av.AudioFrame.from_ndarray(mono[None, i : i + size], format="flt", layout="mono")
+        frame.sample_rate, frame.pts = rate, start + i
+        container.mux(stream.encode(frame))
+    container.mux(stream.encode(None))
+
+
 def hop_length(hop_ms: int = env.HOP_MS, sample_rate: int = env.SAMPLE_RATE) -> int:
     """Samples per feature frame; raises ValueError unless the hop is whole samples and divides a video frame."""
     if hop_ms <= 0 or VIDEO_FRAME_MS % hop_ms or (sample_rate * hop_ms) % 1000:

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 import env
-from lipnet import animation
+from lipnet import animation, audio
 from lipnet.errors import LipnetError, input_file
 from lipnet.mouth import MOUTH, MouthExtractor, crop_transforms
 from lipnet.storage import atomic_write
@@ -183,15 +183,8 @@ def write_video(
                 frame.pts = i
                 out.mux(video.encode(frame))
             out.mux(video.encode(None))
-            if sound is None:
-                return
-            mono = np.clip(np.asarray(samples, dtype=np.float32).reshape(-1), -1, 1)
-            size = sound.codec_context.frame_size or 1024
-            for i in range(0, len(mono), size):
-                chunk = av.AudioFrame.from_ndarray(mono[None, i : i + size], format="flt", layout="mono")
-                chunk.sample_rate, chunk.pts = sample_rate, i
-                out.mux(sound.encode(chunk))
-            out.mux(sound.encode(None))
+            if sound is not None:
+                audio.mux_mono(out, sound, samples)
 
     return atomic_write(path, write)
 

@@ -644,12 +644,7 @@ def shift_audio(source: str | Path, target: str | Path, frames: int) -> Path:
                     continue
                 packet.stream = video_out
                 out.mux(packet)
-            size = sound.codec_context.frame_size or 1152
-            for i in range(0, len(moved), size):
-                frame = av.AudioFrame.from_ndarray(moved[None, i : i + size], format="flt", layout="mono")
-                frame.sample_rate, frame.pts = rate, start + i  # where the sound began
-                out.mux(sound.encode(frame))
-            out.mux(sound.encode(None))
+            audio.mux_mono(out, sound, moved, start)  # from where the sound began
 
     return atomic_write(target, write)
 
