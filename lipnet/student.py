@@ -37,6 +37,9 @@ class StudentConfig:
     kind: str = "student"  # tells lipsync.py's model loader what it holds
     classes: str = "ovr"  # a viseme set of lipnet.visemes
     units: int = 36  # GRU width
+    layers: int = 1  # GRUs stacked, each `units` wide
+    front: int = 0  # channels of a causal convolution over the last `front_width` frames before the GRU (0: none)
+    front_width: int = 3
     delay: int = 3  # frames of look-ahead: the output for frame t comes with frame t + delay
     distill: float = 0.0  # weight of the teacher's softened posteriors in the loss (0: the labels alone; the shipped
     # student: 0.5)
@@ -61,6 +64,8 @@ class StudentConfig:
             raise LipnetError(f"a student learns visemes, not {self.classes!r}: choose ovr, rhubarb or neti")
         if self.delay < 0 or not 0 <= self.distill <= 1 or self.temperature <= 0:
             raise LipnetError("a student needs delay >= 0, 0 <= distill <= 1 and temperature > 0")
+        if self.layers < 1 or self.front < 0 or self.front_width < 1:
+            raise LipnetError("a student needs layers >= 1, front >= 0 and front_width >= 1")
         audio.hop_length(self.hop_ms)
         return self
 
@@ -101,7 +106,7 @@ class Student:
         GRU's output is what the student has learnt to hear, the features `lipnet.animator` reads."""
         raw = audio.log_mel(samples, self.config.hop_ms, self.config.window_ms, self.config.n_mels)
         x = Normaliser(self.config)(np.concatenate([raw, silence(self.config, self.config.delay)]))
-        hidden, _, logits = (np.asarray(a)[0] for a in self.step().predict_on_batch([x[None], self._initial()]))
+        hidden, logits, _ = self._run(np.concatenate([self._history(), x]), self._initial())
         d = self.config.delay
         return hidden[d:], _softmax(logits[d:])
 
@@ -114,18 +119,33 @@ class Student:
         return Stream(self)
 
     def step(self) -> keras.Model:
-        """The network one chunk at a time: (frames, GRU state) -> (GRU outputs, GRU state, logits), the same
-        layers."""
+        """The network one chunk at a time, the same layers: (the chunk's frames after the `front_width` - 1 before
+        them, one state per GRU) -> (the last GRU's outputs, logits, the GRUs' states after the chunk)."""
         if self._step is None:
             frames = keras.Input((None, self.network.input_shape[-1]))
-            state = keras.Input((self.config.units,))
-            sequence, final = self.network.get_layer("gru")(frames, initial_state=state)
-            self._step = keras.Model([frames, state], [sequence, final, self.network.get_layer("logits")(sequence)])
+            states = [keras.Input((self.config.units,)) for _ in range(self.config.layers)]
+            x = self.network.get_layer("front")(frames) if self.config.front else frames
+            finals = []
+            for i, state in enumerate(states):
+                x, final = self.network.get_layer(_gru_name(i))(x, initial_state=state)
+                finals.append(final)
+            self._step = keras.Model([frames, *states], [x, self.network.get_layer("logits")(x), *finals])
         return self._step
 
-    def _initial(self) -> np.ndarray:
-        """The GRU's state before the first frame."""
-        return np.zeros((1, self.config.units), np.float32)
+    def _run(self, x: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """(frames, units) GRU outputs, (frames, classes) logits and the states after `x`, its first
+        `front_width` - 1 frames history."""
+        hidden, logits, *finals = self.step().predict_on_batch([x[None], *states])
+        return np.asarray(hidden)[0], np.asarray(logits)[0], [np.asarray(f) for f in finals]
+
+    def _initial(self) -> list[np.ndarray]:
+        """The GRUs' states before the first frame."""
+        return [np.zeros((1, self.config.units), np.float32) for _ in range(self.config.layers)]
+
+    def _history(self) -> np.ndarray:
+        """The frames the front convolution sees before the first: zeros, as its padding in training."""
+        width = self.config.front_width if self.config.front else 1
+        return np.zeros((width - 1, self.config.n_mels), np.float32)
 
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (``.keras``) and its ``.json`` config, atomically."""
@@ -143,8 +163,8 @@ class Stream:
         self.features = audio.LogMelStream(self.config.hop_ms, self.config.window_ms, self.config.n_mels)
         self.normalised = Normaliser(self.config)
         self.state = student._initial()
+        self.history = student._history()  # the last frames, for the front convolution
         self.fed = 0  # feature frames through the network
-        self.step = student.step()
 
     def push(self, chunk: np.ndarray) -> list[Frame]:
         """The frames `chunk` (mono 16 kHz samples) completes, often none."""
@@ -159,13 +179,15 @@ class Stream:
     def _run(self, x: np.ndarray) -> list[Frame]:
         if not len(x):
             return []
-        hidden, self.state, logits = self.step.predict_on_batch([x[None], self.state])
-        probabilities = _softmax(np.asarray(logits)[0])
+        seen = np.concatenate([self.history, x])
+        self.history = seen[len(seen) - len(self.history) :]
+        hidden, logits, self.state = self.student._run(seen, self.state)
+        probabilities = _softmax(logits)
         first, self.fed = self.fed, self.fed + len(x)
         hop = self.config.hop_ms / 1000
         return [
             Frame(k - self.config.delay, (k - self.config.delay) * hop, p, h)
-            for k, p, h in zip(range(first, self.fed), probabilities, np.asarray(hidden)[0])
+            for k, p, h in zip(range(first, self.fed), probabilities, hidden)
             if k >= self.config.delay
         ]
 
@@ -211,11 +233,22 @@ def stream(student: Student, chunks: Iterable[np.ndarray]) -> Iterator[Frame]:
 
 
 def network(config: StudentConfig) -> keras.Model:
-    """Log-mel frames -> a GRU -> a logit per viseme, every frame; causal by construction."""
+    """Log-mel frames -> (a causal convolution ->) GRUs -> a logit per viseme, every frame; causal by
+    construction."""
     frames = keras.Input((None, config.n_mels))
-    sequence, _ = keras.layers.GRU(config.units, return_sequences=True, return_state=True, name="gru")(frames)
-    logits = keras.layers.Dense(len(lipsync.CLASS_SETS[config.classes]), name="logits")(sequence)
+    x = frames
+    if config.front:
+        x = keras.layers.ZeroPadding1D((config.front_width - 1, 0), name="history")(x)
+        x = keras.layers.Conv1D(config.front, config.front_width, activation="relu", name="front")(x)
+    for i in range(config.layers):
+        x, _ = keras.layers.GRU(config.units, return_sequences=True, return_state=True, name=_gru_name(i))(x)
+    logits = keras.layers.Dense(len(lipsync.CLASS_SETS[config.classes]), name="logits")(x)
     return keras.Model(frames, logits)
+
+
+def _gru_name(i: int) -> str:
+    """The i-th GRU's layer name: "gru" for the first, as students had one before they could have more."""
+    return "gru" if i == 0 else f"gru{i + 1}"
 
 
 def train(

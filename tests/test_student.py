@@ -89,7 +89,22 @@ def test_distillation_targets_are_the_teachers_visemes_softened(clips, shipped_t
 
 
 def test_streaming_gives_the_offline_visemes():
-    model = student.load(env.LIPSYNC_STUDENT)
+    assert_streams_as_offline(student.load(env.LIPSYNC_STUDENT))
+
+
+def test_a_student_with_a_front_convolution_and_two_grus_learns_and_streams(clips, tmp_path):
+    config = student.StudentConfig(units=8, layers=2, front=6, epochs=2, batch_size=2, augment=[], distill=0)
+    model = student.train(config, clips[:4], clips[4:5], None, tmp_path / "run", verbose=0)
+    curve = losses(tmp_path / "run")
+    assert curve[-1] < curve[0]
+    front = 3 * 40 * 6
+    assert flops.multiply_adds(model.network) == front + 3 * 8 * (6 + 8) + 3 * 8 * (8 + 8) + 8 * 15
+    assert_streams_as_offline(student.load(model.save(tmp_path / "student.keras")))
+
+
+def assert_streams_as_offline(model: student.Student) -> None:
+    """Pushed in chunks of every size, from a sample to several frames, the sample clip gives the offline
+    probabilities frame for frame."""
     samples = audio.load(SAMPLE)
     offline = model.probabilities(samples)
     rng = np.random.default_rng(0)
