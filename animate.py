@@ -1,6 +1,6 @@
 """Mouth animation from speech: ``python animate.py -a speech.wav`` gives the mouth's shape every frame, and shows it.
 
-Any audio or video file. The animator (lipnet.animator: the real-time student's learnt features -> a causal
+Any audio or video file. The animator (lipnet.speech.animator: the real-time student's learnt features -> a causal
 temporal CNN, trained on GRID's tracked lips) predicts the mouth at every video frame, 25 a second, from the sound
 alone. Outputs, in ``--output-dir`` (default: the current directory), named after the file:
 
@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def animate_file(args: argparse.Namespace) -> str:
     """Animate ``args.audio``: write its parameter files and, with -o, its rendering; returns the line to print."""
-    from lipnet import animation, animator, audio, renderer, writers
+    from lipnet import writers
+    from lipnet.speech import animation, animator, audio, renderer
 
     path = Path(args.audio)
     samples = audio.load(path)
@@ -94,7 +95,8 @@ def render(params, samples, face, args: argparse.Namespace) -> Path:
     the sound."""
     import cv2
 
-    from lipnet import renderer, video
+    from lipnet import video
+    from lipnet.speech import renderer
 
     frames = face.draw(params.points) if face is not None else renderer.draw(params.points)
     if args.side_by_side is not None:
@@ -106,7 +108,7 @@ def render(params, samples, face, args: argparse.Namespace) -> Path:
 
 def _beside(source: str, real, drawn):
     """Each drawn frame to the right of the real video's frame of the same instant (its last, once it has ended)."""
-    from lipnet import renderer
+    from lipnet.speech import renderer
 
     last = None
     for frame in drawn:
@@ -121,7 +123,7 @@ def live(args: argparse.Namespace) -> Iterator[str]:
     JSON object with ``--jsonl``."""
     import numpy as np
 
-    from lipnet import animation, animator, microphone
+    from lipnet.speech import animation, animator, microphone
 
     model, shape = animator.load(args.model), animation.load_model()
     for frame in animator.stream(model, microphone.blocks(args.live)):

@@ -61,23 +61,25 @@ SYNC_MIN_CONFIDENCE = 0.15  # median minus minimum distance below this: no clear
 SYNC_WINDOW = 250  # frames (10 s): longer clips get an offset for every window of this length, so drift shows
 
 # Animation ------------------------------------------------------------------------------------
-# Animation parameters from the tracked lips (lipnet.animation): a PCA of the 20 normalised mouth points and named
-# channels, fitted on GRID s1's training clips (bench/animation.py refits it).
+# Animation parameters from the tracked lips (lipnet.speech.animation): a PCA of the 20 normalised mouth points and
+# named channels, fitted on GRID s1's training clips (bench/animation.py refits it).
 ANIMATION_MODEL = ROOT / "models" / "mouth-shape-grid-s1.npz"
 ANIMATION_COMPONENTS = 8  # PCA coefficients kept per frame: 97% of the shape variance, RMSE 0.007 mouth widths
 ANIMATION_REST_PERCENTILE = 20  # jawOpen and the lip gap are 0 at this percentile of the training frames: closed,
 # relaxed lips (GRID s1's trailing silences sit there; a fifth of its frames are that silence or more closed)
 ANIMATION_FULL_PERCENTILE = 95  # every channel is 1 at this one (narrowing: 100 minus it), so outliers set no scale
 ANIMATION_CLOSED = 0.1  # lips count as closed with the inner lip gap in the lowest tenth of its rest..full range
-# Predicted lips press together where the real-time student hears /p b m/ (lipnet.animator.pressing): from where
+# Predicted lips press together where the real-time student hears /p b m/ (lipnet.speech.animator.pressing): from where
 ANIMATION_PRESS_FROM = 0.2  # its PP probability passes this (not at all)...
 ANIMATION_PRESS_FULL = 0.5  # ...to where it passes this (the lips meet)
-ANIMATOR_MODEL = ROOT / "models" / "animator-grid-s1.keras"  # speech -> mouth shape (lipnet.animator): animate.py
+ANIMATOR_MODEL = (
+    ROOT / "models" / "animator-grid-s1.keras"
+)  # speech -> mouth shape (lipnet.speech.animator): animate.py
 ANIMATOR_PATIENCE = 10  # animators stop after this many epochs without a better validation landmark RMSE
 
 # Rendering ------------------------------------------------------------------------------------
-# lipnet.renderer: a cartoon mouth drawn from 20 normalised lip points (lipnet.animation's frame, lengths in mouth
-# widths), a still face photo warped to them, and mp4 output. Colours are BGR, as OpenCV draws.
+# lipnet.speech.renderer: a cartoon mouth drawn from 20 normalised lip points (lipnet.speech.animation's frame, lengths
+# in mouth widths), a still face photo warped to them, and mp4 output. Colours are BGR, as OpenCV draws.
 RENDER_SIZE = (288, 360)  # (height, width) of a drawn mouth frame: GRID's, so it sits beside the video unscaled
 RENDER_MOUTH_WIDTH = 0.5  # a mean-width mouth spans this fraction of the drawn image's width
 RENDER_SKIN = (160, 190, 230)

@@ -21,12 +21,12 @@ import numpy as np
 
 import env
 from lipnet import cli, grid, metrics
-from lipnet.decoding import DECODERS
 from lipnet.errors import LipnetError
+from lipnet.lipreading.decoding import DECODERS
 from lipnet.storage import atomic_write_text
 
 if TYPE_CHECKING:
-    from lipnet.reader import LipReader
+    from lipnet.lipreading.reader import LipReader
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _crop_clips(args) -> list[tuple[str, str, list[Path]]]:
     """(sentence, speaker, crop files) per item to read: one clip each, or chains of --chain clips of a speaker."""
-    from lipnet import dataset
+    from lipnet.lipreading import dataset
 
     samples = dataset.discover(args.dataset_path, [Path(a) for a in args.aligns_path])
     if args.speakers:
@@ -78,7 +78,7 @@ def _crop_clips(args) -> list[tuple[str, str, list[Path]]]:
 
 def evaluate(reader: LipReader, args) -> dict[str, metrics.Scores]:
     """Decode every clip with every decoder; returns scores per decoder (with per-speaker breakdowns)."""
-    from lipnet import dataset
+    from lipnet.lipreading import dataset
 
     decoders = [d for d in args.decoders if args.chain <= 1 or d != "grammar"]
     refs, speakers, hyps = [], [], {d: [] for d in decoders}
@@ -138,7 +138,7 @@ def table(scores: dict[str, metrics.Scores]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
-    from lipnet.reader import LipReader
+    from lipnet.lipreading.reader import LipReader
 
     try:
         reader = LipReader(args.weights, args.predictor_path)

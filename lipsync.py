@@ -108,7 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
     """Read one file, write its outputs at `stem`; returns the line to print."""
-    from lipnet import audio, lipsync, writers
+    from lipnet import writers
+    from lipnet.speech import audio, lipsync
 
     samples = audio.load(path)
     text = _text(path, args)
@@ -151,7 +152,7 @@ def _text(path: Path, args: argparse.Namespace) -> str | None:
 def train(args: argparse.Namespace) -> int:
     """--train DIR: fit a classifier (or a student) on the labelled clips under DIR and save it as -m; --resume RUN:
     go on."""
-    from lipnet import lipsync, student
+    from lipnet.speech import lipsync, student
 
     try:
         if args.resume:
@@ -221,7 +222,7 @@ def _saved_kind(path: Path, *keys: str) -> str | None:
 
 def load_model(path: str | Path):
     """A lipsync classifier or a real-time student, whichever the file holds."""
-    from lipnet import lipsync, student
+    from lipnet.speech import lipsync, student
 
     path = Path(path)
     return (student.load if _saved_kind(path.with_suffix(".json")) == "student" else lipsync.load)(path)
@@ -230,7 +231,7 @@ def load_model(path: str | Path):
 def live(args: argparse.Namespace) -> Iterator[str]:
     """--live: visemes of a microphone's (or a paced file's) sound, as it arrives, from the real-time student: a
     line per change of viseme, or per frame with ``--jsonl``."""
-    from lipnet import microphone, student
+    from lipnet.speech import microphone, student
 
     model = load_model(args.model or env.LIPSYNC_STUDENT)
     if not isinstance(model, student.Student):
@@ -250,7 +251,8 @@ def live(args: argparse.Namespace) -> Iterator[str]:
 
 def _labelled(data: dict) -> tuple[list, list]:
     """The training and validation clips a --train run names (its directory, lists, align and cache folders)."""
-    from lipnet import corpus, grid
+    from lipnet import grid
+    from lipnet.speech import corpus
 
     root = Path(data["train"])
     if not root.exists():
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli.follow(live(args))
     if not args.inputs:
         return cli.fail("give audio or video files (or --train DIR); see --help")
-    from lipnet import corpus
+    from lipnet.speech import corpus
 
     try:
         args.clips = []

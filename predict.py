@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import env
-from lipnet import cli, decoding, grid, metrics, pictures, visemes, writers
+from lipnet import cli, grid, metrics, pictures, visemes, writers
 from lipnet.errors import LipnetError
+from lipnet.lipreading import decoding
 
 if TYPE_CHECKING:
-    from lipnet.reader import LipReader
+    from lipnet.lipreading.reader import LipReader
 
 
 def _formats(value: str) -> tuple[str, ...]:
@@ -100,7 +101,7 @@ def predict(reader: LipReader, clip: Path, name: Path, args: argparse.Namespace,
 def live(args: argparse.Namespace) -> int:
     """Real-time mode: print what is said in each 3 s window, every second, as frames arrive."""
     from lipnet import video
-    from lipnet.reader import LipReader
+    from lipnet.lipreading.reader import LipReader
 
     try:
         reader = LipReader(args.weights, args.predictor_path)
@@ -127,7 +128,7 @@ def _target(option: str, name: Path, suffix: str, single: bool) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
-    from lipnet.reader import LipReader
+    from lipnet.lipreading.reader import LipReader
 
     if args.live is not None:
         return live(args)

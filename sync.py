@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path | None) -> str:
     """Find one clip's offset(s), write what was asked; returns what to print."""
-    from lipnet import audio, sync
+    from lipnet.speech import audio, sync
 
     samples = audio.load(path)  # before the face: a clip without sound fails fast
     track = extractor.extract(path, frames=None)
@@ -117,7 +117,7 @@ def plot_curves(found: list, path: Path, title: str) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """--train DIR: fit a sync model on the clips under DIR and save it as -m; --resume RUN: go on."""
-    from lipnet import sync
+    from lipnet.speech import sync
 
     try:
         if args.resume:
@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return train(args)
     if not args.videos:
         return cli.fail("give a video with -v (or --train DIR); see --help")
-    from lipnet import grid, mouth, sync
+    from lipnet import grid, mouth
+    from lipnet.speech import sync
 
     try:
         clips = []

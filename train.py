@@ -102,7 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cli.start()
-    from lipnet import trainer
+    from lipnet.lipreading import trainer
 
     try:
         if args.resume:

@@ -3,7 +3,7 @@
     python bench/align.py                      # all 745 s1 clips and the 10 other-speaker samples
     python bench/align.py --clips 100          # the first 100 s1 clips
 
-Every word's start and end from `lipnet.align` is compared with the ``.align`` file of the clip
+Every word's start and end from `lipnet.speech.align` is compared with the ``.align`` file of the clip
 (``../shared/grid/align/sN``). The same run repeats it with CMUdict's American letter z ("Z IY") in place of the
 project lexicon's British "zed", which GRID's speakers say, to show what the lexicon fix is worth.
 """
@@ -19,8 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from lipnet import align, audio, grid, visemes  # noqa: E402
+from lipnet import grid, visemes  # noqa: E402
 from lipnet.errors import LipnetError  # noqa: E402
+from lipnet.speech import align, audio  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "grid"
 #: The speakers of the other-speaker samples in shared/grid/samples (its README); bbaf2n is s1's.

@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import align, animation, grid  # noqa: E402
+from lipnet import grid  # noqa: E402
+from lipnet.speech import align, animation  # noqa: E402
 
 BILABIALS = {"P", "B", "M"}
 VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}

@@ -1,12 +1,12 @@
-"""Speech -> mouth animation: every route and network of lipnet.animator against three baselines, on the same clips.
+"""Speech -> mouth animation: every route and network of lipnet.speech.animator against three baselines, on the same clips.
 
     python bench/animator.py            # trains what runs/animator-bench lacks (resumable), then scores
     python bench/animator.py --ship     # ... and saves the best causal animator on validation in models/
 
 Clips as bench/clipset.py splits them (575 s1 clips to train, 60 to choose epochs, 110 held out; 10 other-speaker
 samples). Ground truth: the lips tracked on each clip's video (``preprocessing/extract.py --frames 0`` into
-``data/sync/crops/{s1,samples}``, then lipnet.animation). Scores (lipnet.animator.score): landmark RMSE in mouth
-widths, the correlation over time of predicted and tracked outer lip height (jawOpen's measure, per clip then
+``data/sync/crops/{s1,samples}``, then lipnet.speech.animation). Scores (lipnet.speech.animator.score): landmark RMSE
+in mouth widths, the correlation over time of predicted and tracked outer lip height (jawOpen's measure, per clip then
 averaged) and how many /p b m/ close the lips. Baselines, all from the same sound and the same time base:
 
 - the mean mouth (PCA coefficients 0);
@@ -35,7 +35,8 @@ import numpy as np  # noqa: E402
 from clipset import load_clips  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import animation, animator, audio, lipsync, student, visemes  # noqa: E402
+from lipnet import visemes  # noqa: E402
+from lipnet.speech import animation, animator, audio, lipsync, student  # noqa: E402
 
 #: name -> AnimatorConfig overrides, every difference spelled out
 ANIMATORS = {

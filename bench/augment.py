@@ -2,7 +2,7 @@
 
     python bench/augment.py -d data --batch-size 32
 
-Times `lipnet.model.Augment` (one bilinear warp as two matrix products per image, jitter as one gather)
+Times `lipnet.lipreading.model.Augment` (one bilinear warp as two matrix products per image, jitter as one gather)
 against the baseline it replaced in the same run: Keras' general `ops.image.affine_transform` per frame,
 `take_along_axis` jitter and a separate flip. Each is compiled (tf.function / jax.jit; torch eager) and
 timed after a warm-up call. Run it once per backend: KERAS_BACKEND=jax python bench/augment.py ...
@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import dataset  # noqa: E402
-from lipnet.model import Augment  # noqa: E402
+from lipnet.lipreading import dataset  # noqa: E402
+from lipnet.lipreading.model import Augment  # noqa: E402
 
 
 class Baseline(Augment):

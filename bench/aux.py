@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import env  # noqa: E402
 import evaluate  # noqa: E402
-from lipnet import cli, dataset, grid  # noqa: E402
+from lipnet import cli, grid  # noqa: E402
+from lipnet.lipreading import dataset  # noqa: E402
 from lipnet.storage import atomic_write_text  # noqa: E402
 
 ARMS: dict[str, dict[str, float]] = {
@@ -83,8 +84,8 @@ def subset(args: argparse.Namespace) -> tuple[Path, list[Path]]:
 
 def run_arm(name: str, args: argparse.Namespace, val: Path, exclude: list[Path]) -> Path:
     """Train one arm to `args.epochs` epochs in ``<runs>/<name>``, resuming what a kill left; returns the run."""
-    from lipnet import model as lipnet_model
-    from lipnet import trainer
+    from lipnet.lipreading import model as lipnet_model
+    from lipnet.lipreading import trainer
 
     run = args.runs / name
     if (run / "last.hdf5").is_file() and lipnet_model.read_config(run / "last.hdf5")[1]["epoch"] >= args.epochs:
@@ -113,7 +114,7 @@ def run_arm(name: str, args: argparse.Namespace, val: Path, exclude: list[Path])
 
 def score(weights: Path, args: argparse.Namespace, heldout: Path) -> dict:
     """evaluate.py's scores of a checkpoint on the held-out clips, per decoder."""
-    from lipnet.reader import LipReader
+    from lipnet.lipreading.reader import LipReader
 
     options = evaluate.parse_args(
         ["-w", str(weights), "-d", str(args.data), "--split", str(heldout), "--speakers", "s1"]
@@ -133,7 +134,7 @@ def table(rows: list[tuple[str, dict]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lipnet import model as lipnet_model
+    from lipnet.lipreading import model as lipnet_model
 
     args = parse_args(argv)
     cli.start()

@@ -2,12 +2,13 @@
 
 GRID s1 (745 clips, ../shared/grid/s1): lipnet/splits/s1_heldout.txt (110 test clips), s1_val.txt (60, choosing
 epochs), the other 575 for training; and the 10 other-speaker samples (../shared/grid/samples, 9 speakers).
-Labels: every frame's phone from forced alignment to the known sentence (lipnet.align, validated in
+Labels: every frame's phone from forced alignment to the known sentence (lipnet.speech.align, validated in
 bench/align.py).
 """
 
 import env
-from lipnet import corpus, grid
+from lipnet import grid
+from lipnet.speech import corpus
 
 SHARED = env.ROOT.parent / "shared" / "grid"
 

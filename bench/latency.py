@@ -8,7 +8,7 @@ models (the shipped teacher and bench/lipsync.py's SVM, DNN and sequence classif
 has them), whose time on the whole clip is divided by its hops: they cannot run live at all (the teacher and
 the sequence model read the utterance both ways; all of them normalise over the whole utterance).
 
-End-to-end latency: the clip is played at real-time pace in 10 ms blocks (`lipnet.microphone.paced`, as a
+End-to-end latency: the clip is played at real-time pace in 10 ms blocks (`lipnet.speech.microphone.paced`, as a
 microphone delivers them) into the student; for every frame, the wall-clock time it is emitted less the time the
 sound at the frame's instant arrived. That is the look-ahead (`StudentConfig.lookahead_ms`), the wait for the
 block to fill, and the compute, as they actually add up.
@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import audio, grid, lipsync, microphone, student  # noqa: E402
+from lipnet import grid  # noqa: E402
+from lipnet.speech import audio, lipsync, microphone, student  # noqa: E402
 
 SHARED = env.ROOT.parent / "shared" / "grid"
 CLASSIFIERS = ("svm-ovr.skops", "dnn-ovr.keras", "sequence-ovr.keras")  # bench/lipsync.py's, when trained

@@ -5,7 +5,7 @@
 Data: GRID s1 (745 clips, ../shared/grid/s1), split by clip: lipnet/splits/s1_heldout.txt (110 test clips),
 s1_val.txt (60, choosing epochs and the SVM's C and γ), the other 575 for training; and the 10 other-speaker
 samples (../shared/grid/samples, 9 speakers). Reference labels: every 10 ms frame's phone from forced alignment
-to the known sentence (lipnet.align, validated in bench/align.py), mapped to visemes.
+to the known sentence (lipnet.speech.align, validated in bench/align.py), mapped to visemes.
 
 Tables (markdown, on standard output and in <runs>/results.md): the classifiers (SVM, DNN, sequence) and what the
 training choices are worth (augmentation, phone vs viseme targets); class sets x balancing; the peers (Rhubarb's
@@ -31,7 +31,8 @@ import numpy as np  # noqa: E402
 from clipset import load_clips  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import lipsync, teacher, visemes  # noqa: E402
+from lipnet import visemes  # noqa: E402
+from lipnet.speech import lipsync, teacher  # noqa: E402
 
 #: name -> ModelConfig overrides; every one trained on the same clips
 MODELS = {

@@ -22,8 +22,8 @@ from lipnet import cli  # noqa: E402
 cli.start()
 
 import env  # noqa: E402
-from lipnet import decoding  # noqa: E402
-from lipnet.reader import LipReader  # noqa: E402
+from lipnet.lipreading import decoding  # noqa: E402
+from lipnet.lipreading.reader import LipReader  # noqa: E402
 
 
 def median_seconds(function, runs: int) -> float:

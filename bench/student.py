@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clipset import load_clips  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import flops, lipsync, student  # noqa: E402
+from lipnet import flops  # noqa: E402
+from lipnet.speech import lipsync, student  # noqa: E402
 
 #: name -> StudentConfig overrides
 STUDENTS = {  # every setting that differs between them spelled out, whatever StudentConfig's defaults

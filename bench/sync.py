@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import env  # noqa: E402
-from lipnet import audio, grid, mouth, sync  # noqa: E402
+from lipnet import grid, mouth  # noqa: E402
+from lipnet.speech import audio, sync  # noqa: E402
 from lipnet.storage import atomic_write, atomic_write_text  # noqa: E402
 
 GRID = env.ROOT.parent / "shared" / "grid"

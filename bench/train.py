@@ -22,8 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from lipnet import dataset  # noqa: E402
-from lipnet import model as lipnet_model  # noqa: E402
+from lipnet.lipreading import dataset  # noqa: E402
+from lipnet.lipreading import model as lipnet_model  # noqa: E402
 
 
 def pipeline_rate(samples, batch_size: int, batches: int) -> float:

@@ -25,7 +25,7 @@ from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write
 
 if TYPE_CHECKING:  # the reader imports Keras, which drawing does not need
-    from lipnet.reader import Reading
+    from lipnet.lipreading.reader import Reading
 
 # Annotation layout, in output pixels, and colours (RGB).
 _PAD = 10
@@ -110,7 +110,7 @@ def plot(reading: Reading, path: str | Path, viseme_set: str = "ovr", reference:
 
 def plot_sound(samples: np.ndarray, cues: list[visemes.Cue], path: str | Path, viseme_set: str = "ovr") -> Path:
     """Draw a lip-sync timeline: the waveform, its log-mel spectrogram and the viseme strip, over seconds."""
-    from lipnet import audio
+    from lipnet.speech import audio
 
     path = Path(path)
     duration = len(samples) / env.SAMPLE_RATE

@@ -23,9 +23,9 @@ from lipnet import metrics, visemes
 from lipnet.storage import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:  # the reader imports Keras, which writing text does not need
-    from lipnet.animation import MouthParameters
-    from lipnet.lipsync import Timeline
-    from lipnet.reader import Reading
+    from lipnet.lipreading.reader import Reading
+    from lipnet.speech.animation import MouthParameters
+    from lipnet.speech.lipsync import Timeline
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv", "visemes")
 
@@ -169,7 +169,7 @@ def write_timeline(
     min_duration: float = env.LIPSYNC_MIN_CUE,
     source: str | Path | None = None,
 ) -> list[Path]:
-    """Write `formats` of an audio viseme timeline (`lipnet.lipsync.timeline`) beside each other, each atomically.
+    """Write `formats` of an audio viseme timeline (`lipnet.speech.lipsync.timeline`) beside each other, each atomically.
 
     ``visemes``: ``.visemes.json``/``.tsv`` in `viseme_set`; ``rhubarb``: Rhubarb's ``.rhubarb.tsv``/``.json``/``.xml``
     and Moho ``.dat`` in its shapes; ``npz``/``csv``: per-frame probabilities of `viseme_set` (``.visemes.npz`` with
@@ -221,11 +221,11 @@ ANIMATION_FORMATS = ("json", "csv")
 def write_animation(
     params: MouthParameters, stem: str | Path, formats: Iterable[str] = ANIMATION_FORMATS, source: str | Path = ""
 ) -> list[Path]:
-    """Write per-frame mouth parameters (`lipnet.animation.MouthParameters`) as ``<stem>.anim.json`` and/or
+    """Write per-frame mouth parameters (`lipnet.speech.animation.MouthParameters`) as ``<stem>.anim.json`` and/or
     ``<stem>.anim.csv``, each atomically: a row per frame with its time (seconds), the named channels
-    (`lipnet.animation.CHANNELS`), the PCA coefficients ``c0..`` and the 20 mouth points ``x48, y48 .. x67, y67``
+    (`lipnet.speech.animation.CHANNELS`), the PCA coefficients ``c0..`` and the 20 mouth points ``x48, y48 .. x67, y67``
     (mouth widths from the mean mouth centre, y down)."""
-    from lipnet import animation
+    from lipnet.speech import animation
 
     formats = set(formats)
     if unknown := formats - set(ANIMATION_FORMATS):

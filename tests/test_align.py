@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipnet import align, audio, grid, visemes
+from lipnet import grid, visemes
 from lipnet.errors import LipnetError
+from lipnet.speech import align, audio
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = {  # GRID clips with their hand-checked .align files: s1 (H.264 + MP2) and s5 (original MPEG-1)

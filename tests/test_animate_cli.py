@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lipnet import animation, video
+from lipnet import video
+from lipnet.speech import animation
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "pwbq6p.mp4"  # a held-out s1 clip, 3 s: "place white by q six please"

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import align, animation, audio, grid
+from lipnet import grid
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor, MouthTrack, sidecar_path
+from lipnet.speech import align, animation, audio
 
 ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = ROOT / "samples" / "pwbq6p.mp4"  # s1, held out of the fit: "place white by q six please"

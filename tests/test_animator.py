@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import animation, animator, audio, corpus, grid, student, writers
+from lipnet import grid, writers
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor
+from lipnet.speech import animation, animator, audio, corpus, student
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT.parent / "shared" / "grid"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import audio
 from lipnet.errors import LipnetError
+from lipnet.speech import audio
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # H.264 with GRID's original MP2 track

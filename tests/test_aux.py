@@ -16,11 +16,13 @@ import pytest
 
 import env
 import train
-from lipnet import align, dataset, grid, lipsync, trainer, visemes
-from lipnet import model as lipnet_model
+from lipnet import grid, visemes
 from lipnet.errors import LipnetError
+from lipnet.lipreading import dataset, trainer
+from lipnet.lipreading import model as lipnet_model
+from lipnet.lipreading.reader import LipReader
 from lipnet.mouth import MouthExtractor
-from lipnet.reader import LipReader
+from lipnet.speech import align, lipsync
 from tests.test_trainer import ENV, TWO_DEVICES  # train.py on two virtual CPU devices
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import dataset, decoding
-from lipnet import model as lipnet_model
+from lipnet.lipreading import dataset, decoding
+from lipnet.lipreading import model as lipnet_model
 from lipnet.mouth import MouthExtractor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ OTHER_BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
 # a tiny model two steps and save it with its predictions.
 SCRIPT = """
 import sys, numpy as np, keras
-from lipnet import dataset, model
+from lipnet.lipreading import dataset, model
 crops_path, out = sys.argv[1], sys.argv[2]
 x = np.asarray(dataset.load_clip(crops_path))[None]
 shipped, _, _ = model.load(model.env.DEFAULT_WEIGHTS)

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipnet import alphabet, dataset, grid
+from lipnet import alphabet, grid
 from lipnet.errors import LipnetError
+from lipnet.lipreading import dataset
 
 
 def _crops(path, frames=75, value=0):

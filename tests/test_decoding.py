@@ -3,7 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from lipnet import alphabet, decoding, grid
+from lipnet import alphabet, grid
+from lipnet.lipreading import decoding
 
 VALID = {" ".join(words) for words in itertools.product(*grid.GRAMMAR)}
 

@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipnet import align, audio, corpus, lipsync, visemes
+from lipnet import visemes
 from lipnet.errors import LipnetError
+from lipnet.speech import align, audio, corpus, lipsync
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT.parent / "shared" / "grid"

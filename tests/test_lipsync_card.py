@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import env
-from lipnet import corpus, grid, lipsync, student
+from lipnet import grid
+from lipnet.speech import corpus, lipsync, student
 
 GRID = env.ROOT.parent / "shared" / "grid"
 CARD = {  # models/LIPSYNC_MODEL_CARD.md, "Results": OVR frame accuracy, (all frames, speech frames)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lipnet import align, audio, grid, visemes
+from lipnet import grid, visemes
+from lipnet.speech import align, audio
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", its .align beside it
@@ -191,7 +192,7 @@ def test_a_killed_training_run_resumes(mine, tmp_path):
 
 
 def test_live_from_a_file_at_its_pace(tmp_path):
-    from lipnet import student
+    from lipnet.speech import student
 
     samples = audio.load(SAMPLE)
     wav = write_wav(tmp_path / "take.wav", samples)

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from lipnet import model
 from lipnet.errors import LipnetError
+from lipnet.lipreading import model
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = model.ModelConfig(filters=(4, 8, 8), gru_units=8)
@@ -27,7 +27,7 @@ BACKENDS = [
 def test_full_model_builds_on_every_installed_backend(backend):
     """4,574,466 parameters: the paper's architecture (stride 2 on the first conv only, 1,728 features per frame)."""
     code = (
-        "from lipnet import model; import numpy as np; m = model.build(); "
+        "from lipnet.lipreading import model; import numpy as np; m = model.build(); "
         "print(m.count_params(), m.get_layer('flatten').output.shape[-1], "
         "tuple(m.predict_on_batch(np.zeros((1, 30, 50, 100, 3), np.uint8)).shape))"
     )

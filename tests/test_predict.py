@@ -17,8 +17,9 @@ import pytest
 
 import env
 import predict
-from lipnet import grid, model, visemes, writers
-from lipnet.reader import Reading
+from lipnet import grid, visemes, writers
+from lipnet.lipreading import model
+from lipnet.lipreading.reader import Reading
 
 SAMPLE = env.ROOT / "samples" / "lgil7a.mp4"
 SRT_CUE = re.compile(r"(\d+)\n(\d\d:\d\d:\d\d,\d\d\d) --> (\d\d:\d\d:\d\d,\d\d\d)\n(.+)")
@@ -276,7 +277,7 @@ def test_live_mode_without_a_camera_is_one_line_error():
 
 
 def test_long_clips_are_not_forced_into_one_grid_sentence():
-    from lipnet.reader import LipReader
+    from lipnet.lipreading.reader import LipReader
 
     reader = LipReader()  # the shipped model decodes with the GRID grammar by default...
     assert reader.decoder_for(env.FRAME_COUNT) == "grammar"
@@ -285,8 +286,9 @@ def test_long_clips_are_not_forced_into_one_grid_sentence():
 
 def test_long_clips_are_read_in_windows_as_long_as_the_training_clips():
     """The three samples played in a row: read in 3 s windows (posteriors averaged), better than whole."""
-    from lipnet import decoding, metrics
-    from lipnet.reader import LipReader
+    from lipnet import metrics
+    from lipnet.lipreading import decoding
+    from lipnet.lipreading.reader import LipReader
 
     reader = LipReader()
     samples = sorted((env.ROOT / "samples").glob("*.mp4"))

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import animation, audio, renderer, video
+from lipnet import video
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor
+from lipnet.speech import animation, audio, renderer
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "samples" / "pwbq6p.mp4"  # s1: "place white by q six please"

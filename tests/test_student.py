@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import audio, corpus, flops, lipsync, student, teacher
-from lipnet.align import Segment
+from lipnet import flops
 from lipnet.errors import LipnetError
+from lipnet.speech import audio, corpus, lipsync, student, teacher
+from lipnet.speech.align import Segment
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT.parent / "shared" / "grid"

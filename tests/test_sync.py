@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import audio, grid, mouth, sync
+from lipnet import grid, mouth
 from lipnet.errors import LipnetError
+from lipnet.speech import audio, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "samples").glob("*.mp4"))  # three held-out s1 clips with their sound

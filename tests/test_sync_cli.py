@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from lipnet import audio, sync
+from lipnet.speech import audio, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "sbbn6n.mp4"  # a held-out s1 clip: "set blue by n six now"

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import dataset, decoding, runs, trainer
-from lipnet import model as lipnet_model
+from lipnet import runs
 from lipnet.errors import LipnetError
+from lipnet.lipreading import dataset, decoding, trainer
+from lipnet.lipreading import model as lipnet_model
 from lipnet.mouth import MouthExtractor
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import env
-from lipnet import decoding, grid, visemes
+from lipnet import grid, visemes
+from lipnet.lipreading import decoding
 
 SAMPLES = env.ROOT / "samples"
 

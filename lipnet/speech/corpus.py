@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import env
-from lipnet import align, audio, grid, visemes
+from lipnet import grid, visemes
 from lipnet.errors import LipnetError
+from lipnet.speech import align, audio
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus")
 PHONES_SUFFIX = ".phones.tsv"

@@ -17,8 +17,9 @@ import keras
 import numpy as np
 
 import env
-from lipnet import alphabet, audio, corpus, grid, lipsync, visemes
+from lipnet import alphabet, grid, visemes
 from lipnet.errors import LipnetError
+from lipnet.speech import audio, corpus, lipsync
 from lipnet.storage import atomic_write
 
 FRAME_TARGETS_SUFFIX = ".frames.npz"  # `frame_targets`' cache, beside the crop file

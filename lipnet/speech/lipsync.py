@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 import env
-from lipnet import align, audio, visemes
-from lipnet.align import Segment
-from lipnet.corpus import Clip
+from lipnet import visemes
 from lipnet.errors import LipnetError
+from lipnet.speech import align, audio
+from lipnet.speech.align import Segment
+from lipnet.speech.corpus import Clip
 from lipnet.storage import atomic_write, atomic_write_text
 
 PHONES = ("sil", *sorted(visemes.VISEME_SETS["ovr"].visemes))  # silence and the 39 ARPAbet phones
@@ -315,7 +316,8 @@ def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path
     """Fit (or go on fitting, from epoch `done`) a Keras classifier in a run directory; returns its best epoch."""
     import keras
 
-    from lipnet import runs, teacher
+    from lipnet import runs
+    from lipnet.speech import teacher
 
     keras.utils.set_random_seed(config.seed + done)
     n_classes = len(CLASS_SETS[config.classes])

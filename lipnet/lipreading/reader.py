@@ -13,9 +13,10 @@ import keras
 import numpy as np
 
 import env
-from lipnet import alphabet, decoding
-from lipnet import model as lipnet_model
+from lipnet import alphabet
 from lipnet.errors import LipnetError
+from lipnet.lipreading import decoding
+from lipnet.lipreading import model as lipnet_model
 from lipnet.mouth import MouthExtractor, MouthTrack
 
 

@@ -27,8 +27,9 @@ import numpy as np
 from keras import layers, ops
 
 import env
-from lipnet import audio, runs
+from lipnet import runs
 from lipnet.errors import LipnetError
+from lipnet.speech import audio
 from lipnet.storage import atomic_write, atomic_write_text
 
 AUDIO_PER_VIDEO = audio.frames_per_video_frame(env.SYNC_HOP_MS)  # 2 speech frames a video frame (checked to divide)

@@ -1,9 +1,9 @@
 """The phoneme teacher: a temporal CNN + bidirectional GRU that reads every 10 ms frame's phone from MFCC + Δ + ΔΔ.
 
-It is the ``sequence`` kind of `lipnet.lipsync` trained on ``phones`` (39 ARPAbet phones and silence) with a
+It is the ``sequence`` kind of `lipnet.speech.lipsync` trained on ``phones`` (39 ARPAbet phones and silence) with a
 frame-level cross-entropy on forced-aligned labels, and it is what ships as lipsync.py's offline model. It sees
 the whole utterance (±40 ms of convolution, then a GRU each way), so it cannot run live; the real-time student
-(`lipnet.student`) learns from its posteriors. This module holds the network and the measure of a phone
+(`lipnet.speech.student`) learns from its posteriors. This module holds the network and the measure of a phone
 recogniser, the phone error rate.
 """
 

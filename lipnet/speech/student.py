@@ -1,13 +1,13 @@
 """The real-time student: a small causal GRU that turns log-mel frames into visemes as the sound arrives.
 
-The phoneme teacher (`lipnet.teacher`) reads a frame best when it has heard the whole utterance; a game or a video
-call needs the mouth shape within a frame or two. The student sees only the past, plus `StudentConfig.delay`
+The phoneme teacher (`lipnet.speech.teacher`) reads a frame best when it has heard the whole utterance; a game or a
+video call needs the mouth shape within a frame or two. The student sees only the past, plus `StudentConfig.delay`
 frames of look-ahead: its output for frame t comes when frame t + delay has been heard. It learns the
 forced-aligned labels and, with ``distill`` > 0, the teacher's posteriors softened by a temperature (its phones
 added up into the student's visemes): wav2vis's distillation. On GRID s1 it draws with the labels alone and
 reads other voices better (bench/student.py); the shipped student is distilled, the default needs no teacher.
 
-Its features are causal too: log-mel bands (`lipnet.audio.log_mel`, no deltas, which would look 40 ms ahead)
+Its features are causal too: log-mel bands (`lipnet.speech.audio.log_mel`, no deltas, which would look 40 ms ahead)
 normalised by the training corpus's mean (or a running mean) and deviation, not by the utterance's. Offline
 (`Student.probabilities`) and live (`Student.stream`) run the same network on the same frames and give the same
 probabilities.
@@ -24,9 +24,10 @@ import keras
 import numpy as np
 
 import env
-from lipnet import audio, lipsync, visemes
-from lipnet.corpus import Clip
+from lipnet import visemes
 from lipnet.errors import LipnetError
+from lipnet.speech import audio, lipsync
+from lipnet.speech.corpus import Clip
 from lipnet.storage import atomic_write_text
 
 
@@ -83,7 +84,7 @@ class Frame(NamedTuple):
     index: int  # feature frame, at `time`
     time: float  # seconds from the start of the sound
     probabilities: np.ndarray  # (classes,)
-    hidden: np.ndarray  # (units,) the GRU's output for the frame: the learned features `lipnet.animator` reads
+    hidden: np.ndarray  # (units,) the GRU's output for the frame: the learned features `lipnet.speech.animator` reads
 
 
 class Student:
@@ -103,7 +104,7 @@ class Student:
 
     def outputs(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frames, units) GRU outputs and (frames, classes) probabilities of every frame, as `probabilities`: the
-        GRU's output is what the student has learnt to hear, the features `lipnet.animator` reads."""
+        GRU's output is what the student has learnt to hear, the features `lipnet.speech.animator` reads."""
         raw = audio.log_mel(samples, self.config.hop_ms, self.config.window_ms, self.config.n_mels)
         x = Normaliser(self.config)(np.concatenate([raw, silence(self.config, self.config.delay)]))
         hidden, logits, _ = self._run(np.concatenate([self._history(), x]), self._initial())

@@ -1,7 +1,7 @@
-"""Speech -> mouth animation: the lips' shape (`lipnet.animation`'s PCA coefficients) every video frame, from sound.
+"""Speech -> mouth animation: the lips' shape (`lipnet.speech.animation`'s PCA coefficients) every video frame, from sound.
 
-Two routes, as the real-time audio-to-animation seed has, both reading the real-time student (`lipnet.student`),
-so nothing is downloaded and everything can run live:
+Two routes, as the real-time audio-to-animation seed has, both reading the real-time student
+(`lipnet.speech.student`), so nothing is downloaded and everything can run live:
 
 - ``visemes``: the student's viseme probabilities (OVR: 15 a frame);
 - ``features``: the student's GRU outputs, what it has learnt to hear (the seed's wav2vec 2.0 features' place).
@@ -14,9 +14,9 @@ and four networks over video frames, one output per frame:
 - ``attention``: the CNN then self-attention over the last `AnimatorConfig.window` frames.
 
 All are causal. Video frame j reads the student's four 10 ms frames ending at its instant (audio frames 4j-3..4j,
-`lipnet.audio.frames_per_video_frame`), and the network's output for frame j comes with input frame
+`lipnet.speech.audio.frames_per_video_frame`), and the network's output for frame j comes with input frame
 j + `AnimatorConfig.lookahead`: the look-ahead is the student's own plus that many video frames. The targets are
-the PCA coefficients of the lips tracked on the same clip's video (`lipnet.animation.cached`), the loss their
+the PCA coefficients of the lips tracked on the same clip's video (`lipnet.speech.animation.cached`), the loss their
 squared error: the components are orthonormal, so that is the squared landmark error within the PCA space.
 """
 
@@ -32,9 +32,9 @@ import keras
 import numpy as np
 
 import env
-from lipnet import animation, audio, lipsync, student
-from lipnet.align import Segment
 from lipnet.errors import LipnetError
+from lipnet.speech import animation, audio, lipsync, student
+from lipnet.speech.align import Segment
 from lipnet.storage import atomic_write_text
 
 ROUTES = ("visemes", "features")
@@ -261,7 +261,7 @@ def pressing(rows: np.ndarray) -> np.ndarray:
     `env.ANIMATION_PRESS_FROM` to `env.ANIMATION_PRESS_FULL`.
 
     The tracked lips GRID trains on barely close (the tracker's smoothing blurs 60-100 ms closures: see
-    lipnet.animation), so no network learns to close them; a rig must, or /p b m/ look wrong. The student hears
+    lipnet.speech.animation), so no network learns to close them; a rig must, or /p b m/ look wrong. The student hears
     them, so the lips are pressed where it does, as Rhubarb shows its closed shape for them.
     """
     classes = lipsync.CLASS_SETS["ovr"]

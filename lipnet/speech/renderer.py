@@ -1,6 +1,6 @@
 """Pictures of predicted lips, to watch and judge them: a drawn mouth, a talking photo, and mp4 with sound.
 
-The lips are the 20 mouth landmarks of `lipnet.animation` (dlib 48-67: indices 0-11 the outer lip from the corner
+The lips are the 20 mouth landmarks of `lipnet.speech.animation` (dlib 48-67: indices 0-11 the outer lip from the corner
 on the image's left, 12-19 the inner lip), in its normalised frame: mouth widths, origin at the clip's mean mouth
 centre, eyes level, y down. `draw` renders them as a cartoon mouth at a fixed scale, so opening and spreading show
 as they are. `FaceWarp` moves the mouth of a still face photo into them: the photo's own mouth, normalised the same
@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 
 import env
-from lipnet import animation, audio
 from lipnet.errors import LipnetError, input_file
 from lipnet.mouth import MOUTH, MouthExtractor, crop_transforms
+from lipnet.speech import animation, audio
 from lipnet.storage import atomic_write
 
 _SHIFT = 4  # fractional bits of the points OpenCV draws: sub-pixel positions, so slow motion does not jump
@@ -94,7 +94,7 @@ class FaceWarp:
     """A still face photo whose mouth takes the shape of given lips: a talking photo.
 
     Build once per photo (it finds the face with dlib), then `frame` each shape. `points` is the photo's own mouth,
-    normalised as `lipnet.animation` does a one-frame clip: given it, `frame` returns the photo unchanged.
+    normalised as `lipnet.speech.animation` does a one-frame clip: given it, `frame` returns the photo unchanged.
     """
 
     def __init__(self, photo: str | Path | np.ndarray, extractor: MouthExtractor | None = None):

@@ -6,7 +6,7 @@ lowest validation CER), ``log.csv``, ``curves.png`` and ``tensorboard/``. ``resu
 last completed epoch.
 
 Auxiliary losses learn from each clip's sound beside CTC (`TrainConfig.aux_visemes`, `aux_phones`, `distill`):
-per-frame heads on the BiGRU (`lipnet.model.build`) read the viseme and phone of every frame (forced alignment)
+per-frame heads on the BiGRU (`lipnet.lipreading.model.build`) read the viseme and phone of every frame (forced alignment)
 and the audio teacher's phone posteriors (`dataset.frame_targets`). The checkpoints keep the heads' weights apart,
 so ``best.hdf5`` reads like any other model.
 """
@@ -24,9 +24,11 @@ import keras
 import numpy as np
 
 import env
-from lipnet import dataset, decoding, grid, lipsync, metrics, runs
-from lipnet import model as lipnet_model
+from lipnet import grid, metrics, runs
 from lipnet.errors import LipnetError
+from lipnet.lipreading import dataset, decoding
+from lipnet.lipreading import model as lipnet_model
+from lipnet.speech import lipsync
 from lipnet.storage import atomic_write_text, remove_partial
 
 LOG_FIELDS = (

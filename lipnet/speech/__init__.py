@@ -1,0 +1,1 @@
+"""The audio half: speech to visemes, audio-video sync and mouth animation."""
