@@ -98,6 +98,25 @@ STUDENTS = {  # every setting that differs between them spelled out, whatever St
         "front": 16,
         "schedule": "cosine",
     },
+    "distilled-m20-pairs-u57": {
+        "distill": 0.5,
+        "temperature": 1.0,
+        "running_mean": 2.0,
+        "units": 57,
+        "n_mels": 20,
+        "stack": 2,
+        "delay": 2,
+        "schedule": "cosine",
+    },
+    "distilled-pairs-u45": {
+        "distill": 0.5,
+        "temperature": 1.0,
+        "running_mean": 2.0,
+        "units": 45,
+        "stack": 2,
+        "delay": 2,
+        "schedule": "cosine",
+    },
 }
 MAX_LOOKAHEAD_MS = 50  # the shipped student is the best on validation among those looking no further ahead
 EPOCHS = 80

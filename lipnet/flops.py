@@ -7,8 +7,16 @@ are left out (a few percent). A layer of another kind costs nothing here, so cou
 
 
 def multiply_adds(network) -> int:
-    """Multiply-adds per frame of a network whose layers map one frame sequence to another."""
-    return sum(_layer(layer) for layer in _layers(network))
+    """Multiply-adds per input frame of a network whose layers map one frame sequence to another. A layer after a
+    reshape that folds k frames into one runs once every k frames (a low frame rate), until one unfolds them."""
+    import keras
+
+    total, rate = 0.0, 1.0
+    for layer in _layers(network):
+        if isinstance(layer, keras.layers.Reshape) and len(layer.input.shape) == len(layer.output.shape) == 3:
+            rate *= layer.input.shape[-1] / layer.output.shape[-1]
+        total += rate * _layer(layer)
+    return round(total)
 
 
 def _layers(network):

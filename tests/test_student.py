@@ -93,13 +93,22 @@ def test_streaming_gives_the_offline_visemes():
     assert_streams_as_offline(student.load(env.LIPSYNC_STUDENT))
 
 
-def test_a_student_with_a_front_convolution_and_two_grus_learns_and_streams(clips, tmp_path):
-    config = student.StudentConfig(units=8, layers=2, front=6, epochs=2, batch_size=2, augment=[], distill=0)
+@pytest.mark.parametrize(
+    "shape, cost",
+    [
+        # a front convolution (3 frames x 40 bands -> 6) and two GRUs of 8, every 10 ms
+        ({"layers": 2, "front": 6}, 3 * 40 * 6 + 3 * 8 * (6 + 8) + 3 * 8 * (8 + 8) + 8 * 15),
+        # a GRU every 20 ms on pairs of frames, answering for both: half its cost a frame
+        ({"stack": 2, "delay": 2}, (3 * 8 * (80 + 8) + 8 * 30) // 2),
+    ],
+)
+def test_deeper_and_slower_students_learn_and_stream(clips, tmp_path, shape, cost):
+    config = student.StudentConfig(units=8, epochs=2, batch_size=2, augment=[], distill=0, **shape)
     model = student.train(config, clips[:4], clips[4:5], None, tmp_path / "run", verbose=0)
     curve = losses(tmp_path / "run")
     assert curve[-1] < curve[0]
-    front = 3 * 40 * 6
-    assert flops.multiply_adds(model.network) == front + 3 * 8 * (6 + 8) + 3 * 8 * (8 + 8) + 8 * 15
+    assert flops.multiply_adds(model.network) == cost
+    assert model.config.lookahead_ms == 46  # delay 3, or 2 and the wait for a step's second frame
     assert_streams_as_offline(student.load(model.save(tmp_path / "student.keras")))
 
 

@@ -41,6 +41,7 @@ class StudentConfig:
     layers: int = 1  # GRUs stacked, each `units` wide
     front: int = 0  # channels of a causal convolution over the last `front_width` frames before the GRU (0: none)
     front_width: int = 3
+    stack: int = 1  # feature frames per GRU step: 2 runs the GRUs every 20 ms on pairs of frames, answering for both
     delay: int = 3  # frames of look-ahead: the output for frame t comes with frame t + delay
     distill: float = 0.0  # weight of the teacher's softened posteriors in the loss (0: the labels alone; the shipped
     # student: 0.5)
@@ -65,17 +66,18 @@ class StudentConfig:
             raise LipnetError(f"a student learns visemes, not {self.classes!r}: choose ovr, rhubarb or neti")
         if self.delay < 0 or not 0 <= self.distill <= 1 or self.temperature <= 0:
             raise LipnetError("a student needs delay >= 0, 0 <= distill <= 1 and temperature > 0")
-        if self.layers < 1 or self.front < 0 or self.front_width < 1:
-            raise LipnetError("a student needs layers >= 1, front >= 0 and front_width >= 1")
+        if self.layers < 1 or self.front < 0 or self.front_width < 1 or self.stack < 1:
+            raise LipnetError("a student needs layers >= 1, front >= 0, front_width >= 1 and stack >= 1")
         audio.hop_length(self.hop_ms)
         return self
 
     @property
     def lookahead_ms(self) -> float:
-        """How far past a frame's instant the sound must have arrived before the student gives that frame."""
-        return self.delay * self.hop_ms + 1000 * audio.LogMelStream(self.hop_ms, self.window_ms).lookahead / (
-            env.SAMPLE_RATE
-        )
+        """How far past a frame's instant the sound must have arrived before the student gives that frame (the
+        first of a step's frames waits for the others)."""
+        return (self.delay + self.stack - 1) * self.hop_ms + 1000 * audio.LogMelStream(
+            self.hop_ms, self.window_ms
+        ).lookahead / (env.SAMPLE_RATE)
 
 
 class Frame(NamedTuple):
@@ -105,11 +107,11 @@ class Student:
     def outputs(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frames, units) GRU outputs and (frames, classes) probabilities of every frame, as `probabilities`: the
         GRU's output is what the student has learnt to hear, the features `lipnet.speech.animator` reads."""
-        raw = audio.log_mel(samples, self.config.hop_ms, self.config.window_ms, self.config.n_mels)
-        x = Normaliser(self.config)(np.concatenate([raw, silence(self.config, self.config.delay)]))
+        n = audio.frame_count(len(samples), self.config.hop_ms)
+        x = features(samples, self.config, after=_tail(self.config, n))
         hidden, logits, _ = self._run(np.concatenate([self._history(), x]), self._initial())
         d = self.config.delay
-        return hidden[d:], _softmax(logits[d:])
+        return hidden[d : d + n], _softmax(logits[d : d + n])
 
     def visemes(self, samples: np.ndarray, viseme_set: str | None = None) -> np.ndarray:
         """As `probabilities`; `viseme_set` must be the student's own (it has no phones to add up into another)."""
@@ -120,24 +122,31 @@ class Student:
         return Stream(self)
 
     def step(self) -> keras.Model:
-        """The network one chunk at a time, the same layers: (the chunk's frames after the `front_width` - 1 before
-        them, one state per GRU) -> (the last GRU's outputs, logits, the GRUs' states after the chunk)."""
+        """The network one chunk at a time, the same layers: (the chunk's frames, a whole number of steps, after
+        the `front_width` - 1 before them; one state per GRU) -> (the last GRU's outputs a step, logits a frame,
+        the GRUs' states after the chunk)."""
         if self._step is None:
             frames = keras.Input((None, self.network.input_shape[-1]))
             states = [keras.Input((self.config.units,)) for _ in range(self.config.layers)]
             x = self.network.get_layer("front")(frames) if self.config.front else frames
+            if self.config.stack > 1:
+                x = self.network.get_layer("stack")(x)
             finals = []
             for i, state in enumerate(states):
                 x, final = self.network.get_layer(_gru_name(i))(x, initial_state=state)
                 finals.append(final)
-            self._step = keras.Model([frames, *states], [x, self.network.get_layer("logits")(x), *finals])
+            logits = self.network.get_layer("logits")(x)
+            if self.config.stack > 1:
+                logits = self.network.get_layer("unstack")(logits)
+            self._step = keras.Model([frames, *states], [x, logits, *finals])
         return self._step
 
     def _run(self, x: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """(frames, units) GRU outputs, (frames, classes) logits and the states after `x`, its first
-        `front_width` - 1 frames history."""
+        """(frames, units) GRU outputs (a step's for each of its frames), (frames, classes) logits and the states
+        after `x`, whose first `front_width` - 1 frames are history."""
         hidden, logits, *finals = self.step().predict_on_batch([x[None], *states])
-        return np.asarray(hidden)[0], np.asarray(logits)[0], [np.asarray(f) for f in finals]
+        hidden = np.repeat(np.asarray(hidden)[0], self.config.stack, axis=0)
+        return hidden, np.asarray(logits)[0], [np.asarray(f) for f in finals]
 
     def _initial(self) -> list[np.ndarray]:
         """The GRUs' states before the first frame."""
@@ -164,7 +173,8 @@ class Stream:
         self.features = audio.LogMelStream(self.config.hop_ms, self.config.window_ms, self.config.n_mels)
         self.normalised = Normaliser(self.config)
         self.state = student._initial()
-        self.history = student._history()  # the last frames, for the front convolution
+        self.history = student._history()  # the last frames through the network, for the front convolution
+        self.waiting = np.zeros((0, self.config.n_mels), np.float32)  # frames short of a whole GRU step
         self.fed = 0  # feature frames through the network
 
     def push(self, chunk: np.ndarray) -> list[Frame]:
@@ -174,10 +184,14 @@ class Stream:
     def end(self) -> list[Frame]:
         """The frames left when the sound ends (the last `delay` with silence after them)."""
         last = self.features.end()
-        frames = self._run(self.normalised(np.concatenate([last, silence(self.config, self.config.delay)])))
+        tail = silence(self.config, _tail(self.config, self.features.emitted))
+        frames = self._run(self.normalised(np.concatenate([last, tail])))
         return [f for f in frames if f.index < self.features.emitted]
 
     def _run(self, x: np.ndarray) -> list[Frame]:
+        x = np.concatenate([self.waiting, x])
+        whole = len(x) - len(x) % self.config.stack
+        x, self.waiting = x[:whole], x[whole:]
         if not len(x):
             return []
         seen = np.concatenate([self.history, x])
@@ -193,9 +207,10 @@ class Stream:
         ]
 
 
-def features(samples: np.ndarray, config: StudentConfig) -> np.ndarray:
-    """(frames, bands) normalised log-mel frames of a recording."""
-    return Normaliser(config)(audio.log_mel(samples, config.hop_ms, config.window_ms, config.n_mels))
+def features(samples: np.ndarray, config: StudentConfig, after: int = 0) -> np.ndarray:
+    """(frames, bands) normalised log-mel frames of a recording, and of `after` frames of silence after it."""
+    raw = audio.log_mel(samples, config.hop_ms, config.window_ms, config.n_mels)
+    return Normaliser(config)(np.concatenate([raw, silence(config, after)]))
 
 
 class Normaliser:
@@ -220,6 +235,12 @@ class Normaliser:
         return ((x - mean) / self.std).astype(np.float32)
 
 
+def _tail(config: StudentConfig, frames: int) -> int:
+    """Frames of silence to follow a recording's `frames`: the `delay` that brings out its last frames, and up
+    to a whole GRU step."""
+    return config.delay + (-(frames + config.delay)) % config.stack
+
+
 def silence(config: StudentConfig, frames: int) -> np.ndarray:
     """Log-mel frames of digital silence (the floor): what follows the end of a recording."""
     return np.full((frames, config.n_mels), audio.LOG_MEL_FLOOR, np.float32)
@@ -241,9 +262,14 @@ def network(config: StudentConfig) -> keras.Model:
     if config.front:
         x = keras.layers.ZeroPadding1D((config.front_width - 1, 0), name="history")(x)
         x = keras.layers.Conv1D(config.front, config.front_width, activation="relu", name="front")(x)
+    classes = len(lipsync.CLASS_SETS[config.classes])
+    if config.stack > 1:  # a whole number of steps: `train` and `Student` pad with silence
+        x = keras.layers.Reshape((-1, config.stack * x.shape[-1]), name="stack")(x)
     for i in range(config.layers):
         x, _ = keras.layers.GRU(config.units, return_sequences=True, return_state=True, name=_gru_name(i))(x)
-    logits = keras.layers.Dense(len(lipsync.CLASS_SETS[config.classes]), name="logits")(x)
+    logits = keras.layers.Dense(config.stack * classes, name="logits")(x)
+    if config.stack > 1:
+        logits = keras.layers.Reshape((-1, classes), name="unstack")(logits)
     return keras.Model(frames, logits)
 
 
@@ -329,9 +355,11 @@ def _examples(config: StudentConfig, clips: list[Clip], teacher, augment: bool):
     xs, ys, ws = [], [], []
     d, classes = config.delay, len(lipsync.CLASS_SETS[config.classes])
     for clip in copies:
-        x = features(clip.samples, config)
-        y = targets(config, clip, teacher)[: len(x)]
-        late = np.concatenate([np.zeros((d, 2 * classes), np.float32), y])[: len(x)]
+        n = audio.frame_count(len(clip.samples), config.hop_ms)
+        x = features(clip.samples, config, after=-n % config.stack)  # a whole number of GRU steps
+        y = targets(config, clip, teacher)[:n]
+        late = np.concatenate([np.zeros((d, 2 * classes), np.float32), y, np.zeros((len(x), 2 * classes))])
+        late = late[: len(x)].astype(np.float32)
         w = late[:, classes:].sum(1)  # 1 where a label is, 0 elsewhere
         xs.append(x)
         ys.append(late)
