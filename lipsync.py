@@ -86,6 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a student's loss weight on its teacher's posteriors, 0: labels alone (default 0)",
     )
     training.add_argument("--delay", type=int, help="a student's look-ahead, frames (default: 3)")
+    training.add_argument("--units", type=int, help="a student's GRU width (default: the shipped student's)")
+    training.add_argument("--bands", type=int, help="a student's log-mel bands (default: the shipped student's)")
+    training.add_argument(
+        "--stack", type=int, help="frames a student's GRU takes a step: 2 runs it every 20 ms (default: 1)"
+    )
     training.add_argument(
         "--schedule", choices=env.LR_SCHEDULES, help="a student's learning rate: constant, or cosine over --epochs"
     )
@@ -166,7 +171,7 @@ def train(args: argparse.Namespace) -> int:
             if args.kind == "student":
                 chosen = {
                     "delay": args.delay, "distill": args.distill, "running_mean": args.running_mean,
-                    "schedule": args.schedule,
+                    "schedule": args.schedule, "units": args.units, "n_mels": args.bands, "stack": args.stack,
                 }  # fmt: skip
                 settings |= {k: v for k, v in chosen.items() if v is not None}
                 config = student.StudentConfig(classes=args.classes or "ovr", **settings)

@@ -30,6 +30,7 @@ import env  # noqa: E402
 from lipnet import flops  # noqa: E402
 from lipnet.speech import lipsync, student  # noqa: E402
 
+AUGMENT8 = [0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15, 1.2]  # speed factors of eight perturbed copies, not four
 #: name -> StudentConfig overrides
 STUDENTS = {  # every setting that differs between them spelled out, whatever StudentConfig's defaults
     "distilled": {"distill": 0.5, "running_mean": 0.0},
@@ -116,6 +117,26 @@ STUDENTS = {  # every setting that differs between them spelled out, whatever St
         "stack": 2,
         "delay": 2,
         "schedule": "cosine",
+    },
+    "distilled-m20-u44-aug8": {
+        "distill": 0.5,
+        "temperature": 1.0,
+        "running_mean": 2.0,
+        "units": 44,
+        "n_mels": 20,
+        "schedule": "cosine",
+        "augment": AUGMENT8,
+    },
+    "distilled-m20-pairs-u57-aug8": {
+        "distill": 0.5,
+        "temperature": 1.0,
+        "running_mean": 2.0,
+        "units": 57,
+        "n_mels": 20,
+        "stack": 2,
+        "delay": 2,
+        "schedule": "cosine",
+        "augment": AUGMENT8,
     },
 }
 MAX_LOOKAHEAD_MS = 50  # the shipped student is the best on validation among those looking no further ahead

@@ -156,10 +156,12 @@ def test_train_on_your_own_data(mine, tmp_path):
 def test_distil_a_student_on_your_own_data(mine, tmp_path):
     model = tmp_path / "student.keras"
     args = ["--kind", "student", "--distill", "0.5", "--epochs", "2", "--cache", str(tmp_path / "cache")]
-    result = run("--train", str(mine), "-m", str(model), *args, "--run-dir", str(tmp_path / "run"))
+    shape = ["--units", "12", "--bands", "20", "--stack", "2", "--delay", "2"]
+    result = run("--train", str(mine), "-m", str(model), *args, *shape, "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     saved = json.loads(model.with_suffix(".json").read_text())
     assert saved["kind"] == "student" and saved["teacher"].endswith("lipsync-grid-s1.keras") and saved["epochs"] == 2
+    assert (saved["units"], saved["n_mels"], saved["stack"], saved["delay"]) == (12, 20, 2, 2)
     solo = shutil.copy(mine / "take0.wav", tmp_path / "solo.wav")  # no transcript beside it: recognised
     result = run(str(solo), "-m", str(model), "-o", str(tmp_path / "out"))
     assert result.returncode == 0 and "recognised" in result.stdout, result.stderr  # a student reads files offline
