@@ -30,112 +30,38 @@ import env  # noqa: E402
 from lipnet import flops  # noqa: E402
 from lipnet.speech import lipsync, student  # noqa: E402
 
+DISTILLED_COSINE = {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0, "schedule": "cosine"}  # the recipe below
 AUGMENT8 = [0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15, 1.2]  # speed factors of eight perturbed copies, not four
 #: name -> StudentConfig overrides
-STUDENTS = {  # every setting that differs between them spelled out, whatever StudentConfig's defaults
-    "distilled": {"distill": 0.5, "running_mean": 0.0},
-    "hard": {"distill": 0.0, "running_mean": 0.0},
-    "distilled-running": {"distill": 0.5, "running_mean": 2.0},
-    "hard-running": {"distill": 0.0, "running_mean": 2.0},
-    "distilled-t1-running": {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0},
-    "distilled-delay6": {"distill": 0.5, "delay": 6, "running_mean": 0.0},  # over the latency budget
-    "distilled-t1-running-0.8": {"distill": 0.8, "temperature": 1.0, "running_mean": 2.0},
+#: what every student below is unless it says otherwise, whatever StudentConfig's defaults become
+BASE = {"n_mels": 40, "delay": 3, "stack": 1, "layers": 1, "front": 0, "temperature": 1.0, "schedule": "constant"}
+STUDENTS = {
+    "distilled": {"distill": 0.5, "temperature": 2.0, "running_mean": 0.0, "units": 32},
+    "hard": {"distill": 0.0, "running_mean": 0.0, "units": 32},
+    "distilled-running": {"distill": 0.5, "temperature": 2.0, "running_mean": 2.0, "units": 32},
+    "hard-running": {"distill": 0.0, "running_mean": 2.0, "units": 32},
+    "distilled-t1-running": {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0, "units": 32},
+    "distilled-delay6": {"distill": 0.5, "temperature": 2.0, "delay": 6, "running_mean": 0.0, "units": 32},  # too late
+    "distilled-t1-running-0.8": {"distill": 0.8, "temperature": 1.0, "running_mean": 2.0, "units": 32},
     "distilled-t1-running-u36": {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0, "units": 36},
     "hard-running-u36": {"distill": 0.0, "running_mean": 2.0, "units": 36},
     "hard-running-u36-cosine": {"distill": 0.0, "running_mean": 2.0, "units": 36, "schedule": "cosine"},
-    "distilled-t1-running-u36-cosine": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 36,
-        "schedule": "cosine",
-    },
-    "distilled-m20-u44": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 44,
-        "n_mels": 20,
-        "schedule": "cosine",
-    },
-    "distilled-m24-u42": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 42,
-        "n_mels": 24,
-        "schedule": "cosine",
-    },
-    "distilled-front16-u40": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 40,
-        "front": 16,
-        "schedule": "cosine",
-    },
-    "distilled-2x25": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 25,
-        "layers": 2,
-        "schedule": "cosine",
-    },
-    "distilled-m16-u46": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 46,
-        "n_mels": 16,
-        "schedule": "cosine",
-    },
-    "distilled-m20-front16-u43": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 43,
-        "n_mels": 20,
-        "front": 16,
-        "schedule": "cosine",
-    },
-    "distilled-m20-pairs-u57": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 57,
-        "n_mels": 20,
-        "stack": 2,
-        "delay": 2,
-        "schedule": "cosine",
-    },
-    "distilled-pairs-u45": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 45,
-        "stack": 2,
-        "delay": 2,
-        "schedule": "cosine",
-    },
-    "distilled-m20-u44-aug8": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
-        "units": 44,
-        "n_mels": 20,
-        "schedule": "cosine",
-        "augment": AUGMENT8,
-    },
+    "distilled-t1-running-u36-cosine": {**DISTILLED_COSINE, "units": 36},
+    "distilled-m20-u44": {**DISTILLED_COSINE, "units": 44, "n_mels": 20},
+    "distilled-m24-u42": {**DISTILLED_COSINE, "units": 42, "n_mels": 24},
+    "distilled-front16-u40": {**DISTILLED_COSINE, "units": 40, "front": 16},
+    "distilled-2x25": {**DISTILLED_COSINE, "units": 25, "layers": 2},
+    "distilled-m16-u46": {**DISTILLED_COSINE, "units": 46, "n_mels": 16},
+    "distilled-m20-front16-u43": {**DISTILLED_COSINE, "units": 43, "n_mels": 20, "front": 16},
+    "distilled-m20-pairs-u57": {**DISTILLED_COSINE, "units": 57, "n_mels": 20, "stack": 2, "delay": 2},
+    "distilled-pairs-u45": {**DISTILLED_COSINE, "units": 45, "stack": 2, "delay": 2},
+    "distilled-m20-u44-aug8": {**DISTILLED_COSINE, "units": 44, "n_mels": 20, "augment": AUGMENT8},
     "distilled-m20-pairs-u57-aug8": {
-        "distill": 0.5,
-        "temperature": 1.0,
-        "running_mean": 2.0,
+        **DISTILLED_COSINE,
         "units": 57,
         "n_mels": 20,
         "stack": 2,
         "delay": 2,
-        "schedule": "cosine",
         "augment": AUGMENT8,
     },
 }
@@ -153,7 +79,7 @@ def trained(name: str, runs: Path, train, val, teacher) -> student.Student:
     if (run_dir / "config.json").is_file():
         model = student.resume(run_dir, train, val, teacher, verbose=0)
     else:
-        config = student.StudentConfig(epochs=EPOCHS, **STUDENTS[name])
+        config = student.StudentConfig(epochs=EPOCHS, **{**BASE, **STUDENTS[name]})
         config.teacher = str(env.LIPSYNC_MODEL.relative_to(env.ROOT)) if config.distill else ""
         about = {"train": "bench/clipset.py", "clips": len(train)}
         model = student.train(config, train, val, teacher, run_dir, about, verbose=0)
