@@ -32,6 +32,7 @@ HOP_MS = 10  # feature frame period; 8 (the Viseme-Classification seed's) and 20
 WINDOW_MS = 25  # analysis window; the seed used 16 (with an 8 ms hop)
 N_MFCC = 13  # cepstra; with their deltas and delta-deltas, 39 values per frame
 N_MELS = 40  # mel bands of the MFCC filter bank and of log-mel (MFEC) features
+STUDENT_MELS = 20  # log-mel bands of the real-time student: half the teacher's, which pays for a wider GRU
 MIN_SAMPLE_RATE = 8000  # Hz: telephone sound (speech up to 4 kHz) reads, anything sampled lower is refused
 LIVE_BLOCK_MS = 10  # live sound arrives in blocks this long (a hop): shorter waits, more calls
 SILENCE_PEAK = 1e-4  # a file whose loudest sample is below this (-80 dBFS) holds no sound to read

@@ -37,7 +37,7 @@ class StudentConfig:
 
     kind: str = "student"  # tells lipsync.py's model loader what it holds
     classes: str = "ovr"  # a viseme set of lipnet.visemes
-    units: int = 36  # GRU width
+    units: int = 44  # GRU width
     layers: int = 1  # GRUs stacked, each `units` wide
     front: int = 0  # channels of a causal convolution over the last `front_width` frames before the GRU (0: none)
     front_width: int = 3
@@ -55,7 +55,7 @@ class StudentConfig:
     gain_db: float = 12.0  # the extra copies play up to this much louder or quieter: a microphone's level is unknown
     hop_ms: int = env.HOP_MS
     window_ms: int = env.WINDOW_MS
-    n_mels: int = env.N_MELS
+    n_mels: int = env.STUDENT_MELS
     mean: list[float] = field(default_factory=list)  # per band, over the training clips: set by `train`
     std: list[float] = field(default_factory=list)
     running_mean: float = 2.0  # seconds: subtract a running mean forgetting over this long (0: the corpus's mean)
