@@ -33,8 +33,10 @@ WINDOW_MS = 25  # analysis window; the seed used 16 (with an 8 ms hop)
 N_MFCC = 13  # cepstra; with their deltas and delta-deltas, 39 values per frame
 N_MELS = 40  # mel bands of the MFCC filter bank and of log-mel (MFEC) features
 STUDENT_MELS = 20  # log-mel bands of the real-time student: half the teacher's, which pays for a wider GRU
+STUDENT_AUGMENT = (0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15, 1.2)  # speeds of the student's perturbed copies of a clip
 MIN_SAMPLE_RATE = 8000  # Hz: telephone sound (speech up to 4 kHz) reads, anything sampled lower is refused
-LIVE_BLOCK_MS = 10  # live sound arrives in blocks this long (a hop): shorter waits, more calls
+LIVE_BLOCK = 40  # samples (2.5 ms) a live block: every frame's window ends on a block's last sample (a hop is 160
+# samples, a window ends 200 past its centre), so no frame waits for a block to fill
 SILENCE_PEAK = 1e-4  # a file whose loudest sample is below this (-80 dBFS) holds no sound to read
 
 LIPSYNC_MODEL = ROOT / "models" / "lipsync-grid-s1.keras"  # lipsync.py's default classifier, the phoneme teacher

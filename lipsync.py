@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         help="a student's loss weight on its teacher's posteriors, 0: labels alone (default 0)",
     )
-    training.add_argument("--delay", type=int, help="a student's look-ahead, frames (default: 3)")
+    training.add_argument("--delay", type=int, help="a student's look-ahead, frames (default: the shipped student's)")
     training.add_argument("--units", type=int, help="a student's GRU width (default: the shipped student's)")
     training.add_argument("--bands", type=int, help="a student's log-mel bands (default: the shipped student's)")
     training.add_argument(

@@ -189,9 +189,9 @@ def main() -> None:
     base = Baselines(reader, train)
     rows = [
         ("mean mouth", "-", base.mean),
-        ("viseme -> mean shape (student's visemes)", "46", base.lookup),
-        ("energy -> shape", "16", base.loudness),
-        *((name, f"{model.lookahead_ms:.0f}", model) for name, model in models.items()),
+        ("viseme -> mean shape (student's visemes)", f"{reader.config.lookahead_ms:g}", base.lookup),
+        ("energy -> shape", f"{1000 * audio.LogMelStream().lookahead / env.SAMPLE_RATE:g}", base.loudness),
+        *((name, f"{model.lookahead_ms:g}", model) for name, model in models.items()),
     ]
 
     print(
@@ -215,7 +215,7 @@ def main() -> None:
             for clips in (val, test, others)
         )
         print(
-            f"| {best}, lips pressed on /p b m/ heard | {models[best].lookahead_ms:.0f} | {v.rmse:.4f} | "
+            f"| {best}, lips pressed on /p b m/ heard | {models[best].lookahead_ms:g} | {v.rmse:.4f} | "
             f"{s.rmse:.4f} | {s.opening:.3f} | {s.closures:.0%} | {o.rmse:.4f} | {o.opening:.3f} |"
         )
         held_out[f"{best}, lips pressed"] = s

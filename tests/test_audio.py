@@ -159,8 +159,19 @@ def test_log_mel_stream_gives_log_mel_chunk_by_chunk():
     parts.append(stream.end())
     np.testing.assert_allclose(np.concatenate(parts), audio.log_mel(samples), atol=1e-3)
     first = audio.LogMelStream()
+    assert first.lookahead == 200  # to the end of the 25 ms window (12.5 ms), not of the 512-sample FFT frame
     assert len(first.push(samples[: 100 * 160 + first.lookahead - 1])) == 100  # frame 100 needs one more sample
     assert len(first.push(samples[100 * 160 + first.lookahead - 1 : 100 * 160 + first.lookahead])) == 1
+
+
+def test_live_blocks_end_where_frames_can_come_out():
+    """Every frame's window ends on a live block's last sample: no frame waits for a block to fill."""
+    stream = audio.LogMelStream()
+    assert audio.hop_length() % env.LIVE_BLOCK == 0 and stream.lookahead % env.LIVE_BLOCK == 0
+    samples = audio.load(SAMPLE)
+    ready = [len(stream.push(samples[i : i + env.LIVE_BLOCK])) for i in range(0, 20 * 160, env.LIVE_BLOCK)]
+    assert ready == [1 if (i + 1) * env.LIVE_BLOCK >= 200 and ((i + 1) * env.LIVE_BLOCK - 200) % 160 == 0 else 0
+                     for i in range(len(ready))]  # fmt: skip
 
 
 def test_log_mel_has_a_fixed_floor():

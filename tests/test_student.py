@@ -108,7 +108,8 @@ def test_deeper_and_slower_students_learn_and_stream(clips, tmp_path, shape, cos
     curve = losses(tmp_path / "run")
     assert curve[-1] < curve[0]
     assert flops.multiply_adds(model.network) == cost
-    assert model.config.lookahead_ms == 46  # delay 3, or 2 and the wait for a step's second frame
+    # the delay's frames (and the wait for a step's second frame), then the 12.5 ms to the end of the last window
+    assert model.config.lookahead_ms == (model.config.delay + model.config.stack - 1) * 10 + 12.5 in (42.5, 52.5)
     assert_streams_as_offline(student.load(model.save(tmp_path / "student.keras")))
 
 
@@ -171,6 +172,6 @@ def test_a_model_saved_without_a_setting_is_refused(tmp_path):
 
 def test_shipped_student_costs_what_the_card_says(shipped_teacher):
     shipped = student.load(env.LIPSYNC_STUDENT)
-    assert shipped.config.lookahead_ms == 46  # 3 frames and half a 512-sample FFT frame
+    assert shipped.config.lookahead_ms == 52.5  # 4 frames and the half of a 25 ms window after its centre
     assert flops.multiply_adds(shipped.network) / flops.multiply_adds(shipped_teacher.estimator) < 0.05
     assert shipped.config.running_mean > 0 and shipped.config.units == 44

@@ -180,7 +180,8 @@ def _decibels(power: np.ndarray) -> np.ndarray:
 class LogMelStream:
     """`log_mel` of sound arriving in chunks (a microphone's, say): `push` returns each frame as soon as the
     samples its window spans have arrived, `end` the last few; together the same numbers as `log_mel` of the
-    whole recording. Frame i needs `lookahead` samples past its centre."""
+    whole recording. Frame i needs `lookahead` samples past its centre: to the end of its window, which is shorter
+    than the FFT frame around it (400 samples in 512 at 16 kHz: 12.5 ms, not 16), whose edges it weighs by zero."""
 
     def __init__(
         self,
@@ -192,7 +193,8 @@ class LogMelStream:
         self.hop, self.window = hop_length(hop_ms, sample_rate), sample_rate * window_ms // 1000
         self.n_mels, self.sample_rate = n_mels, sample_rate
         self.n_fft = _fft_size(self.window)
-        self.lookahead = self.n_fft // 2  # samples
+        self.span = (self.n_fft - self.window) // 2 + self.window  # an FFT frame's samples up to its window's end
+        self.lookahead = self.span - self.n_fft // 2  # samples
         self.buffer = np.zeros(self.n_fft // 2, np.float32)  # the padded recording from frame `emitted`'s start
         self.received = self.emitted = 0
 
@@ -201,7 +203,7 @@ class LogMelStream:
         chunk = np.asarray(chunk, dtype=np.float32).reshape(-1)
         self.buffer = np.concatenate([self.buffer, chunk])
         self.received += len(chunk)
-        return self._ready(max(0, (len(self.buffer) - self.n_fft) // self.hop + 1))
+        return self._ready(max(0, (len(self.buffer) - self.span) // self.hop + 1))
 
     def end(self) -> np.ndarray:
         """(frames, n_mels): the frames left at the end of the sound, their windows padded with zeros."""
@@ -211,8 +213,9 @@ class LogMelStream:
     def _ready(self, count: int) -> np.ndarray:
         if count == 0:
             return np.zeros((0, self.n_mels), np.float32)
-        span = self.buffer[: (count - 1) * self.hop + self.n_fft]
-        power = _mel_frames(span, self.hop, self.window, self.n_mels, self.sample_rate)
+        needed = (count - 1) * self.hop + self.n_fft
+        frames = np.pad(self.buffer[:needed], (0, max(0, needed - len(self.buffer))))  # zeros where the window is
+        power = _mel_frames(frames, self.hop, self.window, self.n_mels, self.sample_rate)
         self.buffer = self.buffer[count * self.hop :]
         self.emitted += count
         return _frames(_decibels(power), deltas=False)

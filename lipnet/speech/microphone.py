@@ -17,33 +17,32 @@ import env
 from lipnet.errors import LipnetError
 
 
-def blocks(source: str | None = None, block_ms: int = env.LIVE_BLOCK_MS) -> Iterator[np.ndarray]:
-    """Blocks of `block_ms` of sound: from `source`, an existing audio or video file (at real-time pace), else a
+def blocks(source: str | None = None, block: int = env.LIVE_BLOCK) -> Iterator[np.ndarray]:
+    """Blocks of `block` samples of sound: from `source`, an existing audio or video file (at real-time pace), else a
     microphone (None or "default": the system's default input; a device number or part of its name)."""
     if source not in (None, "default") and (Path(source).exists() or Path(source).suffix):
-        return paced(source, block_ms)
+        return paced(source, block)
     device = None if source in (None, "default") else int(source) if str(source).isdigit() else source
-    return microphone(device, block_ms)
+    return microphone(device, block)
 
 
-def paced(path: str | Path, block_ms: int = env.LIVE_BLOCK_MS) -> Iterator[np.ndarray]:
+def paced(path: str | Path, block: int = env.LIVE_BLOCK) -> Iterator[np.ndarray]:
     """A file's sound in blocks, each handed out when its last sample would have been heard."""
     from lipnet.speech import audio
 
     samples = audio.load(path)  # decoded first: a bad file fails before the stream starts
-    size = env.SAMPLE_RATE * block_ms // 1000
 
     def play() -> Iterator[np.ndarray]:
         start = time.perf_counter()
-        for first in range(0, len(samples), size):
-            block = samples[first : first + size]
-            time.sleep(max(0.0, start + (first + len(block)) / env.SAMPLE_RATE - time.perf_counter()))
-            yield block
+        for first in range(0, len(samples), block):
+            chunk = samples[first : first + block]
+            time.sleep(max(0.0, start + (first + len(chunk)) / env.SAMPLE_RATE - time.perf_counter()))
+            yield chunk
 
     return play()
 
 
-def microphone(device: int | str | None = None, block_ms: int = env.LIVE_BLOCK_MS) -> Iterator[np.ndarray]:
+def microphone(device: int | str | None = None, block: int = env.LIVE_BLOCK) -> Iterator[np.ndarray]:
     """A microphone's sound in blocks, as it arrives, until the caller stops. Raises LipnetError (one line) when
     PortAudio is missing or there is no such input device."""
     try:
@@ -57,7 +56,7 @@ def microphone(device: int | str | None = None, block_ms: int = env.LIVE_BLOCK_M
     try:
         sounddevice.query_devices(device, kind="input")  # raises when there is none
         stream = sounddevice.InputStream(
-            samplerate=env.SAMPLE_RATE, blocksize=env.SAMPLE_RATE * block_ms // 1000, device=device, channels=1,
+            samplerate=env.SAMPLE_RATE, blocksize=block, device=device, channels=1,
             dtype="float32",
         )  # fmt: skip
     except (sounddevice.PortAudioError, ValueError) as err:
