@@ -8,9 +8,9 @@ models (the shipped teacher and bench/lipsync.py's SVM, DNN and sequence classif
 has them), whose time on the whole clip is divided by its hops: they cannot run live at all (the teacher and
 the sequence model read the utterance both ways; all of them normalise over the whole utterance).
 
-End-to-end latency: the clip is played at real-time pace in blocks of `env.LIVE_BLOCK` samples, as `lipsync.py --live`
-reads a microphone (`lipnet.speech.microphone.paced`), into the student; for every frame, the wall-clock time it is emitted less the time the
-sound at the frame's instant arrived. That is the look-ahead (`StudentConfig.lookahead_ms`), the wait for the
+End-to-end latency: the clip is played at real-time pace in blocks of `env.LIVE_BLOCK` samples, as `lipsync.py
+--live` reads a microphone (`lipnet.speech.microphone.paced`), into the student; for every frame, the wall-clock
+time it is emitted less the time the sound at the frame's instant arrived. That is the look-ahead (`StudentConfig.lookahead_ms`), the wait for the
 block to fill, and the compute, as they actually add up.
 """
 
@@ -104,10 +104,10 @@ def main() -> None:
         seconds = per_hop_offline(other, samples)
         print(f"| {name} | no | {1000 * seconds:.3f} ms | — | {env.HOP_MS / 1000 / seconds:.0f}x |")
 
-    blocks = f"{1000 * env.LIVE_BLOCK / env.SAMPLE_RATE:g} ms blocks"
-    print(f"\n### End-to-end latency, {len(paths)} held-out s1 clips played at real-time pace in {blocks}\n")
+    block_ms = f"{1000 * env.LIVE_BLOCK / env.SAMPLE_RATE:g} ms"
+    print(f"\n### End-to-end latency, {len(paths)} held-out s1 clips played at real-time pace in {block_ms} blocks\n")
     ms = np.concatenate([latencies(model, path) for path in paths])
-    print(f"look-ahead {model.config.lookahead_ms:g} ms + the block's wait (under {blocks}) + compute:\n")
+    print(f"look-ahead {model.config.lookahead_ms:g} ms + the block's wait (under {block_ms}) + compute:\n")
     print(f"| frames | mean | median | 95th percentile | 99th percentile | max | over {TARGET_MS} ms |")
     print("|---|---|---|---|---|---|---|")
     p95, p99 = np.percentile(ms, [95, 99])

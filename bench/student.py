@@ -32,7 +32,7 @@ from lipnet.speech import lipsync, student  # noqa: E402
 
 DISTILLED_COSINE = {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0, "schedule": "cosine"}  # the recipe below
 AUGMENT8 = [0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15, 1.2]  # speed factors of eight perturbed copies, not four
-AUGMENT4 = [0.85, 0.92, 1.08, 1.15]
+AUGMENT4 = [0.85, 0.92, 1.08, 1.15]  # the four copies every student had before StudentConfig's default became eight
 #: name -> StudentConfig overrides
 #: what every student below is unless it says otherwise, whatever StudentConfig's defaults become
 BASE = {

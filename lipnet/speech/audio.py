@@ -207,14 +207,15 @@ class LogMelStream:
 
     def end(self) -> np.ndarray:
         """(frames, n_mels): the frames left at the end of the sound, their windows padded with zeros."""
-        self.buffer = np.concatenate([self.buffer, np.zeros(self.n_fft // 2, np.float32)])
         return self._ready(max(0, self.received // self.hop - self.emitted))
 
     def _ready(self, count: int) -> np.ndarray:
         if count == 0:
             return np.zeros((0, self.n_mels), np.float32)
         needed = (count - 1) * self.hop + self.n_fft
-        frames = np.pad(self.buffer[:needed], (0, max(0, needed - len(self.buffer))))  # zeros where the window is
+        frames = self.buffer[:needed]
+        if len(frames) < needed:  # the last frame's FFT edge, or the end of the sound: zeros, as `log_mel` pads
+            frames = np.pad(frames, (0, needed - len(frames)))
         power = _mel_frames(frames, self.hop, self.window, self.n_mels, self.sample_rate)
         self.buffer = self.buffer[count * self.hop :]
         self.emitted += count
