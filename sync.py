@@ -11,8 +11,13 @@ Clips longer than 10 s get an offset for every 10 s window, so drift shows.
 
   --json       one JSON object per clip on standard output instead of the lines
   --plot OUT   the distance-vs-offset curve as a PNG (a directory when -v is one)
-  --fix OUT    the clip with its audio shifted back into sync (.mp4, .mov or .mkv; a directory when -v is one):
-               the video stream is copied, not re-encoded; the audio is re-encoded, AAC mono
+  --fix OUT    the clip with its audio moved back into sync (.mp4, .m4v, .mov, .mkv, .webm or .mpg; a directory
+               when -v is one, each clip keeping its container): both streams are copied and only their time
+               stamps move, unless the container cannot hold the sound's codec (then the sound alone is re-encoded).
+               The copy must decode every video frame before it is written; a clip within a frame of sync is left.
+
+The sound is placed on the picture's clock as a player does: offsets kept in the container's time stamps (stream
+start times, edit lists) count as much as offsets in the samples.
 
 Train your own model (mouth crops are extracted into --crops as needed): ``python sync.py --train DIR -m mine.keras``
 (see models/SYNC_MODEL_CARD.md for the shipped model's command).
@@ -55,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path | None) -> str:
     """Find one clip's offset(s), write what was asked; returns what to print."""
+    from lipnet import remux
     from lipnet.speech import audio, sync
 
     samples = audio.load(path)  # before the face: a clip without sound fails fast
@@ -62,14 +68,15 @@ def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path
     clip = sync.clip(path.stem, track.crops, track.landmarks, samples)
     found = model.offsets(clip, args.max_offset)
     clear = [f.offset for f in found if f.clear]
+    shift = -round(float(np.median(clear))) if clear else 0  # the whole track moves by the clear windows' median
     fixed = None
     try:
         if args.plot:
             target = Path(args.plot) if out is None else Path(args.plot) / f"{out}.png"
             plot_curves(found, target, path.name)
-        if args.fix and clear:  # the whole track moves by the median offset of the windows with a clear one
-            fixed = Path(args.fix) if out is None else Path(args.fix) / f"{out}.mp4"
-            sync.shift_audio(path, fixed, -round(float(np.median(clear))))
+        if args.fix and clear and abs(shift) > env.SYNC_TOLERANCE:
+            fixed = Path(args.fix) if out is None else Path(args.fix) / out.with_suffix(fix_suffix(path))
+            remux.shift_audio(path, fixed, shift)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
     if args.json:
@@ -80,8 +87,21 @@ def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path
         for f in found
     ]
     if args.fix:
-        lines.append(f"{path}: wrote {fixed}" if fixed else f"{path}: not fixed (no clear minimum)")
+        if fixed:
+            lines.append(f"{path}: wrote {fixed} (the sound moved {shift * 1000 // env.FPS:+d} ms)")
+        elif clear:
+            lines.append(f"{path}: not rewritten (within {env.SYNC_TOLERANCE} frame of sync)")
+        else:
+            lines.append(f"{path}: not fixed (no clear minimum)")
     return "\n".join(lines)
+
+
+def fix_suffix(path: Path) -> str:
+    """The fixed copy's file ending in a directory run: the source's own where it is written, else .mkv (which holds
+    any codec)."""
+    from lipnet import remux
+
+    return path.suffix.lower() if path.suffix.lower() in remux.CONTAINERS else ".mkv"
 
 
 def _span(found, windows: int) -> str:
@@ -171,16 +191,22 @@ def main(argv: list[str] | None = None) -> int:
         model = sync.load(args.model)
         extractor = mouth.MouthExtractor()
     except LipnetError as err:
+        if args.json:
+            print(json.dumps({"error": str(err)}), flush=True)
+            return 1
         return cli.fail(err)
     failed = 0
     for path, out in clips:
         try:
             print(check_file(model, extractor, path, args, out), flush=True)
         except LipnetError as err:
-            if len(clips) == 1:
-                return cli.fail(err)
-            print(f"failed: {err}", file=sys.stderr)
             failed += 1
+            if args.json:  # one JSON object per input, failures too
+                print(json.dumps({"file": str(path), "error": str(err)}), flush=True)
+            elif len(clips) == 1:
+                return cli.fail(err)
+            else:
+                print(f"failed: {err}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -1,26 +1,36 @@
 """Durable file writes: every output lipnet produces goes through here, so a kill never leaves half a file."""
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(file)`` on a temporary file beside `path`, then rename it over `path`."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary file's name beside `path`, renamed over `path` when the block ends without an error and deleted
+    when it raises: for writers that need a name rather than an open file (FFmpeg's muxers, a check that reads
+    back what was written)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; outputs are meant to be shared like any other
-        with os.fdopen(fd, "wb") as f:
-            write(f)
+        os.close(fd)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def remove_partial(directory: str | Path, recursive: bool = False) -> int:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from lipnet.speech import audio, sync
+from lipnet import remux
+from lipnet.speech import audio
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "sbbn6n.mp4"  # a held-out s1 clip: "set blue by n six now"
@@ -28,9 +29,9 @@ def lag(x: np.ndarray, reference: np.ndarray) -> int:
 
 
 def test_finds_a_known_offset_and_fixes_it(tmp_path):
-    shifted = sync.shift_audio(SAMPLE, tmp_path / "late.mp4", 7)  # the sound 7 frames (280 ms) late
+    shifted = remux.shift_audio(SAMPLE, tmp_path / "late.mp4", 7)  # the sound 7 frames (280 ms) late
     original = audio.load(SAMPLE)
-    assert lag(audio.load(shifted), original) == 7 * 640  # the re-mux moved the samples, not a time stamp
+    assert lag(audio.load(shifted), original) == 7 * 640  # the re-mux moved a time stamp; the loader honours it
     fixed, plot = tmp_path / "fixed.mp4", tmp_path / "curve.png"
     result = run("-v", str(shifted), "--json", "--plot", str(plot), "--fix", str(fixed))
     assert result.returncode == 0 and result.stderr == "", result.stderr
@@ -51,14 +52,14 @@ def test_finds_a_known_offset_and_fixes_it(tmp_path):
 
 def test_a_directory_run_reports_each_clip_and_goes_on_after_a_bad_one(tmp_path):
     clips = tmp_path / "clips"
-    sync.shift_audio(SAMPLE, clips / "take2" / "early.mp4", -4)
+    remux.shift_audio(SAMPLE, clips / "take2" / "early.mp4", -4)
     (clips / "bad.mpg").write_text("not a video\n")
     result = run("-v", str(clips), "--fix", str(tmp_path / "fixed"))
     assert result.returncode == 1
     assert result.stderr.startswith(f"failed: {clips / 'bad.mpg'}: ") and len(result.stderr.splitlines()) == 1
     line, wrote = result.stdout.splitlines()
     assert line.startswith(f"{clips / 'take2' / 'early.mp4'}: offset -") and "the audio leads by" in line
-    assert wrote.endswith(str(tmp_path / "fixed" / "take2" / "early.mp4"))
+    assert wrote.startswith(f"{clips / 'take2' / 'early.mp4'}: wrote {tmp_path / 'fixed' / 'take2' / 'early.mp4'} (the sound moved +")
     assert abs(lag(audio.load(tmp_path / "fixed" / "take2" / "early.mp4"), audio.load(SAMPLE))) <= 640
 
 

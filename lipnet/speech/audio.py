@@ -4,6 +4,12 @@ One loader (`load`) for every entry point: PyAV decodes the sound track of a vid
 file (WAV, FLAC, Ogg, MP3) with the FFmpeg libraries inside its wheel, and libswresample resamples it (a proper
 low-pass filter, not dropped samples). Every other module takes the arrays this returns, not paths.
 
+The clock: sample 0 is the instant the file's first video frame is shown (its first sound, in a file without
+pictures). Containers keep audio/video offsets in their time stamps (stream start times, MP4/MOV edit lists,
+Matroska block times) and codecs prime their decoders (AAC's 1024 samples); `load` honours both, padding the sound
+with silence where it starts after the picture and dropping what plays before the first frame, so a remuxed or
+container-shifted file reads as a player shows it.
+
 The time base: feature frame ``i`` is centred on sample ``i * hop``, so it is at time ``i * hop_ms`` ms, and a
 clip of ``n`` samples has ``n // hop`` frames. A 25 fps video frame lasts 40 ms, which the hop must divide:
 with the default 10 ms hop, audio frame ``4 j`` is at video frame ``j``'s instant and frames ``4 j .. 4 j + 3``
@@ -45,12 +51,13 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
             raise LipnetError(
                 f"{path}: sampled at {stream.rate} Hz, too low for speech (at least {env.MIN_SAMPLE_RATE} Hz)"
             )
-        chunks = []
+        chunks, first = [], None
         try:
             resampler = None
             for frame in container.decode(stream):
                 if resampler is None:  # planar float at the target rate, the source's own channel layout
                     resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
+                    first = frame.time  # None without time stamps; after the decoder dropped the codec's priming samples
                 chunks += [out.to_ndarray() for out in resampler.resample(frame)]
             if resampler is not None:
                 chunks += [out.to_ndarray() for out in resampler.resample(None)]
@@ -63,9 +70,32 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
     if not chunks or not sum(chunk.shape[1] for chunk in chunks):
         raise LipnetError(f"{path}: the audio track holds no samples")
     samples = np.concatenate(chunks, axis=1).mean(axis=0).astype(np.float32)
+    picture = video_start(path)
+    if picture is not None and first is not None:  # on the picture's clock: pad a late start, trim an early one
+        lead = round((first - picture) * sample_rate)
+        samples = np.pad(samples, (lead, 0)) if lead > 0 else samples[-lead:]
+        if not len(samples):
+            raise LipnetError(f"{path}: the sound ends before the first video frame is shown")
     if not np.isfinite(samples).all() or np.abs(samples).max() < env.SILENCE_PEAK:
         raise LipnetError(f"{path}: the audio is silent")
     return samples
+
+
+def video_start(path: str | Path) -> float | None:
+    """When the first frame of a file's video is shown, in seconds on the container's clock (edit lists and
+    stream start times applied, as a player does); None for a file without pictures (cover art is not a video)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+            if not streams:
+                return None
+            for frame in container.decode(streams[0]):
+                return frame.time
+    except av.FFmpegError:
+        return None  # no decodable picture: the sound keeps its own clock
+    return None
 
 
 def mux_mono(container, stream, samples: np.ndarray, start: int = 0) -> None:

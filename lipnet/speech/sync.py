@@ -30,7 +30,7 @@ import env
 from lipnet import runs
 from lipnet.errors import LipnetError
 from lipnet.speech import audio
-from lipnet.storage import atomic_write, atomic_write_text
+from lipnet.storage import atomic_write_text
 
 AUDIO_PER_VIDEO = audio.frames_per_video_frame(env.SYNC_HOP_MS)  # 2 speech frames a video frame (checked to divide)
 SAMPLES_PER_FRAME = env.SAMPLE_RATE // env.FPS  # 640 samples of 16 kHz audio a video frame
@@ -617,43 +617,3 @@ def training_clips(data: dict) -> tuple[list[Clip], list[Clip]]:
     if len(train_clips) < 2 or not val_clips:
         raise LipnetError(f"{root}: too few clips to train and validate")
     return train_clips, val_clips
-
-
-def shift_audio(source: str | Path, target: str | Path, frames: int) -> Path:
-    """Write `source` to `target` with its sound `frames` video frames later (earlier when negative): the video
-    stream is copied packet for packet; the sound, shifted in its samples (silence fills the gap, the length is
-    kept), is re-encoded AAC, mono, at its own rate."""
-    import av
-
-    source, target = Path(source), Path(target)
-    with av.open(str(source)) as probe:
-        if not probe.streams.video or not probe.streams.audio:
-            raise LipnetError(f"{source}: needs a video and an audio track")
-        stream = probe.streams.audio[0]
-        rate = stream.codec_context.sample_rate or env.SAMPLE_RATE
-        start = round(float(stream.start_time * stream.time_base) * rate) if stream.start_time else 0
-    samples = audio.load(source, sample_rate=rate)
-    moved = delay(samples, frames, rate)
-
-    def write(f) -> None:
-        with av.open(str(source)) as src, av.open(f, "w", format=_container(target)) as out:
-            video_in = src.streams.video[0]
-            video_out = out.add_stream_from_template(video_in)
-            sound = out.add_stream("aac", rate=rate, layout="mono")
-            for packet in src.demux(video_in):
-                if packet.dts is None:
-                    continue
-                packet.stream = video_out
-                out.mux(packet)
-            audio.mux_mono(out, sound, moved, start)  # from where the sound began
-
-    return atomic_write(target, write)
-
-
-def _container(path: Path) -> str:
-    """FFmpeg's muxer for a file name."""
-    suffix = path.suffix.lower()
-    formats = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
-    if suffix not in formats:
-        raise LipnetError(f"{path}: write the clip as .mp4, .m4v, .mov or .mkv (AAC sound)")
-    return formats[suffix]
