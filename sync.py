@@ -75,7 +75,7 @@ def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path
             target = Path(args.plot) if out is None else Path(args.plot) / f"{out}.png"
             plot_curves(found, target, path.name)
         if args.fix and clear and abs(shift) > env.SYNC_TOLERANCE:
-            fixed = Path(args.fix) if out is None else Path(args.fix) / out.with_suffix(fix_suffix(path))
+            fixed = Path(args.fix) if out is None else Path(args.fix) / f"{out}{fix_suffix(path)}"
             remux.shift_audio(path, fixed, shift)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None

@@ -412,6 +412,59 @@ def smoothed_runs(
     return [(start[i], end[i], label[i]) for i in sorted(i for i in range(len(start)) if alive[i])]
 
 
+def decoded_runs(
+    probabilities: np.ndarray, rate: float, min_duration: float, switch_cost: float = 0.0
+) -> list[tuple[int, int, int]]:
+    """The most probable sequence of runs (start frame, end frame, class) under frame `probabilities` (frames x
+    classes): a Viterbi decoder in which every run lasts at least `min_duration` seconds (but the last, cut by the
+    end of the sound) and each change of class costs `switch_cost` nats. Unlike merging short runs away afterwards,
+    a short run whose frames clearly favour it (a lip closure between vowels) survives, and one its frames barely
+    favour goes to whichever neighbour explains them best."""
+    log_p = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, None))
+    frames, k = log_p.shape
+    if not frames:
+        return []
+    m = max(1, round(min_duration * rate))  # frames a run must last; state (class, d): d + 1 frames into it, d < m
+    score = np.full((k, m), -np.inf)
+    score[:, 0] = log_p[0]
+    entered_from = np.zeros((frames, k), np.int64)  # the class of the run before a run entered at frame t
+    stayed = np.zeros((frames, k), bool)  # (class, m - 1) at frame t came from itself, not (class, m - 2)
+    classes = np.arange(k)
+    for t in range(1, frames):
+        done = score[:, m - 1]  # runs long enough to end
+        order = np.argsort(done)
+        best, second = order[-1], order[-2] if k > 1 else order[-1]
+        previous = np.where(classes == best, second, best)  # the best other class to come from
+        entered_from[t] = previous
+        new = np.empty_like(score)
+        new[:, 0] = done[previous] - switch_cost
+        if m > 1:
+            new[:, 1:m - 1] = score[:, 0:m - 2]
+            stayed[t] = score[:, m - 1] >= score[:, m - 2]
+            new[:, m - 1] = np.maximum(score[:, m - 1], score[:, m - 2])
+        else:
+            stayed[t] = score[:, 0] >= new[:, 0]
+            new[:, 0] = np.maximum(new[:, 0], score[:, 0])
+        score = new + log_p[t][:, None]
+    label, d = np.unravel_index(int(np.argmax(score)), score.shape)  # the last run may be short: the sound ended
+    labels = np.empty(frames, np.int64)
+    for t in range(frames - 1, -1, -1):
+        labels[t] = label
+        if t == 0:
+            break
+        if m == 1:
+            if not stayed[t, label]:
+                label = entered_from[t, label]
+        elif d == 0:
+            label, d = entered_from[t, label], m - 1
+        elif d == m - 1 and stayed[t, label]:
+            pass
+        else:
+            d -= 1
+    start = [0, *(np.flatnonzero(labels[1:] != labels[:-1]) + 1).tolist()]
+    return [(s, e, int(labels[s])) for s, e in zip(start, [*start[1:], frames])]
+
+
 def _viseme_set(name: str) -> VisemeSet:
     if name not in VISEME_SETS:
         raise ValueError(f"unknown viseme set {name!r}; choose from {sorted(VISEME_SETS)}")

@@ -115,3 +115,17 @@ def test_bad_input_is_one_line(kind, tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(f"error: {path}"), result.stderr
     assert not (tmp_path / "fixed.mp4").exists()
+
+
+def test_json_reports_every_input_and_a_clip_in_sync_is_left_alone(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "good.mp4").write_bytes(SAMPLE.read_bytes())  # in sync: nothing to fix
+    (clips / "bad.mpg").write_text("not a video\n")
+    result = run("-v", str(clips), "--json", "--fix", str(tmp_path / "fixed"))
+    assert result.returncode == 1 and result.stderr == "", result.stderr
+    bad, good = (json.loads(line) for line in result.stdout.splitlines())
+    assert bad["file"] == str(clips / "bad.mpg") and bad["error"].startswith(f"{clips / 'bad.mpg'}: ")
+    assert good["file"] == str(clips / "good.mp4") and good["fixed"] is None
+    assert all(w["verdict"] == "in sync" for w in good["windows"])
+    assert not (tmp_path / "fixed").exists()
