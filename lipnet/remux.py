@@ -115,4 +115,3 @@ def video_frames(path: Path, muxer: str | None = None) -> int:
             return sum(1 for _ in src.decode(src.streams.video[0]))
     except av.FFmpegError:
         return 0
-

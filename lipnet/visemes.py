@@ -439,7 +439,7 @@ def decoded_runs(
         new = np.empty_like(score)
         new[:, 0] = done[previous] - switch_cost
         if m > 1:
-            new[:, 1:m - 1] = score[:, 0:m - 2]
+            new[:, 1 : m - 1] = score[:, 0 : m - 2]
             stayed[t] = score[:, m - 1] >= score[:, m - 2]
             new[:, m - 1] = np.maximum(score[:, m - 1], score[:, m - 2])
         else:

@@ -48,10 +48,12 @@ def test_aac_priming_is_dropped(aac):
 @pytest.mark.parametrize("seconds", [0.2, -0.2, 0.12])
 def test_itsoffset_is_read_from_the_stream_start_times(aac, tmp_path, seconds):
     shifted = tmp_path / "shifted.mp4"
+    late = ["-itsoffset", str(abs(seconds))]
     if seconds > 0:  # the sound's stream starts late
-        ffmpeg("-i", str(aac), "-itsoffset", str(seconds), "-i", str(aac), "-map", "0:v", "-map", "1:a", "-c", "copy", str(shifted))
+        inputs = ["-i", str(aac), *late, "-i", str(aac)]
     else:  # the picture's stream starts late: the sound leads
-        ffmpeg("-itsoffset", str(-seconds), "-i", str(aac), "-i", str(aac), "-map", "0:v", "-map", "1:a", "-c", "copy", str(shifted))  # fmt: skip
+        inputs = [*late, "-i", str(aac), "-i", str(aac)]
+    ffmpeg(*inputs, "-map", "0:v", "-map", "1:a", "-c", "copy", str(shifted))
     assert abs(lag(audio.load(shifted), audio.load(aac)) - round(seconds * 16000)) <= CLOSE
 
 

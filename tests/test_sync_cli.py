@@ -59,7 +59,9 @@ def test_a_directory_run_reports_each_clip_and_goes_on_after_a_bad_one(tmp_path)
     assert result.stderr.startswith(f"failed: {clips / 'bad.mpg'}: ") and len(result.stderr.splitlines()) == 1
     line, wrote = result.stdout.splitlines()
     assert line.startswith(f"{clips / 'take2' / 'early.mp4'}: offset -") and "the audio leads by" in line
-    assert wrote.startswith(f"{clips / 'take2' / 'early.mp4'}: wrote {tmp_path / 'fixed' / 'take2' / 'early.mp4'} (the sound moved +")
+    assert wrote.startswith(
+        f"{clips / 'take2' / 'early.mp4'}: wrote {tmp_path / 'fixed' / 'take2' / 'early.mp4'} (the sound moved +"
+    )
     assert abs(lag(audio.load(tmp_path / "fixed" / "take2" / "early.mp4"), audio.load(SAMPLE))) <= 640
 
 

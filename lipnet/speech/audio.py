@@ -57,7 +57,8 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
             for frame in container.decode(stream):
                 if resampler is None:  # planar float at the target rate, the source's own channel layout
                     resampler = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=sample_rate)
-                    first = frame.time  # None without time stamps; after the decoder dropped the codec's priming samples
+                    # when the first sample plays (None without time stamps), the codec's priming already dropped
+                    first = frame.time
                 chunks += [out.to_ndarray() for out in resampler.resample(frame)]
             if resampler is not None:
                 chunks += [out.to_ndarray() for out in resampler.resample(None)]
