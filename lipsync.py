@@ -11,7 +11,9 @@ Outputs, in ``-o DIR`` (default: the current directory), named after the clip:
   npz      ``.visemes.npz``: per-frame probabilities of every viseme at 100 Hz (``probabilities``, ``classes``,
            ``times``), what OVRLipSync gives a game; ``csv`` writes the same as ``.visemes.csv``
   phones   ``.phones.tsv``: ``start end phone`` (seconds), ARPAbet, ``sil`` for silence
-Cues shorter than ``--min-duration`` (70 ms, as Rhubarb holds its shapes) are merged into a neighbour.
+Cues are decoded from the frame probabilities (a Viterbi decoder with a cost per change of shape), none shorter than
+``--min-duration`` (30 ms, chosen on validation clips: p/b/m closures are that short), so the timeline keeps the
+model's accuracy and closes the mouth on the p/b/m it hears (bench/cues.py).
 
 Live: ``python lipsync.py --live`` reads the default microphone (``--live DEVICE``: a device number or name;
 ``--live file.wav``: a file at the pace it plays) through the real-time student model and prints each change of

@@ -210,6 +210,23 @@ def cues_from_frames(
     return [Cue(start / rate, end / rate, names[label]) for start, end, label in runs]
 
 
+def cues_from_probabilities(
+    probabilities: np.ndarray,
+    rate: float,
+    viseme_set: str = "ovr",
+    min_duration: float = 0.0,
+    switch_cost: float = 0.0,
+) -> list[Cue]:
+    """Cues decoded from per-frame class probabilities (frames x classes of `viseme_set`) by `decoded_runs`: no cue
+    shorter than `min_duration` seconds (but the last), each change of shape paid `switch_cost` nats; contiguous
+    from 0 to ``len(probabilities) / rate`` seconds."""
+    names = classes(viseme_set)
+    if np.ndim(probabilities) != 2 or np.shape(probabilities)[1] != len(names):
+        raise ValueError(f"probabilities must be frames x {len(names)} {viseme_set} classes")
+    runs = decoded_runs(probabilities, rate, min_duration, switch_cost)
+    return [Cue(start / rate, end / rate, names[label]) for start, end, label in runs]
+
+
 def to_json(cues: list[Cue]) -> str:
     """The cues as a JSON list of objects with every field; `from_json` reads it back."""
     return json.dumps([asdict(cue) for cue in cues], indent=1)

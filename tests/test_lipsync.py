@@ -99,7 +99,7 @@ def test_timeline_from_given_words_is_the_alignment():
     np.testing.assert_array_equal(result.probabilities["ovr"].argmax(1), frames)
     cues = result.cues("rhubarb", 0.07)
     assert cues[0].start == 0 and cues[-1].end == pytest.approx(len(samples) // 160 / 100)
-    assert all(c.end - c.start >= 0.07 - 1e-9 for c in cues)
+    assert all(c.end - c.start >= 0.07 - 1e-9 for c in cues[:-1])  # the last may be cut by the end of the sound
 
 
 def test_load_bad_model(tmp_path):

@@ -334,3 +334,42 @@ def test_frame_visemes_of_a_hand_labelled_timeline():
     np.testing.assert_array_equal(visemes.frame_visemes(shapes, 25, 9), labels[::4][:9])
     with pytest.raises(ValueError, match="not a viseme of the 'ovr' set"):
         visemes.frame_visemes([("B", 0.0, 0.1)], 100, 10)
+
+
+def _best_by_search(p: np.ndarray, m: int, cost: float) -> float:
+    """The best score over every labelling whose runs (but the last) last m frames or more: the decoder's answer."""
+    best = -np.inf
+    for labels in itertools.product(range(p.shape[1]), repeat=len(p)):
+        runs = visemes.smoothed_runs(np.array(labels), 100, 0.0)
+        if all(e - s >= m for s, e, _ in runs[:-1]):
+            best = max(best, np.log(p)[np.arange(len(p)), labels].sum() - cost * (len(runs) - 1))
+    return best
+
+
+def test_decoded_runs_are_the_best_sequence_with_runs_long_enough():
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        frames, k, m, cost = rng.integers(1, 7), rng.integers(1, 4), rng.integers(1, 4), rng.uniform(0, 2)
+        p = rng.dirichlet(np.ones(k), frames)
+        runs = visemes.decoded_runs(p, 100, m / 100, cost)
+        labels = np.concatenate([[label] * (e - s) for s, e, label in runs])
+        score = np.log(p)[np.arange(frames), labels].sum() - cost * (len(runs) - 1)
+        assert score == pytest.approx(_best_by_search(p, m, cost))
+        assert all(e - s >= m for s, e, _ in runs[:-1]) and runs[0][0] == 0 and runs[-1][1] == frames
+
+
+def test_decoded_cues_keep_a_short_closure_the_merge_lost():
+    names = visemes.classes("ovr")
+    p = np.full((30, len(names)), 0.01)
+    p[:12, names.index("aa")] = p[16:, names.index("aa")] = 0.9  # a vowel, a 40 ms p/b/m, the vowel again
+    p[12:16, names.index("PP")] = 0.9
+    p /= p.sum(1, keepdims=True)
+    merged = visemes.cues_from_frames(p.argmax(1), 100, "ovr", 0.07, p)
+    decoded = visemes.cues_from_probabilities(p, 100, "ovr", 0.03, 1.0)
+    assert [c.viseme for c in merged] == ["aa"]
+    assert [(round(c.start * 100), round(c.end * 100), c.viseme) for c in decoded] == [
+        (0, 12, "aa"), (12, 16, "PP"), (16, 30, "aa")
+    ]  # fmt: skip
+    flicker = p.copy()  # one frame that barely favours another shape is not a cue
+    flicker[20, names.index("E")] = flicker[20].max() * 1.05
+    assert [c.viseme for c in visemes.cues_from_probabilities(flicker, 100, "ovr", 0.03, 1.0)] == ["aa", "PP", "aa"]

@@ -492,9 +492,10 @@ class Timeline:
     aligned: bool  # True: forced-aligned to given words; False: recognised from the sound
 
     def cues(self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE) -> list[visemes.Cue]:
-        """The viseme timeline, no cue shorter than `min_duration` unless the whole clip is."""
+        """The viseme timeline decoded from the frame probabilities (`visemes.decoded_runs`), no cue shorter than
+        `min_duration` but the last: a short closure the frames clearly hold is kept, a flicker is not."""
         p = self.probabilities_of(viseme_set)
-        return visemes.cues_from_frames(p.argmax(1), self.rate, viseme_set, min_duration, p)
+        return visemes.cues_from_probabilities(p, self.rate, viseme_set, min_duration, env.LIPSYNC_SWITCH_COST)
 
     def probabilities_of(self, viseme_set: str) -> np.ndarray:
         """(frames, classes) probabilities in a viseme set; LipnetError when the model does not give that set."""
