@@ -11,11 +11,8 @@ project lexicon's British "zed", which GRID's speakers say, to show what the lex
 import argparse
 import datetime
 import platform
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 

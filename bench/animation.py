@@ -11,15 +11,14 @@ other-speaker samples, and how the channels behave on held-out clips against the
 """
 
 import argparse
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import grid  # noqa: E402
+from lipnet import (
+    env,  # noqa: E402
+    grid,  # noqa: E402
+)
 from lipnet.speech import align, animation  # noqa: E402
 
 BILABIALS = {"P", "B", "M"}

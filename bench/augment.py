@@ -14,14 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
-import env  # noqa: E402
+from lipnet import env  # noqa: E402
 from lipnet.lipreading import dataset  # noqa: E402
 from lipnet.lipreading.model import Augment  # noqa: E402
 

@@ -25,11 +25,12 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import env  # noqa: E402
 import evaluate  # noqa: E402
-from lipnet import cli, grid  # noqa: E402
+from lipnet import (  # noqa: E402
+    cli,
+    env,  # noqa: E402
+    grid,
+)
 from lipnet.lipreading import dataset  # noqa: E402
 from lipnet.storage import atomic_write_text  # noqa: E402
 

@@ -6,8 +6,7 @@ Labels: every frame's phone from forced alignment to the known sentence (lipnet.
 bench/align.py).
 """
 
-import env
-from lipnet import grid
+from lipnet import env, grid
 from lipnet.speech import corpus
 
 SHARED = env.ROOT.parent / "shared" / "grid"

@@ -16,17 +16,17 @@ import datetime
 import itertools
 import os
 import platform
-import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import grid, visemes  # noqa: E402
+from lipnet import (  # noqa: E402
+    env,  # noqa: E402
+    grid,
+    visemes,
+)
 from lipnet.speech import corpus, lipsync  # noqa: E402
 
 SHARED = env.ROOT.parent / "shared" / "grid"

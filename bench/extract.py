@@ -18,14 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import cv2  # noqa: E402
 import dlib  # noqa: E402
 import numpy as np  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import grid, video  # noqa: E402
+from lipnet import (  # noqa: E402
+    env,  # noqa: E402
+    grid,
+    video,
+)
 from lipnet.mouth import MOUTH, MouthExtractor, default_predictor_path  # noqa: E402
 from preprocessing import extract  # noqa: E402
 

@@ -18,18 +18,18 @@ import argparse
 import datetime
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import grid  # noqa: E402
+from lipnet import (
+    env,  # noqa: E402
+    grid,  # noqa: E402
+)
 from lipnet.speech import audio, lipsync, microphone, student  # noqa: E402
 
 SHARED = env.ROOT.parent / "shared" / "grid"

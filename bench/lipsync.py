@@ -24,14 +24,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 from clipset import load_clips  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import visemes  # noqa: E402
+from lipnet import (
+    env,  # noqa: E402
+    visemes,  # noqa: E402
+)
 from lipnet.speech import lipsync, teacher  # noqa: E402
 
 #: name -> ModelConfig overrides; every one trained on the same clips

@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from lipnet import cli  # noqa: E402
 
 cli.start()
 
-import env  # noqa: E402
+from lipnet import env  # noqa: E402
 from lipnet.lipreading import decoding  # noqa: E402
 from lipnet.lipreading.reader import LipReader  # noqa: E402
 

@@ -14,19 +14,18 @@ import argparse
 import datetime
 import os
 import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import video  # noqa: E402
+from lipnet import (
+    env,  # noqa: E402
+    video,  # noqa: E402
+)
 from lipnet.mouth import MouthExtractor  # noqa: E402
 from lipnet.speech import animation, audio, renderer  # noqa: E402
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from clipset import load_clips  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import flops  # noqa: E402
+from lipnet import (
+    env,  # noqa: E402
+    flops,  # noqa: E402
+)
 from lipnet.speech import lipsync, student  # noqa: E402
 
 DISTILLED_COSINE = {"distill": 0.5, "temperature": 1.0, "running_mean": 2.0, "schedule": "cosine"}  # the recipe below

@@ -24,18 +24,19 @@ import datetime
 import io
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-import env  # noqa: E402
-from lipnet import grid, mouth  # noqa: E402
+from lipnet import (  # noqa: E402
+    env,  # noqa: E402
+    grid,
+    mouth,
+)
 from lipnet.speech import audio, sync  # noqa: E402
 from lipnet.storage import atomic_write, atomic_write_text  # noqa: E402
 

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 
-import env
+from lipnet import env
 
 BLANK = 0
 NUM_CLASSES = len(env.VOCABULARY) + 1  # 28: blank, space, a-z

@@ -66,6 +66,15 @@ def follow(lines: Iterable[str]) -> int:
     return 0
 
 
+def missing(*paths: str | None) -> str | None:
+    """The one-line error for the first of `paths` (None: not given) that does not exist, else None. Tools call it
+    before `start`, so that a wrong path is said at once, not after Keras has loaded."""
+    for path in paths:
+        if path is not None and not os.path.exists(path):
+            return f"{path}: no such file or directory"
+    return None
+
+
 def fail(message: object) -> int:
     """Print ``error: <message>`` on one line to standard error; returns the exit status 1."""
     print(f"error: {message}", file=sys.stderr)

@@ -7,8 +7,7 @@ e.g. ``bbaf2n`` = "bin blue at f two now". Alignments give word timings in 1/100
 from dataclasses import dataclass
 from pathlib import Path
 
-import env
-from lipnet import alphabet
+from lipnet import alphabet, env
 from lipnet.errors import LipnetError
 
 COMMANDS = {"b": "bin", "l": "lay", "p": "place", "s": "set"}

@@ -18,8 +18,7 @@ import cv2
 import dlib
 import numpy as np
 
-import env
-from lipnet import video
+from lipnet import env, video
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write
 

@@ -19,8 +19,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-import env
-from lipnet import metrics, video, visemes
+from lipnet import env, metrics, video, visemes
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write
 

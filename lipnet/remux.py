@@ -9,7 +9,7 @@ frame the source has, and its sound, before it replaces anything; otherwise noth
 
 from pathlib import Path
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError, input_file
 from lipnet.speech import audio
 from lipnet.storage import atomic_path

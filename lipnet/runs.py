@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write, atomic_write_text, remove_partial
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError, input_file
 
 

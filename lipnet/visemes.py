@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-import env
+from lipnet import env
 
 # The letters' names, so that spelt letters (GRID's letter slot, unknown words) are read as they are spoken; GRID's
 # speakers are British, so z is "zed".

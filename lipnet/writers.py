@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-import env
-from lipnet import metrics, visemes
+from lipnet import env, metrics, visemes
 from lipnet.storage import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:  # the reader imports Keras, which writing text does not need

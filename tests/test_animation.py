@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import env
-from lipnet import grid
+from lipnet import env, grid
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor, MouthTrack, sidecar_path
 from lipnet.speech import align, animation, audio

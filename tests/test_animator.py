@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import env
-from lipnet import grid, writers
+from lipnet import env, grid, writers
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor
 from lipnet.speech import animation, animator, audio, corpus, student

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError
 from lipnet.speech import audio
 

@@ -14,9 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-import env
 import train
-from lipnet import grid, visemes
+from lipnet import env, grid, visemes
 from lipnet.errors import LipnetError
 from lipnet.lipreading import dataset, trainer
 from lipnet.lipreading import model as lipnet_model

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-import env
+from lipnet import env
 from lipnet.lipreading import dataset, decoding
 from lipnet.lipreading import model as lipnet_model
 from lipnet.mouth import MouthExtractor

@@ -4,8 +4,8 @@ import contextlib
 import io
 import json
 
-import env
 import evaluate
+from lipnet import env
 from lipnet.mouth import MouthExtractor
 
 

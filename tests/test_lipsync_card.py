@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import env
-from lipnet import grid
+from lipnet import env, grid
 from lipnet.speech import corpus, lipsync, student
 
 GRID = env.ROOT.parent / "shared" / "grid"

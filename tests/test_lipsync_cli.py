@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import env
-from lipnet import grid, visemes
+from lipnet import env, grid, visemes
 from lipnet.speech import align, audio
 
 ROOT = Path(__file__).resolve().parents[1]

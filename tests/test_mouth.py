@@ -4,8 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-import env
-from lipnet import mouth, video
+from lipnet import env, mouth, video
 from lipnet.errors import LipnetError
 from lipnet.mouth import MOUTH, MouthExtractor, MouthTrack, load_sidecar
 

@@ -15,9 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-import env
 import predict
-from lipnet import grid, visemes, writers
+from lipnet import env, grid, visemes, writers
 from lipnet.lipreading import model
 from lipnet.lipreading.reader import Reading
 

@@ -7,8 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-import env
-from lipnet import video
+from lipnet import env, video
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor
 from lipnet.speech import animation, audio, renderer

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import env
-from lipnet import flops
+from lipnet import env, flops
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, corpus, lipsync, student, teacher
 from lipnet.speech.align import Segment

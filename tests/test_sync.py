@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import env
-from lipnet import grid, mouth
+from lipnet import env, grid, mouth
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, sync
 

@@ -13,8 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-import env
-from lipnet import runs
+from lipnet import env, runs
 from lipnet.errors import LipnetError
 from lipnet.lipreading import dataset, decoding, trainer
 from lipnet.lipreading import model as lipnet_model

@@ -7,8 +7,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-import env
-from lipnet import grid, visemes
+from lipnet import env, grid, visemes
 from lipnet.lipreading import decoding
 
 SAMPLES = env.ROOT / "samples"

@@ -16,8 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import env
-from lipnet import alphabet, grid, visemes
+from lipnet import alphabet, env, grid, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, corpus, lipsync
 from lipnet.storage import atomic_write

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-import env
-from lipnet import alphabet, grid
+from lipnet import alphabet, env, grid
 
 DECODERS = ("greedy", "beam", "grammar")
 _PRUNE = 1e-4  # beam search extends prefixes only by characters at least this probable in the frame

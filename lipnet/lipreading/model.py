@@ -22,8 +22,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-import env
-from lipnet import alphabet
+from lipnet import alphabet, env
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import env
-from lipnet import alphabet
+from lipnet import alphabet, env
 from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
 from lipnet.lipreading import model as lipnet_model

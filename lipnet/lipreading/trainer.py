@@ -23,8 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-import env
-from lipnet import grid, metrics, runs
+from lipnet import env, grid, metrics, runs
 from lipnet.errors import LipnetError
 from lipnet.lipreading import dataset, decoding
 from lipnet.lipreading import model as lipnet_model

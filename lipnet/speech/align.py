@@ -20,8 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-import env
-from lipnet import alphabet, visemes
+from lipnet import alphabet, env, visemes
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write_text
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError
 from lipnet.mouth import MOUTH, MouthTrack, load_sidecar, sidecar_path
 from lipnet.storage import atomic_write

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError
 from lipnet.speech import animation, audio, lipsync, student
 from lipnet.speech.align import Segment

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError, input_file
 
 VIDEO_FRAME_MS = 1000 // env.FPS  # 40

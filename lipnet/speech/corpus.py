@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-import env
-from lipnet import grid, visemes
+from lipnet import env, grid, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, audio
 

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-import env
-from lipnet import visemes
+from lipnet import env, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, audio
 from lipnet.speech.align import Segment

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-import env
+from lipnet import env
 from lipnet.errors import LipnetError, input_file
 from lipnet.mouth import MOUTH, MouthExtractor, crop_transforms
 from lipnet.speech import animation, audio

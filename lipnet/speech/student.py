@@ -23,8 +23,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-import env
-from lipnet import visemes
+from lipnet import env, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, lipsync
 from lipnet.speech.corpus import Clip

@@ -26,8 +26,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-import env
-from lipnet import runs
+from lipnet import env, runs
 from lipnet.errors import LipnetError
 from lipnet.speech import audio
 from lipnet.storage import atomic_write_text

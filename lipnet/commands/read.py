@@ -1,0 +1,171 @@
+"""Read lips: ``python predict.py -v clip.mp4`` prints what is said and writes it as text, subtitles and visemes.
+
+``-v`` is a video or a directory searched recursively for videos. Each clip's transcript is printed, with its
+reference sentence, CER and WER when known (an ``.align`` file beside the clip or under ``-a``, or a GRID file name),
+and written to ``<output-dir>/<clip name>.<format>`` (a directory run keeps the clips' sub-directories there).
+``--annotate`` and ``--plot`` draw the reading: a video with the tracked mouth and the words, a timeline image;
+for a directory run they name directories, which receive ``<clip name>.mp4`` and ``<clip name>.png``.
+
+Formats: txt (the transcript), json (text, decoder, word times, viseme cues, score), srt and vtt (a cue per word),
+tsv (word start and end in ms), visemes (``.visemes.json`` and ``.visemes.tsv``; with ``--visemes rhubarb`` also
+Rhubarb Lip Sync's ``.rhubarb.tsv`` and ``.rhubarb.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lipnet import cli, env, grid, metrics, visemes, writers
+from lipnet.errors import LipnetError
+from lipnet.lipreading import decoding
+
+if TYPE_CHECKING:
+    from lipnet.lipreading.reader import LipReader
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    """``txt,json`` -> ("txt", "json"); ``all`` -> every format."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if "all" in names:
+        return writers.FORMATS
+    if unknown := [name for name in names if name not in writers.FORMATS]:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown)}: choose from {', '.join(writers.FORMATS)} or all"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("clip", nargs="?", help="a video, or a directory of videos (the same as -v)")
+    source.add_argument("-v", "--video-path", help="a video, or a directory of videos (searched recursively)")
+    source.add_argument(
+        "--live",
+        metavar="SOURCE",
+        help="real-time mode: read a camera (its index, e.g. 0) or a video as a stream, in 3 s windows every second",
+    )
+    p.add_argument("-w", "--weights", default=str(env.DEFAULT_WEIGHTS), help="lipnet checkpoint (default: %(default)s)")
+    p.add_argument("-pp", "--predictor-path", help="dlib 68-point landmark model (default: face-recognition-models')")
+    p.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files (repeatable)")
+    p.add_argument(
+        "--decoder", choices=decoding.DECODERS, help="CTC decoder (default: the model's own, grammar for GRID models)"
+    )
+    p.add_argument(
+        "-f",
+        "--output-format",
+        type=_formats,
+        default="all",
+        help=f"comma-separated formats to write: {', '.join(writers.FORMATS)} or all (default: %(default)s)",
+    )
+    p.add_argument(
+        "-o", "--output-dir", default=".", help="directory for the output files (default: the current directory)"
+    )
+    p.add_argument(
+        "--visemes", default="ovr", choices=sorted(visemes.VISEME_SETS), help="viseme set (default: %(default)s)"
+    )
+    p.add_argument("--annotate", metavar="OUT", help="write the clip annotated with the reading to this MP4 file")
+    p.add_argument("--plot", metavar="OUT", help="write the reading's timeline to this PNG (or .pdf, .svg) file")
+    args = p.parse_args(argv)
+    args.video_path = args.video_path or args.clip
+    return args
+
+
+def predict(reader: LipReader, clip: Path, name: Path, args: argparse.Namespace, single: bool) -> None:
+    """Read one clip, print the transcript (and its score when the sentence is known) and write the outputs.
+
+    `name` is the clip's output name without suffix: its stem, or its path under the -v directory (not `single`).
+    """
+    prefix = "" if single else f"{clip}: "
+    try:
+        reference = grid.transcript(clip, [Path(a) for a in args.aligns_path])
+    except ValueError as err:  # a malformed .align file: read the clip anyway, unscored
+        print(f"warning: {err}", file=sys.stderr)
+        reference = None
+    reading = reader.read(clip, args.decoder)
+    print(f"{prefix}{reading.text}")
+    if reference is not None:
+        cer, wer = metrics.sentence_cer(reference, reading.text), metrics.sentence_wer(reference, reading.text)
+        print(f"{'' if single else '  '}reference: {reference}   CER {cer:.1%}, WER {wer:.1%}")
+    try:
+        writers.write(reading, Path(args.output_dir) / name, args.output_format, args.visemes, reference, source=clip)
+        from lipnet import pictures  # matplotlib and OpenCV's drawing: only when a picture is asked for
+
+        if args.annotate:
+            pictures.annotate(clip, reading, _target(args.annotate, name, ".mp4", single), args.visemes)
+        if args.plot:
+            pictures.plot(reading, _target(args.plot, name, ".png", single), args.visemes, reference)
+    except OSError as err:
+        raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
+
+
+def live(args: argparse.Namespace) -> int:
+    """Real-time mode: print what is said in each 3 s window, every second, as frames arrive."""
+    from lipnet import video
+    from lipnet.lipreading.reader import LipReader
+
+    try:
+        reader = LipReader(args.weights, args.predictor_path)
+        frames = video.camera(int(args.live)) if args.live.isdigit() else video.frames(args.live)
+        for start, reading in reader.stream(frames, decoder=args.decoder):
+            seconds = start / env.FPS
+            span = f"{seconds:6.1f}s-{seconds + env.FRAME_COUNT / env.FPS:.1f}s"
+            print(f"{span}  {reading.text if reading else '(no face)'}", flush=True)
+    except LipnetError as err:
+        return cli.fail(err)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _target(option: str, name: Path, suffix: str, single: bool) -> Path:
+    """The --annotate/--plot path of a clip: the option itself for one clip, else a file under that directory."""
+    target = Path(option)
+    if single and not target.is_dir():
+        return target
+    return target / name.with_name(name.name + suffix)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    root = Path(args.video_path)
+    if args.live is None and (error := cli.missing(args.video_path)):
+        return cli.fail(error)
+    cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
+    from lipnet.lipreading.reader import LipReader
+
+    if args.live is not None:
+        return live(args)
+    try:
+        clips = grid.find_videos(root)
+        if not clips:
+            raise LipnetError(f"{root}: no videos found ({', '.join(grid.VIDEO_EXTENSIONS)})")
+        reader = LipReader(args.weights, args.predictor_path)
+        reader.extractor  # noqa: B018  (load the landmark model now: a bad -pp fails once, not once per clip)
+    except LipnetError as err:
+        return cli.fail(err)
+    single = root.is_file()
+    failed = 0
+    for clip in clips:
+        name = Path(clip.stem) if single else clip.relative_to(root).with_suffix("")
+        try:
+            predict(reader, clip, name, args, single)
+        except LipnetError as err:
+            if single:
+                cli.fail(err)
+            else:
+                print(f"failed: {err if str(err).startswith(str(clip)) else f'{clip}: {err}'}", file=sys.stderr)
+            failed += 1
+        except Exception as err:  # one clip breaking something unforeseen must not end a long directory run
+            if single:
+                raise
+            print(f"failed: {clip}: {type(err).__name__}: {err}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

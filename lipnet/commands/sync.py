@@ -1,0 +1,215 @@
+"""Is the sound in sync with the lips? ``python sync.py -v clip.mp4`` says by how much it is off, how sure it is,
+and can write the clip back in sync.
+
+``-v`` is a video with sound, or a directory searched recursively for videos. The audio is slid against the
+mouth (±15 frames by default) and a coupled 3D CNN scores every position; for each clip it prints:
+  offset      in video frames and ms, with its sign spelt out: the audio *lags* (is heard late) or *leads*
+  confidence  SyncNet's: the median distance over the offsets tried minus the least; below 0.15 there is no
+              clear minimum (no speech, or often another voice), and the verdict says so
+  verdict     in sync (within a frame) / off by N frames / no clear minimum
+Clips longer than 10 s get an offset for every 10 s window, so drift shows.
+
+  --json       one JSON object per clip on standard output instead of the lines
+  --plot OUT   the distance-vs-offset curve as a PNG (a directory when -v is one)
+  --fix OUT    the clip with its audio moved back into sync (.mp4, .m4v, .mov, .mkv, .webm or .mpg; a directory
+               when -v is one, each clip keeping its container): both streams are copied and only their time
+               stamps move, unless the container cannot hold the sound's codec (then the sound alone is re-encoded).
+               The copy must decode every video frame before it is written; a clip within a frame of sync is left.
+
+The sound is placed on the picture's clock as a player does: offsets kept in the container's time stamps (stream
+start times, edit lists) count as much as offsets in the samples.
+
+Train your own model (mouth crops are extracted into --crops as needed): ``python sync.py --train DIR -m mine.keras``
+(see models/SYNC_MODEL_CARD.md for the shipped model's command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from lipnet import cli, env
+from lipnet.errors import LipnetError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--videos", action="append", default=[], help="a video with sound, or a directory of them")
+    p.add_argument("-m", "--model", default=str(env.SYNC_MODEL), help="sync model (default: %(default)s)")
+    p.add_argument("--max-offset", type=int, default=env.SYNC_MAX_OFFSET, help="frames tried either way (%(default)s)")
+    p.add_argument("--json", action="store_true", help="print JSON, one object per clip")
+    p.add_argument("--plot", metavar="OUT", help="write the distance-vs-offset curve to this PNG")
+    p.add_argument("--fix", metavar="OUT", help="write the clip with its audio moved back into sync")
+    training = p.add_argument_group("training (--train DIR)")
+    training.add_argument("--train", metavar="DIR", help="train a model on the videos under DIR into -m")
+    training.add_argument("--crops", default=str(env.DATA_DIR / "sync" / "crops"), help="mouth crops of DIR's clips")
+    training.add_argument("--val", metavar="FILE", help="clips (speaker/stem per line) that choose the epoch")
+    training.add_argument("--exclude", action="append", default=[], metavar="FILE", help="clips kept out (a test set)")
+    training.add_argument("--selection", default="hard", help="impostor pairs: hard (online selection) | random")
+    training.add_argument("--epochs", type=int, default=20, help="(default: %(default)s)")
+    training.add_argument("--run-dir", help="the run directory (default: runs/sync-<date>-<time>)")
+    training.add_argument("--resume", metavar="RUN", help="continue a killed --train run from its last epoch")
+    return p.parse_args(argv)
+
+
+def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path | None) -> str:
+    """Find one clip's offset(s), write what was asked; returns what to print."""
+    from lipnet import remux
+    from lipnet.speech import audio, sync
+
+    samples = audio.load(path)  # before the face: a clip without sound fails fast
+    track = extractor.extract(path, frames=None)
+    clip = sync.clip(path.stem, track.crops, track.landmarks, samples)
+    found = model.offsets(clip, args.max_offset)
+    clear = [f.offset for f in found if f.clear]
+    shift = -round(float(np.median(clear))) if clear else 0  # the whole track moves by the clear windows' median
+    fixed = None
+    try:
+        if args.plot:
+            target = Path(args.plot) if out is None else Path(args.plot) / f"{out}.png"
+            plot_curves(found, target, path.name)
+        if args.fix and clear and abs(shift) > env.SYNC_TOLERANCE:
+            fixed = Path(args.fix) if out is None else Path(args.fix) / f"{out}{fix_suffix(path)}"
+            remux.shift_audio(path, fixed, shift)
+    except OSError as err:
+        raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
+    if args.json:
+        return json.dumps({"file": str(path), "fixed": fixed and str(fixed), "windows": [f.as_dict() for f in found]})
+    lines = [
+        f"{path}{_span(f, len(found))}: offset {f.offset:+d} frames ({f.ms:+d} ms, the audio {f.direction}), "
+        f"confidence {f.confidence:.3f}: {f.verdict()}"
+        for f in found
+    ]
+    if args.fix:
+        if fixed:
+            lines.append(f"{path}: wrote {fixed} (the sound moved {shift * 1000 // env.FPS:+d} ms)")
+        elif clear:
+            lines.append(f"{path}: not rewritten (within {env.SYNC_TOLERANCE} frame of sync)")
+        else:
+            lines.append(f"{path}: not fixed (no clear minimum)")
+    return "\n".join(lines)
+
+
+def fix_suffix(path: Path) -> str:
+    """The fixed copy's file ending in a directory run: the source's own where it is written, else .mkv (which holds
+    any codec)."""
+    from lipnet import remux
+
+    return path.suffix.lower() if path.suffix.lower() in remux.CONTAINERS else ".mkv"
+
+
+def _span(found, windows: int) -> str:
+    end = (found.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS
+    return f" [{found.start / env.FPS:.1f}-{end:.1f} s]" if windows > 1 else ""
+
+
+def plot_curves(found: list, path: Path, title: str) -> None:
+    """Mean distance against offset, a line per window, the chosen offset marked."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lipnet.storage import atomic_write
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for f in found:
+        label = f"{_span(f, 2).strip(' []')}: {f.offset:+d}" if len(found) > 1 else None
+        ax.plot(f.offsets, f.distances, marker=".", label=label)
+        ax.axvline(f.offset, color="grey", lw=0.8, ls="--")
+    ax.set(xlabel="audio offset (video frames; > 0: audio lags)", ylabel="mean embedding distance", title=title)
+    if len(found) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def train(args: argparse.Namespace) -> int:
+    """--train DIR: fit a sync model on the clips under DIR and save it as -m; --resume RUN: go on."""
+    from lipnet.speech import sync
+
+    try:
+        if args.resume:
+            config, data = sync.run_config(args.resume)
+            run_dir, model_path = Path(args.resume), Path(data["model"])
+        else:
+            config = sync.SyncConfig(selection=args.selection, epochs=args.epochs).check()
+            model_path = Path(args.model)
+            run_dir = Path(args.run_dir or env.RUNS_DIR / f"sync-{datetime.now():%Y%m%d-%H%M%S}")
+            data = {
+                "train": args.train, "crops": args.crops, "val": args.val, "exclude": args.exclude,
+                "model": str(model_path),
+            }  # fmt: skip
+        if model_path.suffix != ".keras":
+            raise LipnetError(f"{model_path}: a sync model is saved as a .keras file (-m)")
+        train_clips, val_clips = sync.training_clips(data)
+        print(f"{len(train_clips)} training clips, {len(val_clips)} validation clips", flush=True)
+        if args.resume:
+            model = sync.resume(run_dir, train_clips, val_clips)
+        else:
+            model = sync.train(config, train_clips, val_clips, run_dir, data)
+        model.save(model_path)
+    except LipnetError as err:
+        return cli.fail(err)
+    print(f"saved {model_path} (run directory {run_dir})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if error := cli.missing(*args.videos, args.train, args.resume):
+        return cli.fail(error)
+    cli.start()
+    if args.train or args.resume:
+        return train(args)
+    if not args.videos:
+        return cli.fail("give a video with -v (or --train DIR); see --help")
+    from lipnet import grid, mouth
+    from lipnet.speech import sync
+
+    try:
+        clips = []
+        for name in args.videos:
+            root = Path(name)
+            if not root.exists():
+                raise LipnetError(f"{root}: no such file or directory")
+            found = [root] if root.is_file() else grid.find_videos(root)
+            if not found:
+                raise LipnetError(f"{root}: no videos")
+            clips += [(path, None if root.is_file() else path.relative_to(root).with_suffix("")) for path in found]
+        if len(clips) > 1 and any(out is None for _, out in clips) and (args.plot or args.fix):
+            raise LipnetError("--plot and --fix name one file: give one clip, or one directory")
+        model = sync.load(args.model)
+        extractor = mouth.MouthExtractor()
+    except LipnetError as err:
+        if args.json:
+            print(json.dumps({"error": str(err)}), flush=True)
+            return 1
+        return cli.fail(err)
+    failed = 0
+    for path, out in clips:
+        try:
+            print(check_file(model, extractor, path, args, out), flush=True)
+        except LipnetError as err:
+            failed += 1
+            if args.json:  # one JSON object per input, failures too
+                print(json.dumps({"file": str(path), "error": str(err)}), flush=True)
+            elif len(clips) == 1:
+                return cli.fail(err)
+            else:
+                print(f"failed: {err}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
