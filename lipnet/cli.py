@@ -51,6 +51,7 @@ def live_arguments(parser: argparse.ArgumentParser, what: str, each_frame: str) 
         help=f"{what} as the sound arrives: the default microphone, a device number or name, or a file played",
     )  # fmt: skip
     live.add_argument("--jsonl", action="store_true", help=f"live: every frame as a JSON line{each_frame}")
+    live.add_argument("--fast", action="store_true", help="--live FILE: as fast as it is computed, not at its pace")
 
 
 def follow(lines: Iterable[str]) -> int:

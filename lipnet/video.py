@@ -1,6 +1,7 @@
 """Reading video: any container OpenCV reads, any frame rate, resampled to a fixed rate, as RGB frames."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def frames(path: str | Path, fps: float = env.FPS) -> Iterator[np.ndarray]:
     """
     capture, info = _open(path)
     yield from _decode(capture, info, fps)
+
+
+def paced(frames: Iterable[np.ndarray], fps: float = env.FPS) -> Iterator[np.ndarray]:
+    """`frames` handed out at the pace a player shows them (`fps` a second): a file read as if it were a camera."""
+    start = time.perf_counter()
+    for i, frame in enumerate(frames):
+        time.sleep(max(0.0, start + i / fps - time.perf_counter()))
+        yield frame
 
 
 def camera(index: int, fps: float = env.FPS) -> Iterator[np.ndarray]:

@@ -239,7 +239,7 @@ def from_json(text: str) -> list[Cue]:
 
 def to_tsv(cues: list[Cue]) -> str:
     """Tab-separated cues with a header: start, end (seconds, 3 decimals), viseme, phoneme, word (empty if none)."""
-    lines = ["start\tend\tviseme\tphoneme\tword"]
+    lines = ["start_s\tend_s\tviseme\tphoneme\tword"]
     lines += [f"{c.start:.3f}\t{c.end:.3f}\t{c.viseme}\t{c.phoneme or ''}\t{c.word or ''}" for c in cues]
     return "\n".join(lines) + "\n"
 

@@ -117,9 +117,9 @@ def to_vtt(reading: Reading) -> str:
 
 
 def to_tsv(reading: Reading) -> str:
-    """Tab-separated words with a header: start and end in integer milliseconds, then the word."""
-    rows = [f"{round(s * 1000 / env.FPS)}\t{round(e * 1000 / env.FPS)}\t{w}" for w, s, e in reading.words]
-    return "\n".join(["start\tend\tword", *rows]) + "\n"
+    """Tab-separated words under a header that names the unit: start and end in seconds (3 decimals), the word."""
+    rows = [f"{s / env.FPS:.3f}\t{e / env.FPS:.3f}\t{w}" for w, s, e in reading.words]
+    return "\n".join(["start_s\tend_s\tword", *rows]) + "\n"
 
 
 def _subtitle_cues(reading: Reading) -> list[tuple[float, float, str]]:
@@ -210,8 +210,8 @@ def write_timeline(
 
 
 def _segments_tsv(name: str, segments) -> str:
-    """``start end <name>`` lines under a header, seconds with 3 decimals."""
-    return "".join([f"start\tend\t{name}\n", *(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in segments)])
+    """``start end <name>`` lines under a header that names the unit, seconds with 3 decimals."""
+    return "".join([f"start_s\tend_s\t{name}\n", *(f"{s.start:.3f}\t{s.end:.3f}\t{s.label}\n" for s in segments)])
 
 
 ANIMATION_FORMATS = ("json", "csv")

@@ -34,7 +34,7 @@ def streams(path: Path) -> tuple[int, tuple[int, int], float]:
 
 def test_parameters_and_a_render_with_sound(tmp_path):
     out = tmp_path / "mouth.mp4"
-    result = run("-a", str(SAMPLE), "--output-dir", str(tmp_path), "-o", str(out))
+    result = run("-a", str(SAMPLE), "-o", str(tmp_path), "--video", str(out))
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.startswith(f"{SAMPLE}: ") and " s, 75 frames at 25 fps" in result.stdout
     saved = json.loads((tmp_path / "pwbq6p.anim.json").read_text())
@@ -60,7 +60,7 @@ def test_a_talking_photo_beside_the_real_video(tmp_path):
     cv2.imwrite(str(photo), cv2.cvtColor(next(video.frames(ROOT / "samples" / "lgil7a.mp4")), cv2.COLOR_RGB2BGR))
     out = tmp_path / "photo.mp4"
     result = run(
-        "-a", str(SAMPLE), "--output-dir", str(tmp_path), "--face", str(photo), "--side-by-side", "-o", str(out)
+        "-a", str(SAMPLE), "--output-dir", str(tmp_path), "--face", str(photo), "--side-by-side", "--video", str(out)
     )
     assert result.returncode == 0, result.stderr
     frames, size, _ = streams(out)
@@ -79,15 +79,16 @@ def test_live_json_lines_from_a_file_at_its_pace():
     "args,message",
     [
         (["-a", "missing.wav"], "missing.wav: no such file"),
-        (["-a", str(SAMPLE), "-o", "mouth.avi"], "mouth.avi: renders are .mp4"),
-        (["-a", str(SAMPLE), "--face", str(SAMPLE)], "give -o OUT.mp4"),
+        (["-a", str(SAMPLE), "--video", "mouth.avi"], "mouth.avi: renders are .mp4"),
+        (["-a", str(SAMPLE), "-o", "mouth.mp4"], "mouth.mp4: -o names the output directory"),
+        (["-a", str(SAMPLE), "--face", str(SAMPLE)], "give --video OUT.mp4"),
         (["-a", str(SAMPLE), "-m", "models/lipsync-student-grid-s1.keras"], "not an animator"),
         ([], "give the speech with -a FILE"),
-        (["--live", str(SAMPLE), "--fps", "60"], "--fps and -o are for files"),
+        (["--live", str(SAMPLE), "--fps", "60"], "--fps and --video are for files"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, message):
-    result = run(*args, "--output-dir", str(tmp_path))
+    result = run("-o", str(tmp_path), *args)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: ") and message in result.stderr and len(result.stderr.splitlines()) == 1
 
@@ -95,7 +96,9 @@ def test_bad_input_is_one_line(tmp_path, args, message):
 def test_a_photo_without_a_face_is_one_line(tmp_path):
     blank = tmp_path / "wall.png"
     cv2.imwrite(str(blank), np.full((200, 200, 3), 128, np.uint8))
-    result = run("-a", str(SAMPLE), "--output-dir", str(tmp_path), "--face", str(blank), "-o", str(tmp_path / "x.mp4"))
+    result = run(
+        "-a", str(SAMPLE), "--output-dir", str(tmp_path), "--face", str(blank), "--video", str(tmp_path / "x.mp4")
+    )
     assert result.returncode == 1 and result.stderr == f"error: {blank}: no face found\n"
     assert not (tmp_path / "x.mp4").exists()
 
@@ -107,7 +110,7 @@ def test_a_sound_without_video_cannot_go_beside_itself(tmp_path):
     with wave.open(str(wav), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
         w.writeframes((np.sin(np.arange(16000) / 5) * 8000).astype(np.int16).tobytes())
-    result = run("-a", str(wav), "--output-dir", str(tmp_path), "--side-by-side", "-o", str(tmp_path / "x.mp4"))
+    result = run("-a", str(wav), "--output-dir", str(tmp_path), "--side-by-side", "--video", str(tmp_path / "x.mp4"))
     assert (
         result.returncode == 1 and result.stderr.startswith(f"error: {wav}: ") and len(result.stderr.splitlines()) == 1
     )

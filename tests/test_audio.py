@@ -179,3 +179,11 @@ def test_log_mel_has_a_fixed_floor():
     quiet[8000] = 0.5  # one click in digital silence
     x = audio.log_mel(quiet)
     assert x.min() == pytest.approx(audio.LOG_MEL_FLOOR) and x.max() > audio.LOG_MEL_FLOOR + 40
+
+
+def test_a_file_played_live_gives_its_sound_in_blocks_and_fast_skips_the_pace():
+    from lipnet.speech import microphone
+
+    blocks = list(microphone.blocks(str(SAMPLE), block=400, fast=True))  # 3 s of sound, not 3 s of waiting
+    assert {len(b) for b in blocks[:-1]} == {400}
+    np.testing.assert_array_equal(np.concatenate(blocks), audio.load(SAMPLE))

@@ -40,7 +40,7 @@ def test_the_installed_command_reads_lips_and_makes_a_timeline_from_elsewhere(in
     assert reading["text"] == read.stdout.strip() and len(reading["text"].split()) == 6  # a GRID sentence
     sound = lipnet(installed, tmp_path, "lipsync", "clip.mpg", "-o", "out", "-f", "visemes")
     assert sound.returncode == 0 and sound.stderr == "", sound.stderr
-    assert (tmp_path / "out" / "clip.visemes.tsv").read_text().startswith("start\tend\tviseme")
+    assert (tmp_path / "out" / "clip.visemes.tsv").read_text().startswith("start_s\tend_s\tviseme")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()  # nothing written unasked
 
 

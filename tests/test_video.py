@@ -57,3 +57,13 @@ def test_unreadable_inputs_raise_lipnet_error_naming_the_file(tmp_path, kind):
         with pytest.raises(LipnetError, match="clip.mpg") as err:
             read(path)
         assert "\n" not in str(err.value)
+
+
+def test_paced_frames_come_at_the_pace_they_play():
+    import time
+
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(5)]
+    start = time.perf_counter()
+    out = list(video.paced(iter(frames), fps=50))
+    assert [f[0, 0, 0] for f in out] == [0, 1, 2, 3, 4]
+    assert time.perf_counter() - start >= 4 / 50  # the fifth frame is shown 80 ms after the first

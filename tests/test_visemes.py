@@ -134,7 +134,7 @@ def test_json_round_trip_and_tsv():
     cues = visemes.timeline([("place", 2, 12), ("zero", 14, 20)], fps=25, duration=1.0)
     assert visemes.from_json(visemes.to_json(cues)) == cues
     lines = visemes.to_tsv(cues).splitlines()
-    assert lines[0] == "start\tend\tviseme\tphoneme\tword"
+    assert lines[0] == "start_s\tend_s\tviseme\tphoneme\tword"
     assert lines[1] == "0.000\t0.080\tsil\t\t"
     assert lines[2] == "0.080\t0.160\tPP\tP\tplace"  # P L EY S: 1/5 of 10 frames
     assert len(lines) == len(cues) + 1

@@ -9,7 +9,7 @@ alone. Outputs, in ``--output-dir`` (default: the current directory), named afte
   opening, width and corners in mouth widths), the PCA coefficients of the lip shape and its 20 points
   (dlib 48-67, mouth widths from the mouth's centre, y down). ``--fps 30`` or ``60`` interpolates.
 
-``-o mouth.mp4`` renders it with the sound: a drawn mouth, or ``--face photo.jpg`` a still face whose mouth moves
+``--video mouth.mp4`` renders it with the sound: a drawn mouth, or ``--face photo.jpg`` a still face whose mouth moves
 (a talking photo), and ``--side-by-side [clip.mp4]`` puts the real video (default: the input itself) on the left.
 
 Live: ``python animate.py --live`` reads the default microphone (``--live DEVICE``, or ``--live file.wav`` at the
@@ -52,11 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-a", "--audio", help="the speech: any audio or video file")
     p.add_argument("-m", "--model", default=str(env.ANIMATOR_MODEL), help="animator (default: %(default)s)")
-    p.add_argument("--output-dir", default=".", help="directory for .anim.json/.csv (default: the current one)")
+    p.add_argument("-o", "--output-dir", default=".", help="directory for .anim.json/.csv (default: the current one)")
     p.add_argument("-f", "--formats", type=_formats, default=FORMATS, help="json,csv (default: both)")
     p.add_argument("--fps", type=_fps, default=float(env.FPS), help="frames a second (default: %(default)s)")
-    render = p.add_argument_group("rendering (-o)")
-    render.add_argument("-o", "--output", metavar="OUT.mp4", help="render the mouth, with the sound, to this video")
+    render = p.add_argument_group("rendering (--video)")
+    render.add_argument("--video", metavar="OUT.mp4", help="render the mouth, with the sound, to this video")
     render.add_argument("--face", metavar="PHOTO", help="animate the mouth of this still face instead of a drawing")
     render.add_argument(
         "--side-by-side", nargs="?", const="", metavar="VIDEO",
@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def animate_file(args: argparse.Namespace) -> str:
-    """Animate ``args.audio``: write its parameter files and, with -o, its rendering; returns the line to print."""
+    """Animate ``args.audio``: write its parameter files and, with --video, its rendering; returns the line to print."""
     from lipnet import writers
     from lipnet.speech import animation, animator, audio, renderer
 
@@ -80,7 +80,7 @@ def animate_file(args: argparse.Namespace) -> str:
         written = writers.write_animation(params, Path(args.output_dir) / path.stem, args.formats, source=path)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
-    if args.output:
+    if args.video:
         written.append(render(params, samples, face, args))
     opening = params.channel("jawOpen")
     return (
@@ -102,7 +102,7 @@ def render(params, samples, face, args: argparse.Namespace) -> Path:
         source = args.side_by_side or args.audio
         real = (cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in video.frames(source, args.fps))
         frames = _beside(source, real, frames)
-    return renderer.write_video(args.output, frames, args.fps, samples)
+    return renderer.write_video(args.video, frames, args.fps, samples)
 
 
 def _beside(source: str, real, drawn):
@@ -125,7 +125,7 @@ def live(args: argparse.Namespace) -> Iterator[str]:
     from lipnet.speech import animation, animator, microphone
 
     model, shape = animator.load(args.model), animation.load_model()
-    for frame in animator.stream(model, microphone.blocks(args.live)):
+    for frame in animator.stream(model, microphone.blocks(args.live, fast=args.fast)):
         params = animator.mouth(frame.coefficients[None], np.array([frame.pressed]), shape)
         channels = dict(zip(animation.CHANNELS, params.channels[0].tolist()))
         if args.jsonl:
@@ -146,16 +146,20 @@ def live(args: argparse.Namespace) -> Iterator[str]:
 def check(args: argparse.Namespace) -> None:
     """What is wrong with the command line, found before the models load (seconds sooner)."""
     if args.live:
-        if args.fps != env.FPS or args.output:
-            raise LipnetError(f"--live gives {env.FPS} frames a second as lines of text: --fps and -o are for files")
+        if args.fps != env.FPS or args.video:
+            raise LipnetError(
+                f"--live gives {env.FPS} frames a second as lines of text: --fps and --video are for files"
+            )
         return
     if not args.audio:
         raise LipnetError("give the speech with -a FILE (or --live); see --help")
     input_file(args.audio, "a sound or video file")
-    if args.output and Path(args.output).suffix.lower() not in (".mp4", ".m4v", ".mov"):
-        raise LipnetError(f"{args.output}: renders are .mp4, .m4v or .mov files (-o)")
-    if (args.face or args.side_by_side is not None) and not args.output:
-        raise LipnetError("--face and --side-by-side draw a video: give -o OUT.mp4")
+    if Path(args.output_dir).suffix.lower() in (".mp4", ".m4v", ".mov"):  # the -o of earlier versions
+        raise LipnetError(f"{args.output_dir}: -o names the output directory; render a video with --video OUT.mp4")
+    if args.video and Path(args.video).suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise LipnetError(f"{args.video}: renders are .mp4, .m4v or .mov files (--video)")
+    if (args.face or args.side_by_side is not None) and not args.video:
+        raise LipnetError("--face and --side-by-side draw a video: give --video OUT.mp4")
     for name in (args.face, args.side_by_side):
         if name:
             input_file(name, "an image or video")

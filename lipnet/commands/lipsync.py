@@ -245,7 +245,7 @@ def live(args: argparse.Namespace) -> Iterator[str]:
     if args.visemes != model.config.classes:
         raise LipnetError(f"the student gives {model.config.classes} visemes, not {args.visemes} (--visemes)")
     classes, last = model.classes, None
-    for frame in student.stream(model, microphone.blocks(args.live)):
+    for frame in student.stream(model, microphone.blocks(args.live, fast=args.fast)):
         best = int(frame.probabilities.argmax())
         if args.jsonl:
             shares = {c: round(float(p), 4) for c, p in zip(classes, frame.probabilities)}

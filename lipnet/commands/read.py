@@ -7,7 +7,7 @@ and written to ``<output-dir>/<clip name>.<format>`` (a directory run keeps the 
 for a directory run they name directories, which receive ``<clip name>.mp4`` and ``<clip name>.png``.
 
 Formats: txt (the transcript), json (text, decoder, word times, viseme cues, score), srt and vtt (a cue per word),
-tsv (word start and end in ms), visemes (``.visemes.json`` and ``.visemes.tsv``; with ``--visemes rhubarb`` also
+tsv (word start and end in seconds), visemes (``.visemes.json`` and ``.visemes.tsv``; with ``--visemes rhubarb`` also
 Rhubarb Lip Sync's ``.rhubarb.tsv`` and ``.rhubarb.json``).
 """
 
@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SOURCE",
         help="real-time mode: read a camera (its index, e.g. 0) or a video as a stream, in 3 s windows every second",
     )
+    p.add_argument("--fast", action="store_true", help="--live FILE: as fast as it is read, not at its pace")
     p.add_argument("-w", "--weights", default=str(env.DEFAULT_WEIGHTS), help="lipnet checkpoint (default: %(default)s)")
     p.add_argument("-pp", "--predictor-path", help="dlib 68-point landmark model (default: face-recognition-models')")
     p.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files (repeatable)")
@@ -109,7 +110,10 @@ def live(args: argparse.Namespace) -> int:
 
     try:
         reader = LipReader(args.weights, args.predictor_path)
-        frames = video.camera(int(args.live)) if args.live.isdigit() else video.frames(args.live)
+        if args.live.isdigit():
+            frames = video.camera(int(args.live))
+        else:  # a file plays at its pace, as the camera it stands in for would (--fast: as fast as it reads)
+            frames = video.frames(args.live) if args.fast else video.paced(video.frames(args.live))
         for start, reading in reader.stream(frames, decoder=args.decoder):
             seconds = start / env.FPS
             span = f"{seconds:6.1f}s-{seconds + env.FRAME_COUNT / env.FPS:.1f}s"

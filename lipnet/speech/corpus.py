@@ -93,7 +93,7 @@ def read_segments(path: str | Path, what: str = "phone") -> list[align.Segment]:
     segments = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         parts = line.split("\t") if "\t" in line else line.split()
-        if not line.strip() or (number == 1 and parts[0] == "start"):
+        if not line.strip() or (number == 1 and parts[0].startswith("start")):
             continue
         try:
             segments.append(align.Segment(parts[2].strip(), float(parts[0]), float(parts[1])))

@@ -17,17 +17,18 @@ from lipnet import env
 from lipnet.errors import LipnetError
 
 
-def blocks(source: str | None = None, block: int = env.LIVE_BLOCK) -> Iterator[np.ndarray]:
-    """Blocks of `block` samples of sound: from `source`, an existing audio or video file (at real-time pace), else a
-    microphone (None or "default": the system's default input; a device number or part of its name)."""
+def blocks(source: str | None = None, block: int = env.LIVE_BLOCK, fast: bool = False) -> Iterator[np.ndarray]:
+    """Blocks of `block` samples of sound: from `source`, an existing audio or video file (at real-time pace, or as
+    fast as they are taken with `fast`), else a microphone (None or "default": the system's default input; a device
+    number or part of its name)."""
     if source not in (None, "default") and (Path(source).exists() or Path(source).suffix):
-        return paced(source, block)
+        return paced(source, block, fast)
     device = None if source in (None, "default") else int(source) if str(source).isdigit() else source
     return microphone(device, block)
 
 
-def paced(path: str | Path, block: int = env.LIVE_BLOCK) -> Iterator[np.ndarray]:
-    """A file's sound in blocks, each handed out when its last sample would have been heard."""
+def paced(path: str | Path, block: int = env.LIVE_BLOCK, fast: bool = False) -> Iterator[np.ndarray]:
+    """A file's sound in blocks, each handed out when its last sample would have been heard (at once with `fast`)."""
     from lipnet.speech import audio
 
     samples = audio.load(path)  # decoded first: a bad file fails before the stream starts
@@ -36,7 +37,8 @@ def paced(path: str | Path, block: int = env.LIVE_BLOCK) -> Iterator[np.ndarray]
         start = time.perf_counter()
         for first in range(0, len(samples), block):
             chunk = samples[first : first + block]
-            time.sleep(max(0.0, start + (first + len(chunk)) / env.SAMPLE_RATE - time.perf_counter()))
+            if not fast:
+                time.sleep(max(0.0, start + (first + len(chunk)) / env.SAMPLE_RATE - time.perf_counter()))
             yield chunk
 
     return play()
