@@ -82,11 +82,11 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory() as directory:
         target = Path(directory) / "render.mp4"
-        renderer.write_video(target, (joined(i) for i in range(n)), env.FPS, samples)
+        video.write(target, (joined(i) for i in range(n)), env.FPS, samples)
         times = []
         for _ in range(args.repeats):
             began = time.perf_counter()
-            renderer.write_video(target, (joined(i) for i in range(n)), env.FPS, samples)
+            video.write(target, (joined(i) for i in range(n)), env.FPS, samples)
             times.append((time.perf_counter() - began) / n)
     rows.append(("side by side + write_video (H.264, AAC)", f"{360 + width}x288", float(np.median(times))))
 

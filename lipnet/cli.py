@@ -16,14 +16,22 @@ from lipnet.errors import LipnetError
 
 
 def start() -> None:
-    """Set quiet, fast backend defaults and import Keras with the C++ start-up chatter muted."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Set quiet, fast backend defaults and import Keras with the C++ start-up chatter muted. With the environment
+    variable LIPNET_VERBOSE=1 nothing is muted: TensorFlow's, CUDA's, FFmpeg's and OpenCV's own messages show."""
+    verbose = os.environ.get("LIPNET_VERBOSE", "") not in ("", "0")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # about 2x faster on CPU
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # not FFmpeg's decoder messages on damaged videos
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # not FFmpeg's decoder messages on damaged videos
     import cv2
 
-    # nor OpenCV's warnings about files it cannot open (the environment variable is too late once cv2 is imported)
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if verbose:
+        import keras  # noqa: F401
+
+        return
+    # nor OpenCV's own lines (a camera it cannot open, a file it cannot read): lipnet says what went wrong in one
+    # line of its own. The environment variable is too late once cv2 is imported.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)

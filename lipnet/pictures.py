@@ -8,8 +8,6 @@ map over the word spans and the viseme timeline.
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,29 +38,21 @@ _VISEME_COLOURS = [colormaps["tab20"].colors[i] for i in (*range(0, 20, 2), *ran
 
 
 def annotate(video_path: str | Path, reading: Reading, path: str | Path, viseme_set: str = "ovr") -> Path:
-    """Write `video_path` annotated with `reading` (read from that video) to `path` as an MP4 (mp4v), atomically.
+    """Write `video_path` annotated with `reading` (read from that video) to `path`, atomically: H.264 with the
+    clip's own sound (none if it has none), which browsers play.
 
     Clips narrower than env.ANNOTATION_MIN_WIDTH are enlarged by a whole factor so that the text stays legible.
     """
-    path = Path(path)
+    from lipnet.speech import audio
+
     cues = visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration)
-    with tempfile.TemporaryDirectory() as tmp:
-        temp = Path(tmp) / "annotated.mp4"  # OpenCV picks the container from the name, whatever `path` is called
-        writer = None
-        try:
-            for t, frame in enumerate(video.frames(video_path)):
-                canvas = cv2.cvtColor(_frame(frame, t, reading, cues), cv2.COLOR_RGB2BGR)
-                if writer is None:
-                    size = (canvas.shape[1], canvas.shape[0])
-                    writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), env.FPS, size)
-                    if not writer.isOpened():
-                        raise LipnetError(f"{path}: this OpenCV build cannot write mp4v videos")
-                writer.write(canvas)
-        finally:
-            if writer is not None:
-                writer.release()
-        with open(temp, "rb") as f:
-            return atomic_write(path, lambda out: shutil.copyfileobj(f, out))
+    try:
+        samples = audio.load(video_path)
+    except LipnetError:  # no sound track, or silence: the picture alone
+        samples = None
+    frames = video.frames(video_path)
+    drawn = (cv2.cvtColor(_frame(frame, t, reading, cues), cv2.COLOR_RGB2BGR) for t, frame in enumerate(frames))
+    return video.write(path, drawn, env.FPS, samples)
 
 
 def plot(reading: Reading, path: str | Path, viseme_set: str = "ovr", reference: str | None = None) -> Path:

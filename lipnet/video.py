@@ -1,8 +1,11 @@
-"""Reading video: any container OpenCV reads, any frame rate, resampled to a fixed rate, as RGB frames."""
+"""Video: reading any container OpenCV reads, at any frame rate, resampled to a fixed rate, as RGB frames; writing
+H.264 with the sound, which browsers play."""
 
+import itertools
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -10,6 +13,9 @@ import numpy as np
 
 from lipnet import env
 from lipnet.errors import LipnetError, input_file
+from lipnet.storage import atomic_write
+
+_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}  # what `write` writes
 
 
 @dataclass(frozen=True)
@@ -103,3 +109,50 @@ def _decode(capture: cv2.VideoCapture, info: VideoInfo, fps: float) -> Iterator[
         capture.release()
     if emitted == 0:
         raise LipnetError(f"{info.path}: no decodable frames (not a video, or corrupt)")
+
+
+def write(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float = env.FPS,
+    samples: np.ndarray | None = None,
+    sample_rate: int = env.SAMPLE_RATE,
+) -> Path:
+    """Encode BGR frames (all one size) at `fps` to an mp4 file, atomically, with mono float `samples` as AAC sound.
+
+    H.264 (`env.VIDEO_CODECS`: MPEG-4 part 2 where PyAV's FFmpeg lacks libx264), yuv420p: an odd height or width
+    gains a repeated last row or column, as that format needs even sizes.
+    """
+    import av
+
+    from lipnet.speech import audio  # the sound's encoder: only when a video is written
+
+    path = Path(path)
+    if path.suffix.lower() not in _CONTAINERS:
+        raise LipnetError(f"{path}: write the video as .mp4, .m4v or .mov")
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise LipnetError(f"{path}: no frames to write")
+    height, width = first.shape[:2]
+    codec = next(name for name in env.VIDEO_CODECS if name in av.codecs_available)
+
+    def write(f) -> None:
+        with av.open(f, "w", format=_CONTAINERS[path.suffix.lower()]) as out:
+            stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+            stream.width, stream.height, stream.pix_fmt = width + width % 2, height + height % 2, "yuv420p"
+            if codec == "libx264":
+                stream.options = {"crf": str(env.VIDEO_CRF)}
+            sound = None if samples is None else out.add_stream("aac", rate=sample_rate, layout="mono")
+            for i, image in enumerate(itertools.chain([first], frames)):
+                if image.shape[:2] != (height, width):
+                    raise ValueError(f"frame {i} is {image.shape[1]}x{image.shape[0]}, the first {width}x{height}")
+                even = cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="bgr24")
+                frame.pts = i
+                out.mux(stream.encode(frame))
+            out.mux(stream.encode(None))
+            if sound is not None:
+                audio.mux_mono(out, sound, samples)
+
+    return atomic_write(path, write)

@@ -114,6 +114,11 @@ def test_annotated_video_and_plot(everything):
         frames += 1
     capture.release()
     assert frames == 75
+    import av
+
+    with av.open(str(out / "annotated.mp4")) as annotated:  # what browsers play: H.264, and the clip's sound
+        assert annotated.streams.video[0].codec_context.name == "h264"
+        assert annotated.streams.audio[0].codec_context.name == "aac"
     image = cv2.imread(str(out / "plot.png"))
     assert image is not None and image.shape[1] > image.shape[0] > 300
 

@@ -113,7 +113,7 @@ def test_side_by_side_scales_the_right_to_the_left_height():
 
 def test_write_video_round_trip_with_sound(tracked, tmp_path):
     samples = audio.load(CLIP)[: 2 * env.SAMPLE_RATE]  # 2 s of the clip's sound, 50 frames of its lips
-    path = renderer.write_video(tmp_path / "lips.mp4", renderer.draw(tracked["points"][:50], (99, 121)), 25, samples)
+    path = video.write(tmp_path / "lips.mp4", renderer.draw(tracked["points"][:50], (99, 121)), 25, samples)
     assert path == tmp_path / "lips.mp4" and [p.name for p in tmp_path.iterdir()] == ["lips.mp4"]  # no temporary
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -129,10 +129,10 @@ def test_write_video_round_trip_with_sound(tracked, tmp_path):
 
 
 def test_write_video_without_sound_and_bad_names(tracked, tmp_path):
-    path = renderer.write_video(tmp_path / "silent.mp4", list(renderer.draw(tracked["points"][:10])), 25)
+    path = video.write(tmp_path / "silent.mp4", list(renderer.draw(tracked["points"][:10])), 25)
     with av.open(str(path)) as container:
         assert not container.streams.audio and container.streams.video[0].frames == 10
     with pytest.raises(LipnetError, match="lips.avi"):
-        renderer.write_video(tmp_path / "lips.avi", renderer.draw(tracked["points"][:2]), 25)
+        video.write(tmp_path / "lips.avi", renderer.draw(tracked["points"][:2]), 25)
     with pytest.raises(LipnetError, match="no frames"):
-        renderer.write_video(tmp_path / "empty.mp4", [], 25)
+        video.write(tmp_path / "empty.mp4", [], 25)

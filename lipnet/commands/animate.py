@@ -102,7 +102,7 @@ def render(params, samples, face, args: argparse.Namespace) -> Path:
         source = args.side_by_side or args.audio
         real = (cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in video.frames(source, args.fps))
         frames = _beside(source, real, frames)
-    return renderer.write_video(args.video, frames, args.fps, samples)
+    return video.write(args.video, frames, args.fps, samples)
 
 
 def _beside(source: str, real, drawn):

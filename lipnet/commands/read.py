@@ -135,7 +135,6 @@ def _target(option: str, name: Path, suffix: str, single: bool) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    root = Path(args.video_path)
     if args.live is None and (error := cli.missing(args.video_path)):
         return cli.fail(error)
     cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
@@ -143,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.live is not None:
         return live(args)
+    root = Path(args.video_path)
     try:
         clips = grid.find_videos(root)
         if not clips:

@@ -9,13 +9,11 @@ inner ring following the lips halfway and the outer one fixed, so the rest of th
 than the photo's own show a dark mouth with the upper teeth (and the tongue when wide open), in both.
 
 Images are BGR uint8, as OpenCV reads and writes them; `lipnet.video` gives RGB frames, which
-``cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)`` turns into these. `side_by_side` joins two, and `write_video` encodes
+``cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)`` turns into these. `side_by_side` joins two, and `lipnet.video.write` encodes
 frames, with sound if given, to an mp4 file.
 """
 
-import itertools
-from collections.abc import Iterable, Iterator
-from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -24,13 +22,11 @@ import numpy as np
 from lipnet import env
 from lipnet.errors import LipnetError, input_file
 from lipnet.mouth import MOUTH, MouthExtractor, crop_transforms
-from lipnet.speech import animation, audio
-from lipnet.storage import atomic_write
+from lipnet.speech import animation
 
 _SHIFT = 4  # fractional bits of the points OpenCV draws: sub-pixel positions, so slow motion does not jump
 _UPPER, _LOWER = [1, 2, 3], [7, 6, 5]  # inner lip pairs (dlib 61-67, 62-66, 63-65), indexing the 8 inner points
 _CIRCLE = np.array([(np.cos(t), np.sin(t)) for t in np.linspace(0, 2 * np.pi, 24, endpoint=False)])
-_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov"}
 
 
 def _spline_weights(steps: int) -> np.ndarray:
@@ -142,51 +138,6 @@ def side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
         interpolation = cv2.INTER_AREA if right.shape[0] > height else cv2.INTER_LINEAR
         right = cv2.resize(right, (width, height), interpolation=interpolation)
     return np.hstack([left, right])
-
-
-def write_video(
-    path: str | Path,
-    frames: Iterable[np.ndarray],
-    fps: float = env.FPS,
-    samples: np.ndarray | None = None,
-    sample_rate: int = env.SAMPLE_RATE,
-) -> Path:
-    """Encode BGR frames (all one size) at `fps` to an mp4 file, atomically, with mono float `samples` as AAC sound.
-
-    H.264 (`env.VIDEO_CODECS`: MPEG-4 part 2 where PyAV's FFmpeg lacks libx264), yuv420p: an odd height or width
-    gains a repeated last row or column, as that format needs even sizes.
-    """
-    import av
-
-    path = Path(path)
-    if path.suffix.lower() not in _CONTAINERS:
-        raise LipnetError(f"{path}: write the video as .mp4, .m4v or .mov")
-    frames = iter(frames)
-    first = next(frames, None)
-    if first is None:
-        raise LipnetError(f"{path}: no frames to write")
-    height, width = first.shape[:2]
-    codec = next(name for name in env.VIDEO_CODECS if name in av.codecs_available)
-
-    def write(f) -> None:
-        with av.open(f, "w", format=_CONTAINERS[path.suffix.lower()]) as out:
-            video = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-            video.width, video.height, video.pix_fmt = width + width % 2, height + height % 2, "yuv420p"
-            if codec == "libx264":
-                video.options = {"crf": str(env.VIDEO_CRF)}
-            sound = None if samples is None else out.add_stream("aac", rate=sample_rate, layout="mono")
-            for i, image in enumerate(itertools.chain([first], frames)):
-                if image.shape[:2] != (height, width):
-                    raise ValueError(f"frame {i} is {image.shape[1]}x{image.shape[0]}, the first {width}x{height}")
-                even = cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
-                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even), format="bgr24")
-                frame.pts = i
-                out.mux(video.encode(frame))
-            out.mux(video.encode(None))
-            if sound is not None:
-                audio.mux_mono(out, sound, samples)
-
-    return atomic_write(path, write)
 
 
 def _read_photo(photo: str | Path | np.ndarray) -> tuple[np.ndarray, str]:
