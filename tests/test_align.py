@@ -1,21 +1,22 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRID, ROOT
 
 from lipnet import grid, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, audio
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIPS = {  # GRID clips with their hand-checked .align files: s1 (H.264 + MP2) and s5 (original MPEG-1)
     ROOT / "samples" / "lgil7a.mp4": ROOT / "samples" / "lgil7a.align",
-    ROOT / "tests" / "fixtures" / "lbax4n.mpg": ROOT.parent / "shared" / "grid" / "align" / "s5" / "lbax4n.align",
+    ROOT / "tests" / "fixtures" / "lbax4n.mpg": GRID / "align" / "s5" / "lbax4n.align",
 }
 
 
-@pytest.mark.parametrize("clip", CLIPS)
+@pytest.mark.parametrize(
+    "clip", [pytest.param(c, marks=[pytest.mark.grid] * (GRID in a.parents)) for c, a in CLIPS.items()]
+)
 def test_aligns_grid_clips_within_a_frame_of_the_hand_checked_boundaries(clip):
     reference = grid.read_align(CLIPS[clip])
     samples = audio.load(clip)
@@ -32,9 +33,10 @@ def test_aligns_grid_clips_within_a_frame_of_the_hand_checked_boundaries(clip):
     assert spoken == [p for w in result.words for p in visemes.phonemes(w.label)]
 
 
+@pytest.mark.grid
 def test_the_letter_z_is_zed():
-    clip = ROOT.parent / "shared" / "grid" / "s1" / "bbaz5s.mp4"  # "bin blue at z five soon"
-    reference = grid.read_align(ROOT.parent / "shared" / "grid" / "align" / "s1" / "bbaz5s.align")
+    clip = GRID / "s1" / "bbaz5s.mp4"  # "bin blue at z five soon"
+    reference = grid.read_align(GRID / "align" / "s1" / "bbaz5s.align")
     result = align.align(audio.load(clip), "bin blue at z five soon")
     z = next(w for w in result.words if w.label == "z")
     assert [p.label for p in result.phones if z.start <= p.start < z.end] == ["Z", "EH", "D"]

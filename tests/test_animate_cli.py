@@ -4,23 +4,22 @@ video beside the prediction, live JSON lines, and one-line errors for bad input.
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT, tool
 
 from lipnet import video
 from lipnet.speech import animation
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "pwbq6p.mp4"  # a held-out s1 clip, 3 s: "place white by q six please"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "animate.py"), *args], capture_output=True, text=True, cwd=ROOT)
+    return tool("animate.py", *args)
 
 
 def streams(path: Path) -> tuple[int, tuple[int, int], float]:

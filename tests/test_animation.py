@@ -2,17 +2,16 @@
 
 import dataclasses
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet import env, grid
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor, MouthTrack, sidecar_path
 from lipnet.speech import align, animation, audio
 
-ROOT = Path(__file__).resolve().parents[1]
 HELD_OUT = ROOT / "samples" / "pwbq6p.mp4"  # s1, held out of the fit: "place white by q six please"
 OTHER = ROOT / "tests" / "fixtures" / "lbax4n.mpg"  # speaker s5, never seen by the fit
 VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}

@@ -7,25 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRID, ROOT
 
 from lipnet import env, grid, writers
 from lipnet.errors import LipnetError
-from lipnet.mouth import MouthExtractor
 from lipnet.speech import animation, animator, audio, corpus, student
 
-ROOT = Path(__file__).resolve().parents[1]
-GRID = ROOT.parent / "shared" / "grid"
 CLIPS = [ROOT / "samples" / f"{stem}.mp4" for stem in ("lgil7a", "sbbn6n", "pwbq6p")]  # s1, with .align files
 
 
 @pytest.fixture(scope="module")
 def shape() -> animation.ShapeModel:
     return animation.load_model()
-
-
-@pytest.fixture(scope="module")
-def extractor() -> MouthExtractor:
-    return MouthExtractor()
 
 
 def utterance(extractor, path: Path, shape, phones: bool = True) -> animator.Utterance:
@@ -174,7 +167,7 @@ CARD = {  # models/ANIMATOR_CARD.md, "Results": (landmark RMSE, opening correlat
 }
 
 
-@pytest.mark.skipif(not GRID.is_dir(), reason="needs ../shared/grid (the GRID data beside the checkout)")
+@pytest.mark.grid
 def test_shipped_animator_matches_its_card(extractor, shape):
     """The card's headline, reproduced from the videos and their sound (closures need every clip aligned: bench)."""
     model = animator.load(env.ANIMATOR_MODEL)

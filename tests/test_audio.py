@@ -6,12 +6,12 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet import env
 from lipnet.errors import LipnetError
 from lipnet.speech import audio
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # H.264 with GRID's original MP2 track
 AAC = ROOT / "tests" / "fixtures" / "srbb4n.mp4"  # H.264 with 32 kb/s AAC
 GRID_MPG = ROOT / "tests" / "fixtures" / "bbaf2n.mpg"  # GRID's original MPEG-1 with MP2 audio

@@ -13,6 +13,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import train
 from lipnet import env, grid, visemes
@@ -24,7 +25,6 @@ from lipnet.mouth import MouthExtractor
 from lipnet.speech import align, lipsync
 from tests.test_trainer import ENV, TWO_DEVICES  # train.py on two virtual CPU devices
 
-ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {"bbaf2n": ROOT / "tests" / "fixtures" / "bbaf2n.mpg"} | {p.stem: p for p in (ROOT / "samples").glob("*.mp4")}
 TINY = {"filters": [4, 8, 8], "gru_units": 8}
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet import env
 from lipnet.lipreading import dataset, decoding
 from lipnet.lipreading import model as lipnet_model
 from lipnet.mouth import MouthExtractor
 
-ROOT = Path(__file__).resolve().parents[1]
 OTHER_BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b)]
 
 # Run in a subprocess with KERAS_BACKEND set: read the shipped model's logits on the crops, then train

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet import visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, audio, corpus, lipsync
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", .align beside it
 SENTENCE = "lay green in l seven again"
 

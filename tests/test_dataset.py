@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRID
 
 from lipnet import alphabet, grid
 from lipnet.errors import LipnetError
@@ -187,10 +188,11 @@ def test_malformed_align_file_is_a_one_line_error_naming_it(tmp_path):
         dataset.discover(tmp_path)
 
 
+@pytest.mark.grid
 def test_shipped_s1_lists_keep_test_and_validation_apart():
     """s1_heldout.txt (test, 110 clips) and s1_val.txt (model selection, 60) list real s1 clips, none twice."""
     splits = Path(__file__).resolve().parents[1] / "lipnet" / "splits"
     test, val = grid.read_list(splits / "s1_heldout.txt"), grid.read_list(splits / "s1_val.txt")
     assert len(test) == 110 and len(val) == 60 and not test & val
-    grid_s1 = Path(__file__).resolve().parents[2] / "shared" / "grid" / "s1"  # ../shared beside the checkout
+    grid_s1 = GRID / "s1"
     assert test | val <= {f"s1/{p.stem}" for p in grid_s1.glob("*.mp4")} and len(list(grid_s1.glob("*.mp4"))) == 745

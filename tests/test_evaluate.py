@@ -1,8 +1,8 @@
 """evaluate.py: scores per decoder on real clips, from videos and from extracted crops."""
 
-import contextlib
-import io
 import json
+
+from conftest import in_process
 
 import evaluate
 from lipnet import env
@@ -10,10 +10,7 @@ from lipnet.mouth import MouthExtractor
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = evaluate.main(argv)
-    return code, out.getvalue(), err.getvalue()
+    return in_process(evaluate.main, argv)
 
 
 def test_scores_the_samples_with_every_decoder(tmp_path):

@@ -1,19 +1,17 @@
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import ROOT, tool
 
 from lipnet.mouth import load_sidecar
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
-SCRIPT = ROOT / "preprocessing" / "extract.py"
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return tool("preprocessing/extract.py", *args, cwd=cwd, timeout=120)
 
 
 def test_extracts_a_tree_resumes_and_reports_failures(tmp_path):

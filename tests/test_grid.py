@@ -1,13 +1,10 @@
 """The GRID data layer: sentences from names and alignments, the grammar, splits, vocabulary."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import GRID
 
 from lipnet import alphabet, grid
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "grid"
 
 
 def test_sentence_from_name_decodes_every_slot():
@@ -44,9 +41,9 @@ def test_read_align_names_the_file_and_line_when_malformed(tmp_path):
         grid.read_align(path)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/grid")
+@pytest.mark.grid
 def test_alignments_agree_with_file_names():
-    for align in sorted((SHARED / "align" / "s1").glob("*.align"))[:200]:
+    for align in sorted((GRID / "align" / "s1").glob("*.align"))[:200]:
         assert " ".join(w.text for w in grid.read_align(align)) == grid.sentence_from_name(align.stem)
 
 

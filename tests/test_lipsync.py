@@ -1,19 +1,16 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRID, ROOT
 
 from lipnet import visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, audio, corpus, lipsync
 
-ROOT = Path(__file__).resolve().parents[1]
-GRID = ROOT.parent / "shared" / "grid"
-
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> list[corpus.Clip]:
+def clips(tmp_path_factory, grid_data) -> list[corpus.Clip]:
     """Eight real s1 clips with their forced-aligned phones."""
     cache = tmp_path_factory.mktemp("alignments")
     paths = sorted((GRID / "s1").glob("b*.mp4"))[:8]

@@ -8,11 +8,11 @@ audio reading, features, alignment, frame labels or the model that moves the pub
 from pathlib import Path
 
 import pytest
+from conftest import GRID
 
 from lipnet import env, grid
 from lipnet.speech import corpus, lipsync, student
 
-GRID = env.ROOT.parent / "shared" / "grid"
 CARD = {  # models/LIPSYNC_MODEL_CARD.md, "Results": OVR frame accuracy, (all frames, speech frames)
     "held-out s1": (0.949, 0.907),
     "other speakers": (0.850, 0.767),
@@ -29,10 +29,8 @@ def model() -> lipsync.VisemeModel:
 
 
 @pytest.fixture(scope="module")
-def clip_sets(tmp_path_factory) -> dict[str, list[corpus.Clip]]:
+def clip_sets(tmp_path_factory, grid_data) -> dict[str, list[corpus.Clip]]:
     """Held-out s1 and the other speakers' samples, labelled by aligning their known sentences."""
-    if not GRID.is_dir():
-        pytest.skip("needs ../shared/grid (the GRID data beside the checkout)")
     cache = tmp_path_factory.mktemp("alignments")
     held_out = sorted(grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))
     sets = {

@@ -11,17 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRID, ROOT, tool
 
 from lipnet import env, grid, visemes
 from lipnet.speech import align, audio
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", its .align beside it
-GRID = ROOT.parent / "shared" / "grid"
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "lipsync.py"), *args], capture_output=True, text=True, cwd=cwd)
+    return tool("lipsync.py", *args, cwd=cwd)
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
@@ -105,7 +104,7 @@ def test_bad_input_one_line_and_nothing_written(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def mine(tmp_path_factory) -> Path:
+def mine(tmp_path_factory, grid_data) -> Path:
     """The seed's question, "I have wav files and their labels": ten recordings, each with a transcript (.lab)
     beside it, but one with timed phones (as lipsync.py writes them) and one with the seed's per-frame OVR rows."""
     data = tmp_path_factory.mktemp("own") / "mine"

@@ -4,17 +4,16 @@ import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet.errors import LipnetError
 from lipnet.lipreading import model
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = model.ModelConfig(filters=(4, 8, 8), gru_units=8)
 BACKENDS = [
     b

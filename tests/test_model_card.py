@@ -8,15 +8,14 @@ fails here. Tolerances allow for floating-point differences between CPUs, not fo
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import GRID, ROOT
 
 from lipnet import grid
 
-ROOT = Path(__file__).resolve().parents[1]
-GRID_S1 = ROOT.parent / "shared" / "grid" / "s1"
-SAMPLES = ROOT.parent / "shared" / "grid" / "samples"
+GRID_S1 = GRID / "s1"
+SAMPLES = GRID / "samples"
 CARD = {  # models/MODEL_CARD.md, "Results": corpus CER, WER and sentence accuracy on s1_heldout.txt
     "greedy": (0.0768, 0.1939, 0.209),
     "beam": (0.0765, 0.1924, 0.218),
@@ -29,7 +28,7 @@ def run(*args: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.skipif(not GRID_S1.is_dir(), reason="needs ../shared/grid/s1 (the GRID data beside the checkout)")
+@pytest.mark.grid
 def test_held_out_scores_match_the_model_card(tmp_path):
     held_out = sorted(grid.read_list(ROOT / "lipnet" / "splits" / "s1_heldout.txt"))
     videos = tmp_path / "videos" / "s1"
@@ -65,7 +64,7 @@ def test_held_out_scores_match_the_model_card(tmp_path):
     assert chains["cer"] == pytest.approx(0.47, abs=0.01) and chains["wer"] == pytest.approx(0.71, abs=0.02)
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="needs ../shared/grid/samples")
+@pytest.mark.grid
 def test_other_speaker_scores_match_the_model_card(tmp_path):
     """The card's honest caveat: other speakers are read poorly (grammar CER 39%, WER 52%, 1 of 11 right)."""
     scores = tmp_path / "scores.json"

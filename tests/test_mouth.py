@@ -13,11 +13,6 @@ SPEAKERS = {"bbaf2n.mpg": "s1", "pwij3p.mpg": "s2", "lbax4n.mpg": "s5", "sbwe5n.
 
 
 @pytest.fixture(scope="module")
-def extractor() -> MouthExtractor:
-    return MouthExtractor()
-
-
-@pytest.fixture(scope="module")
 def tracks(extractor) -> dict[str, MouthTrack]:
     return {name: extractor.extract(FIXTURES / name) for name in SPEAKERS}
 

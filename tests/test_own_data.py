@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SENTENCES = {"take1": ("lgil7a", "lay green in l seven again"), "take2": ("pwbq6p", "place white by q six please")}
 
 

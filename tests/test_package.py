@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "tests" / "fixtures" / "lbax4n.mpg"  # GRID s5, "lay blue at x four now", with its sound
 
 

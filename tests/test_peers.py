@@ -2,14 +2,13 @@
 0.5 s to 2.1 s of 3 s."""
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet.speech import audio
 
-ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "bench" / "peers.py")
 peers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(peers)

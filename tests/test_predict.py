@@ -1,7 +1,5 @@
 """predict.py end to end on real clips: every output format, the pictures, and one-line errors for bad input."""
 
-import contextlib
-import io
 import json
 import re
 import shutil
@@ -14,6 +12,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from conftest import in_process
 
 import predict
 from lipnet import env, grid, visemes, writers
@@ -27,10 +26,7 @@ VTT_CUE = re.compile(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(.
 
 def run(argv: list[str]) -> tuple[int, str, str]:
     """predict.main(argv) in this process: exit code, stdout, stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = predict.main(argv)
-    return code, out.getvalue(), err.getvalue()
+    return in_process(predict.main, argv)
 
 
 def assert_one_line_error(code: int, err: str) -> None:

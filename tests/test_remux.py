@@ -9,12 +9,12 @@ import av
 import numpy as np
 import pytest
 import scipy.signal
+from conftest import ROOT
 
 from lipnet import remux
 from lipnet.errors import LipnetError
 from lipnet.speech import audio
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "sbbn6n.mp4"  # held-out s1, H.264 + the original MPEG audio, in sync
 MPEG = ROOT / "tests" / "fixtures" / "pwij3p.mpg"  # GRID's own MPEG-1 + MP2 (speaker s2)
 FRAME = 640  # samples of 16 kHz sound in a 25 fps video frame

@@ -6,19 +6,13 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet import env, video
 from lipnet.errors import LipnetError
-from lipnet.mouth import MouthExtractor
 from lipnet.speech import animation, audio, renderer
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "samples" / "pwbq6p.mp4"  # s1: "place white by q six please"
-
-
-@pytest.fixture(scope="module")
-def extractor() -> MouthExtractor:
-    return MouthExtractor()
 
 
 @pytest.fixture(scope="module")

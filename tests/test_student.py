@@ -6,19 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRID, ROOT
 
 from lipnet import env, flops
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, corpus, lipsync, student, teacher
 from lipnet.speech.align import Segment
 
-ROOT = Path(__file__).resolve().parents[1]
-GRID = ROOT.parent / "shared" / "grid"
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory) -> list[corpus.Clip]:
+def clips(tmp_path_factory, grid_data) -> list[corpus.Clip]:
     """Eight real s1 clips with their forced-aligned phones."""
     cache = tmp_path_factory.mktemp("alignments")
     paths = sorted((GRID / "s1").glob("p*.mp4"))[:8]

@@ -6,19 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import GRID, ROOT
 
-from lipnet import env, grid, mouth
+from lipnet import env, grid
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, sync
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "samples").glob("*.mp4"))  # three held-out s1 clips with their sound
-GRID = ROOT.parent / "shared" / "grid"
-
-
-@pytest.fixture(scope="module")
-def extractor() -> mouth.MouthExtractor:
-    return mouth.MouthExtractor()
 
 
 def clip_of(extractor, path: Path) -> sync.Clip:
@@ -116,7 +110,7 @@ CARD = {  # models/SYNC_MODEL_CARD.md, "Results": held-out pairs, (AUC, EER)
 }
 
 
-@pytest.mark.skipif(not GRID.is_dir(), reason="needs ../shared/grid (the GRID data beside the checkout)")
+@pytest.mark.grid
 def test_pair_figures_match_the_card(extractor):
     """The card's headline, reproduced from the videos: a change to tracking, features or the model that moves
     it fails here."""

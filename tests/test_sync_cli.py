@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 import wave
 from pathlib import Path
 
@@ -10,16 +9,16 @@ import av
 import numpy as np
 import pytest
 import scipy.signal
+from conftest import ROOT, tool
 
 from lipnet import remux
 from lipnet.speech import audio
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "sbbn6n.mp4"  # a held-out s1 clip: "set blue by n six now"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "sync.py"), *args], capture_output=True, text=True, cwd=ROOT)
+    return tool("sync.py", *args)
 
 
 def lag(x: np.ndarray, reference: np.ndarray) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from lipnet import env, runs
 from lipnet.errors import LipnetError
@@ -19,7 +20,6 @@ from lipnet.lipreading import dataset, decoding, trainer
 from lipnet.lipreading import model as lipnet_model
 from lipnet.mouth import MouthExtractor
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIPS = {"s1": ["bbaf2n"], "s2": ["pwij3p"], "s5": ["lbax4n"], "s32": ["sbwe5n"]}
 TINY = {"filters": [4, 8, 8], "gru_units": 8}
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

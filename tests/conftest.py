@@ -1,0 +1,59 @@
+"""What the tests share: where the checkout and the GRID data are, one way to run a tool, one mouth extractor.
+
+Tests that read GRID data beyond the bundled fixtures carry ``@pytest.mark.grid`` (or use the `grid_data`
+fixture) and are skipped, with a reason, when ``../shared/grid`` is not beside the checkout; ``LIPNET_GRID``
+points elsewhere.
+"""
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GRID = Path(os.environ.get("LIPNET_GRID", ROOT.parent / "shared" / "grid"))
+NO_GRID = f"needs the GRID data in {GRID} (../shared/grid beside the checkout, or LIPNET_GRID)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "grid: reads the GRID data in ../shared/grid; skipped without it")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("grid") and not GRID.is_dir():
+        pytest.skip(NO_GRID)
+
+
+@pytest.fixture(scope="session")
+def grid_data() -> Path:
+    """../shared/grid; the test is skipped without it."""
+    if not GRID.is_dir():
+        pytest.skip(NO_GRID)
+    return GRID
+
+
+@pytest.fixture(scope="session")
+def extractor():
+    """One dlib mouth extractor for the whole run: loading the landmark model takes a second."""
+    from lipnet.mouth import MouthExtractor
+
+    return MouthExtractor()
+
+
+def tool(script: str, *args: str, cwd: Path = ROOT, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """A script of the checkout (``"sync.py"``, ``"preprocessing/extract.py"``) run as a user runs it."""
+    command = [sys.executable, str(ROOT / script), *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def in_process(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str, str]:
+    """A tool's ``main(argv)`` in this process: exit code, standard output, standard error."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
