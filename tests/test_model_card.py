@@ -66,10 +66,16 @@ def test_held_out_scores_match_the_model_card(tmp_path):
 
 @pytest.mark.grid
 def test_other_speaker_scores_match_the_model_card(tmp_path):
-    """The card's honest caveat: other speakers are read poorly (grammar CER 39%, WER 52%, 1 of 11 right)."""
+    """The card's honest caveat: other speakers are read poorly (grammar CER 39%, WER 52%, 1 of 10 right), on the
+    10 clips of 9 other speakers every card uses (s1's bbaf2n left out)."""
+    others = tmp_path / "others"
+    others.mkdir()
+    for clip in sorted(SAMPLES.glob("*.mpg")):
+        if clip.stem != "bbaf2n":
+            (others / clip.name).symlink_to(clip)
     scores = tmp_path / "scores.json"
-    run("evaluate.py", "-v", str(SAMPLES), "--decoders", "grammar", "--output", str(scores))
+    run("evaluate.py", "-v", str(others), "--decoders", "grammar", "--output", str(scores))
     grammar = json.loads(scores.read_text())["rows"][0]
-    assert (grammar["decoder"], grammar["speaker"], grammar["count"]) == ("grammar", "all", 11)
-    assert grammar["cer"] == pytest.approx(0.39, abs=0.01) and grammar["wer"] == pytest.approx(0.52, abs=0.02)
-    assert grammar["accuracy"] == pytest.approx(1 / 11)
+    assert (grammar["decoder"], grammar["speaker"], grammar["count"]) == ("grammar", "all", 10)
+    assert grammar["cer"] == pytest.approx(0.393, abs=0.01) and grammar["wer"] == pytest.approx(0.517, abs=0.02)
+    assert grammar["accuracy"] == pytest.approx(1 / 10)
