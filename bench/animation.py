@@ -1,7 +1,7 @@
 """Fit the mouth shape model (PCA of the normalised lips, channel percentiles) on GRID s1 and measure it.
 
-    python bench/animation.py                  # fit on s1's training clips, write models/mouth-shape-grid-s1.npz
-    python bench/animation.py --no-save        # measure only
+    python bench/lipshape.py                  # fit on s1's training clips, write models/mouth-shape-grid-s1.npz
+    python bench/lipshape.py --no-save        # measure only
 
 Reads the sidecars of clips extracted with ``preprocessing/extract.py --frames 0`` (``data/sync/crops/s1`` and
 ``data/sync/crops/samples``). Fits on the s1 clips in neither ``s1_heldout.txt`` nor ``s1_val.txt``, then prints the
@@ -19,7 +19,8 @@ from lipnet import (
     env,  # noqa: E402
     grid,  # noqa: E402
 )
-from lipnet.speech import align, animation  # noqa: E402
+from lipnet.animation import lipshape  # noqa: E402
+from lipnet.speech import align  # noqa: E402
 
 BILABIALS = {"P", "B", "M"}
 VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
@@ -27,10 +28,10 @@ VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW"
 
 def shapes(paths: list[Path]) -> dict[str, np.ndarray]:
     """Normalised lip shapes of crop files, by stem."""
-    return {p.name.removesuffix(".npy"): animation.normalise(*animation.read_track(p)) for p in paths}
+    return {p.name.removesuffix(".npy"): lipshape.normalise(*lipshape.read_track(p)) for p in paths}
 
 
-def rmse(model: animation.ShapeModel, clips: dict[str, np.ndarray], k: int) -> float:
+def rmse(model: lipshape.ShapeModel, clips: dict[str, np.ndarray], k: int) -> float:
     """Root mean square distance of the 20 points from their k-component reconstruction, mouth widths."""
     errors = [np.linalg.norm(model.decode(model.encode(s, k)) - s, axis=2) ** 2 for s in clips.values()]
     return float(np.sqrt(np.concatenate([e.ravel() for e in errors]).mean()))
@@ -65,7 +66,7 @@ def main() -> None:
     train = shapes([q for q in s1 if q.stem not in excluded])
     test = shapes([q for q in s1 if q.stem in held_out])
     others = shapes([q for q in sorted((crops / "samples").glob("*.npy")) if q.stem != "bbaf2n"])  # bbaf2n is s1's
-    model = animation.fit(list(train.values()))
+    model = lipshape.fit(list(train.values()))
     print(
         f"fitted on {model.clips} s1 training clips, {model.frames} frames; held out {len(test)}, others {len(others)}"
     )
@@ -81,7 +82,7 @@ def main() -> None:
 
     print(
         "\nchannel scaling (mouth widths): "
-        + ", ".join(f"{m} {lo:.3f}..{hi:.3f}" for m, lo, hi in zip(animation.MEASURES, model.low, model.high))
+        + ", ".join(f"{m} {lo:.3f}..{hi:.3f}" for m, lo, hi in zip(lipshape.MEASURES, model.low, model.high))
     )
     groups: dict[str, list[np.ndarray]] = {
         "/p b m/": [],
@@ -103,14 +104,14 @@ def main() -> None:
         groups["speech"].append(values[speaking])
         groups["silence before"].append(values[:first])
         groups["silence after"].append(values[last:])
-    print("\n| frames | " + " | ".join(animation.CHANNELS[:6]) + " | opening |")
+    print("\n| frames | " + " | ".join(lipshape.CHANNELS[:6]) + " | opening |")
     print("|---|" + "---:|" * 7)
     for name, rows in groups.items():
         mean = np.concatenate(rows).mean(0)
         print(
             f"| {name} | "
             + " | ".join(f"{v:.2f}" for v in mean[:6])
-            + f" | {mean[animation.CHANNELS.index('opening')]:.3f} |"
+            + f" | {mean[lipshape.CHANNELS.index('opening')]:.3f} |"
         )
 
     if not args.no_save:

@@ -1,11 +1,11 @@
-"""Speech -> mouth animation: every route and network of lipnet.speech.animator against three baselines, on the same clips.
+"""Speech -> mouth animation: every route and network of lipnet.animation.animator against three baselines, on the same clips.
 
     python bench/animator.py            # trains what runs/animator-bench lacks (resumable), then scores
     python bench/animator.py --ship     # ... and saves the best causal animator on validation in models/
 
 Clips as bench/clipset.py splits them (575 s1 clips to train, 60 to choose epochs, 110 held out; 10 other-speaker
 samples). Ground truth: the lips tracked on each clip's video (``preprocessing/extract.py --frames 0`` into
-``data/sync/crops/{s1,samples}``, then lipnet.speech.animation). Scores (lipnet.speech.animator.score): landmark RMSE
+``data/sync/crops/{s1,samples}``, then lipnet.animation.lipshape). Scores (lipnet.animation.animator.score): landmark RMSE
 in mouth widths, the correlation over time of predicted and tracked outer lip height (jawOpen's measure, per clip then
 averaged) and how many /p b m/ close the lips. Baselines, all from the same sound and the same time base:
 
@@ -35,7 +35,8 @@ from lipnet import (
     env,  # noqa: E402
     visemes,  # noqa: E402
 )
-from lipnet.speech import animation, animator, audio, lipsync, student  # noqa: E402
+from lipnet.animation import animator, lipshape  # noqa: E402
+from lipnet.speech import audio, student  # noqa: E402
 
 #: name -> AnimatorConfig overrides, every difference spelled out
 ANIMATORS = {
@@ -52,10 +53,10 @@ MAX_LOOKAHEAD_MS = 150  # the shipped animator is the best on validation among t
 CROPS = env.DATA_DIR / "sync" / "crops"
 
 
-def utterances(clips: list, shape: animation.ShapeModel) -> list[animator.Utterance]:
+def utterances(clips: list, shape: lipshape.ShapeModel) -> list[animator.Utterance]:
     """Clips with the mouth tracked on their video (``data/sync/crops/<key>.npy``)."""
     return [
-        animator.Utterance(c.key, c.samples, animation.cached(CROPS / f"{c.key}.npy", shape), c.phones) for c in clips
+        animator.Utterance(c.key, c.samples, lipshape.cached(CROPS / f"{c.key}.npy", shape), c.phones) for c in clips
     ]
 
 
@@ -88,7 +89,7 @@ class Baselines:
             coefficients.append(u.mouth.coefficients)
             loudness.append(self._loudness(u.samples)[:n])
         labels, y = np.concatenate(frames), np.concatenate(coefficients)
-        classes = len(lipsync.CLASS_SETS["ovr"])
+        classes = len(visemes.CLASS_SETS["ovr"])
         self.table = np.array([y[labels == k].mean(0) if (labels == k).any() else y.mean(0) for k in range(classes)])
         design = np.stack([np.concatenate(loudness), np.ones(len(y))], axis=1)
         self.energy = np.linalg.lstsq(design, y, rcond=None)[0]
@@ -150,9 +151,9 @@ def plot(path: Path, u: animator.Utterance, predictions: dict[str, np.ndarray], 
 
     fig, ax = plt.subplots(figsize=(10, 3.2))
     t = np.arange(len(u.mouth.points)) / env.FPS
-    ax.plot(t, animation.measures(u.mouth.points)[:, 0], "k", lw=2, label="tracked on the video")
+    ax.plot(t, lipshape.measures(u.mouth.points)[:, 0], "k", lw=2, label="tracked on the video")
     for name, coefficients in predictions.items():
-        height = animation.measures(shape.decode(coefficients))[:, 0]
+        height = lipshape.measures(shape.decode(coefficients))[:, 0]
         ax.plot(t[: len(height)], height[: len(t)], lw=1.2, label=name)
     for p in u.phones:
         if p.label != "sil":
@@ -176,7 +177,7 @@ def main() -> None:
 
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
-    shape = animation.load_model()
+    shape = lipshape.load_model()
     train, val, test, others = (utterances(c, shape) for c in load_clips())
     reader = student.load(env.LIPSYNC_STUDENT)
     print(f"{datetime.date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
@@ -219,10 +220,10 @@ def main() -> None:
         )
         held_out[f"{best}, lips pressed"] = s
     print("\nheld-out s1, correlation over time of each measure with the tracked one (mean over clips):")
-    print("\n| model | " + " | ".join(animation.MEASURES) + " |")
-    print("|---|" + "---:|" * len(animation.MEASURES))
+    print("\n| model | " + " | ".join(lipshape.MEASURES) + " |")
+    print("|---|" + "---:|" * len(lipshape.MEASURES))
     for name, s in held_out.items():
-        print(f"| {name} | " + " | ".join(f"{s.measures[m]:.3f}" for m in animation.MEASURES) + " |")
+        print(f"| {name} | " + " | ".join(f"{s.measures[m]:.3f}" for m in lipshape.MEASURES) + " |")
     truth = animator.score_points(
         [shape.decode(base.table[base._true_visemes(u, len(u.mouth.points))]) for u in test], test, shape
     ).opening

@@ -2,7 +2,7 @@
 
     python bench/render.py [--repeats 5]
 
-The lips are the tracked landmarks of samples/pwbq6p.mp4 (75 frames), normalised as `lipnet.speech.animation` does, as a
+The lips are the tracked landmarks of samples/pwbq6p.mp4 (75 frames), normalised as `lipnet.animation.lipshape` does, as a
 predicting model would give them. Each renderer runs over all of them once to warm up, then `--repeats` times; the
 table gives the median time per frame and the frames per second that makes (25 are real time). `FaceWarp` uses the
 clip's first frame as its photo (GRID: 360x288, the mouth ~40 px wide), and that photo enlarged 3x for a portrait-
@@ -26,8 +26,9 @@ from lipnet import (
     env,  # noqa: E402
     video,  # noqa: E402
 )
+from lipnet.animation import lipshape, renderer  # noqa: E402
 from lipnet.mouth import MouthExtractor  # noqa: E402
-from lipnet.speech import animation, audio, renderer  # noqa: E402
+from lipnet.speech import audio  # noqa: E402
 
 CLIP = env.ROOT / "samples" / "pwbq6p.mp4"
 
@@ -58,7 +59,7 @@ def main() -> None:
     args = p.parse_args()
 
     extractor = MouthExtractor()
-    points = animation.from_track(extractor.extract(CLIP), animation.load_model()).points
+    points = lipshape.from_track(extractor.extract(CLIP), lipshape.load_model()).points
     real = [cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) for frame in video.read(CLIP)[0]]
     samples = audio.load(CLIP)
     photo = real[0]

@@ -37,14 +37,15 @@ from lipnet import (  # noqa: E402
     grid,
     mouth,
 )
-from lipnet.speech import audio, sync  # noqa: E402
+from lipnet.speech import audio  # noqa: E402
 from lipnet.storage import atomic_write, atomic_write_text  # noqa: E402
+from lipnet.sync import network, offsets, training  # noqa: E402
 
 GRID = env.ROOT.parent / "shared" / "grid"
 SHIFTS = range(-env.SYNC_MAX_OFFSET, env.SYNC_MAX_OFFSET + 1)
 
 
-def clips(paths: list[Path], crops: Path) -> list[sync.Clip]:
+def clips(paths: list[Path], crops: Path) -> list[network.Clip]:
     extractor = None
     out = []
     for path in paths:
@@ -52,7 +53,7 @@ def clips(paths: list[Path], crops: Path) -> list[sync.Clip]:
         if not npy.is_file():
             extractor = extractor or mouth.MouthExtractor()
             extractor.extract(path, frames=None).save(npy)
-        out.append(sync.load_clip(path, npy))
+        out.append(network.load_clip(path, npy))
     return out
 
 
@@ -65,7 +66,7 @@ def noisy(samples: np.ndarray, snr_db: float | None, seed: int) -> np.ndarray:
     return (samples + noise).astype(np.float32)
 
 
-def offset_accuracy(models: dict, data: list[sync.Clip], excerpt: int | None = None, snr: float | None = None):
+def offset_accuracy(models: dict, data: list[network.Clip], excerpt: int | None = None, snr: float | None = None):
     """Per method, the share of (clip, shift) whose estimated offset is within ±1 frame of the shift."""
     hits = {name: 0 for name in [*models, "baseline"]}
     total = 0
@@ -73,27 +74,27 @@ def offset_accuracy(models: dict, data: list[sync.Clip], excerpt: int | None = N
         if excerpt:  # a window from the middle of the speech
             middle = int(np.median(c.speech_windows())) if len(c.speech_windows()) else len(c.mouths) // 2
             a = max(0, min(len(c.mouths) - excerpt, middle - excerpt // 2))
-            c = sync.Clip(c.key, c.mouths[a : a + excerpt], c.opening[a : a + excerpt],
-                          c.samples[a * sync.SAMPLES_PER_FRAME : (a + excerpt) * sync.SAMPLES_PER_FRAME])  # fmt: skip
-        base = sync.Clip(c.key, c.mouths, c.opening, noisy(c.samples, snr, i))
+            c = network.Clip(c.key, c.mouths[a : a + excerpt], c.opening[a : a + excerpt],
+                          c.samples[a * network.SAMPLES_PER_FRAME : (a + excerpt) * network.SAMPLES_PER_FRAME])  # fmt: skip
+        base = network.Clip(c.key, c.mouths, c.opening, noisy(c.samples, snr, i))
         video = {name: m.embed_video(c) for name, m in models.items()}
         for shift in SHIFTS:
             moved = base.delayed(shift)
             for name, m in models.items():
-                found = sync.offset_of(sync.curve(video[name], m.embed_audio(moved.mfec), env.SYNC_MAX_OFFSET))
+                found = offsets.offset_of(offsets.curve(video[name], m.embed_audio(moved.mfec), env.SYNC_MAX_OFFSET))
                 hits[name] += abs(found.offset - shift) <= 1
-            hits["baseline"] += abs(sync.envelope_offset(c.opening, moved.loudness).offset - shift) <= 1
+            hits["baseline"] += abs(offsets.envelope_offset(c.opening, moved.loudness).offset - shift) <= 1
             total += 1
     return {name: n / total for name, n in hits.items()}, total
 
 
-def confidences(model: sync.SyncModel, data: list[sync.Clip]) -> tuple[np.ndarray, np.ndarray]:
+def confidences(model: network.SyncModel, data: list[network.Clip]) -> tuple[np.ndarray, np.ndarray]:
     """Confidence of every clip as it is, and of every clip's picture with the next clip's sound."""
     same = [model.offsets(c)[0].confidence for c in data]
     other = []
     for c, d in zip(data, data[1:] + data[:1]):
         n = min(len(c.samples), len(d.samples))
-        other.append(model.offsets(sync.Clip(c.key, c.mouths, c.opening, d.samples[:n]))[0].confidence)
+        other.append(model.offsets(network.Clip(c.key, c.mouths, c.opening, d.samples[:n]))[0].confidence)
     return np.array(same), np.array(other)
 
 
@@ -143,14 +144,14 @@ def _save(fig, path: Path) -> None:
     atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
-def speed(model: sync.SyncModel, path: Path, repeats: int = 5) -> float:
+def speed(model: network.SyncModel, path: Path, repeats: int = 5) -> float:
     """Median seconds of sync.py's work on one clip, warm (the extractor and model loaded, one run before)."""
     extractor = mouth.MouthExtractor()
 
     def once():
         samples = audio.load(path)
         track = extractor.extract(path, frames=None)
-        return model.offsets(sync.clip(path.stem, track.crops, track.landmarks, samples))
+        return model.offsets(network.clip(path.stem, track.crops, track.landmarks, samples))
 
     once()
     times = []
@@ -189,9 +190,9 @@ def main() -> None:
         "held-out s1": clips(held_out, env.DATA_DIR / "sync" / "crops" / "s1"),
         "other speakers": clips(others, env.DATA_DIR / "sync" / "crops" / "samples"),
     }
-    models = {"coupled 3D CNN, hard pairs (shipped)": sync.load(env.SYNC_MODEL)}
+    models = {"coupled 3D CNN, hard pairs (shipped)": network.load(env.SYNC_MODEL)}
     if Path(args.random_model).is_file():
-        models["coupled 3D CNN, random pairs"] = sync.load(args.random_model)
+        models["coupled 3D CNN, random pairs"] = network.load(args.random_model)
     say(f"# Audio-visual sync ({datetime.date.today()}, {cpu()}, "
         f"{os.cpu_count()} cores, one used)")  # fmt: skip
 
@@ -201,11 +202,11 @@ def main() -> None:
     say("|---|---|---|---|---|---|---|")
     roc = {}
     for set_name, data in sets.items():
-        table = sync.pairs(data)
-        scored = {name: sync.pair_distances(m, data, table) for name, m in models.items()}
-        scored["baseline: mouth opening x energy"] = sync.envelope_distances(data, table)
+        table = training.pairs(data)
+        scored = {name: training.pair_distances(m, data, table) for name, m in models.items()}
+        scored["baseline: mouth opening x energy"] = training.envelope_distances(data, table)
         for name, distances in scored.items():
-            s = sync.score_pairs(distances, table["genuine"])
+            s = training.score_pairs(distances, table["genuine"])
             say(
                 f"| {name} | {set_name} | {len(distances)} | {s.auc:.3f} | {s.eer:.1%} | {s.ap:.3f} | {s.accuracy:.1%} |"
             )

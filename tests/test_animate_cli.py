@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, tool
 
 from lipnet import video
-from lipnet.speech import animation
+from lipnet.animation import lipshape
 
 SAMPLE = ROOT / "samples" / "pwbq6p.mp4"  # a held-out s1 clip, 3 s: "place white by q six please"
 
@@ -37,7 +37,7 @@ def test_parameters_and_a_render_with_sound(tmp_path):
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.startswith(f"{SAMPLE}: ") and " s, 75 frames at 25 fps" in result.stdout
     saved = json.loads((tmp_path / "pwbq6p.anim.json").read_text())
-    assert saved["fps"] == 25 and len(saved["frames"]) == 75 and saved["channels"] == list(animation.CHANNELS)
+    assert saved["fps"] == 25 and len(saved["frames"]) == 75 and saved["channels"] == list(lipshape.CHANNELS)
     jaw = np.array([f["channels"]["jawOpen"] for f in saved["frames"]])
     assert jaw[:5].mean() < jaw.max() - 0.3  # closed before "place", open during the words
     rows = list(csv.DictReader(open(tmp_path / "pwbq6p.anim.csv")))
@@ -71,7 +71,7 @@ def test_live_json_lines_from_a_file_at_its_pace():
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 75 and lines[1]["time"] == 0.04
-    assert set(lines[0]["channels"]) == set(animation.CHANNELS) and len(lines[0]["points"]) == 20
+    assert set(lines[0]["channels"]) == set(lipshape.CHANNELS) and len(lines[0]["points"]) == 20
 
 
 @pytest.mark.parametrize(

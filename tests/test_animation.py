@@ -8,9 +8,10 @@ import pytest
 from conftest import ROOT
 
 from lipnet import env, grid
+from lipnet.animation import lipshape
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor, MouthTrack, sidecar_path
-from lipnet.speech import align, animation, audio
+from lipnet.speech import align, audio
 
 HELD_OUT = ROOT / "samples" / "pwbq6p.mp4"  # s1, held out of the fit: "place white by q six please"
 OTHER = ROOT / "tests" / "fixtures" / "lbax4n.mpg"  # speaker s5, never seen by the fit
@@ -18,8 +19,8 @@ VOWELS = {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW"
 
 
 @pytest.fixture(scope="module")
-def model() -> animation.ShapeModel:
-    return animation.load_model()
+def model() -> lipshape.ShapeModel:
+    return lipshape.load_model()
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,8 @@ def tracks() -> dict[str, MouthTrack]:
 
 
 @pytest.fixture(scope="module")
-def params(tracks, model) -> dict[str, animation.MouthParameters]:
-    return {name: animation.from_track(track, model) for name, track in tracks.items()}
+def params(tracks, model) -> dict[str, lipshape.MouthParameters]:
+    return {name: lipshape.from_track(track, model) for name, track in tracks.items()}
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -42,7 +43,7 @@ def test_shipped_model_has_the_documented_arrays(model):
     with np.load(env.ANIMATION_MODEL, allow_pickle=False) as z:
         documented = {"mean", "components", "variance", "variance_ratio", "low", "high", "measures", "frames", "clips"}
         assert set(z.files) == documented
-        assert tuple(z["measures"]) == animation.MEASURES
+        assert tuple(z["measures"]) == lipshape.MEASURES
     assert env.ANIMATION_MODEL.stat().st_size < 100_000
     assert model.mean.shape == (20, 2) and model.components.shape == (40, 20, 2)
     flat = model.components.reshape(40, -1)
@@ -75,7 +76,7 @@ def test_points_are_in_mouth_widths_about_the_clip_mouth_centre(params, tracks):
     moved = track.landmarks @ rotation.T + shift
     inverse = np.linalg.inv(np.vstack([np.hstack([rotation, shift[:, None]]), [0, 0, 1]]))
     transforms = np.einsum("tij,jk->tik", track.transforms, inverse)
-    np.testing.assert_allclose(animation.normalise(moved, transforms), p.points, atol=1e-4)
+    np.testing.assert_allclose(lipshape.normalise(moved, transforms), p.points, atol=1e-4)
 
 
 def test_channels_are_in_range_and_jaw_opens_in_speech(params):
@@ -110,7 +111,7 @@ def test_lips_are_closer_on_p_b_m_than_on_vowels(params):
 def test_parameters_are_cached_beside_the_crops(tracks, params, model, tmp_path):
     npy = tmp_path / "s1" / "pwbq6p.npy"
     tracks["pwbq6p"].save(npy)
-    first = animation.cached(npy, model)
+    first = lipshape.cached(npy, model)
     cache = tmp_path / "s1" / "pwbq6p.anim.npz"
     assert cache.is_file() and not list(cache.parent.glob(".*.tmp"))
     np.testing.assert_allclose(first.points, params["pwbq6p"].points, atol=1e-6)
@@ -119,18 +120,18 @@ def test_parameters_are_cached_beside_the_crops(tracks, params, model, tmp_path)
         assert set(z.files) == {"times", "points", "coefficients", "channels", "channel_names", "model"}
 
     stamp = cache.stat().st_mtime_ns
-    again = animation.cached(npy, model)
+    again = lipshape.cached(npy, model)
     assert cache.stat().st_mtime_ns == stamp and again.model == model.fingerprint  # read, not recomputed
     np.testing.assert_array_equal(again.coefficients, first.coefficients)
 
-    assert animation.cached(npy, model, k=4).coefficients.shape == (75, 4)  # other k: recomputed
+    assert lipshape.cached(npy, model, k=4).coefficients.shape == (75, 4)  # other k: recomputed
     cache.write_bytes(b"not an npz")
-    assert animation.cached(npy, model).coefficients.shape == (75, env.ANIMATION_COMPONENTS)  # unreadable: again
+    assert lipshape.cached(npy, model).coefficients.shape == (75, env.ANIMATION_COMPONENTS)  # unreadable: again
     other = dataclasses.replace(model, mean=model.mean + 0.01)
-    assert animation.cached(npy, other).model == other.fingerprint != model.fingerprint  # another fit: again
+    assert lipshape.cached(npy, other).model == other.fingerprint != model.fingerprint  # another fit: again
     stamp = cache.stat().st_mtime_ns
     os.utime(sidecar_path(npy), ns=(stamp + 10**9,) * 2)
-    animation.cached(npy, model)
+    lipshape.cached(npy, model)
     assert cache.stat().st_mtime_ns != stamp  # re-extracted since: again
 
 
@@ -149,24 +150,24 @@ def test_bad_sidecars_are_one_line_naming_the_file(tmp_path, model, shapes, mess
     npy = tmp_path / "clip.npy"
     arrays = {name: np.ones(shape, np.float32) for name, shape in shapes.items()}
     np.savez(sidecar_path(npy), detected=np.ones(3, bool), meta="{}", **arrays)
-    assert _error(animation.cached, npy, model) == f"{sidecar_path(npy)}: {message}"
-    assert not animation.cache_path(npy).exists()
+    assert _error(lipshape.cached, npy, model) == f"{sidecar_path(npy)}: {message}"
+    assert not lipshape.cache_path(npy).exists()
 
 
 def test_missing_or_corrupt_files_are_one_line(tmp_path, model):
     missing = tmp_path / "gone.npy"
     sidecar = sidecar_path(missing)
-    assert _error(animation.cached, missing, model) == f"{sidecar}: no such file"
+    assert _error(lipshape.cached, missing, model) == f"{sidecar}: no such file"
     sidecar.write_bytes(b"garbage")
-    assert _error(animation.cached, missing, model) == f"{sidecar}: not a mouth track sidecar (not an .npz archive)"
+    assert _error(lipshape.cached, missing, model) == f"{sidecar}: not a mouth track sidecar (not an .npz archive)"
     broken = tmp_path / "model.npz"
     np.savez(broken, mean=model.mean)
-    assert _error(animation.load_model, broken) == f"{broken}: not a mouth shape model (no 'components' array)"
+    assert _error(lipshape.load_model, broken) == f"{broken}: not a mouth shape model (no 'components' array)"
     model.save(broken)
     with np.load(broken) as z:
         arrays = dict(z)
     np.savez(broken, **arrays | {"mean": np.zeros((68, 2))})
-    assert _error(animation.load_model, broken) == f"{broken}: mean has shape (68, 2), expected (20, 2)"
+    assert _error(lipshape.load_model, broken) == f"{broken}: mean has shape (68, 2), expected (20, 2)"
 
 
 def _error(function, *args) -> str:

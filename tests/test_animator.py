@@ -10,20 +10,21 @@ import pytest
 from conftest import GRID, ROOT
 
 from lipnet import env, grid, writers
+from lipnet.animation import animator, lipshape
 from lipnet.errors import LipnetError
-from lipnet.speech import animation, animator, audio, corpus, student
+from lipnet.speech import audio, corpus, student
 
 CLIPS = [ROOT / "samples" / f"{stem}.mp4" for stem in ("lgil7a", "sbbn6n", "pwbq6p")]  # s1, with .align files
 
 
 @pytest.fixture(scope="module")
-def shape() -> animation.ShapeModel:
-    return animation.load_model()
+def shape() -> lipshape.ShapeModel:
+    return lipshape.load_model()
 
 
 def utterance(extractor, path: Path, shape, phones: bool = True) -> animator.Utterance:
     """A clip's sound, the mouth tracked on its video and (aligned when asked) its phones."""
-    mouth = animation.from_track(extractor.extract(path), shape)
+    mouth = lipshape.from_track(extractor.extract(path), shape)
     if not phones:
         return animator.Utterance(path.stem, audio.load(path), mouth)
     clip = corpus.load(path, cache_dir=None)
@@ -99,7 +100,7 @@ def test_live_gives_what_offline_gives(clips, reader, net):
 def test_scores_of_the_tracked_mouth_and_of_the_mean_mouth(clips, shape):
     tracked = animator.score_points([u.mouth.points for u in clips], clips, shape)
     assert tracked.rmse == 0 and tracked.opening == pytest.approx(1)
-    assert tracked.measures == pytest.approx(dict.fromkeys(animation.MEASURES, 1.0))
+    assert tracked.measures == pytest.approx(dict.fromkeys(lipshape.MEASURES, 1.0))
     mean = animator.score(lambda s: np.zeros((animator.video_frames(len(s)), 8), np.float32), clips, shape)
     by_hand = np.sqrt(np.mean([(np.linalg.norm(u.mouth.points - shape.mean, axis=-1) ** 2).mean() for u in clips]))
     assert mean.rmse == pytest.approx(by_hand, rel=0.05) and mean.opening == 0
@@ -128,13 +129,13 @@ def test_pressed_lips_meet_and_the_jaw_stays(clips, shape, reader):
 
 def test_resampled_parameters_keep_the_motion(clips, shape):
     params = clips[0].mouth
-    fifty = animation.resample(params, 50, shape)
+    fifty = lipshape.resample(params, 50, shape)
     assert len(fifty.times) == 2 * len(params.times) - 1
     np.testing.assert_allclose(fifty.points[::2], params.points, atol=1e-6)
     np.testing.assert_allclose(fifty.points[1], (params.points[0] + params.points[1]) / 2, atol=1e-6)
     np.testing.assert_allclose(fifty.channels, shape.channels(fifty.points), atol=1e-6)
     with pytest.raises(LipnetError):
-        animation.resample(params, 0, shape)
+        lipshape.resample(params, 0, shape)
 
 
 def test_parameter_files_parse(clips, tmp_path):
@@ -142,7 +143,7 @@ def test_parameter_files_parse(clips, tmp_path):
     paths = writers.write_animation(params, tmp_path / "clip", source="clip.mp4")
     assert [p.name for p in paths] == ["clip.anim.json", "clip.anim.csv"]
     saved = json.loads(paths[0].read_text())
-    assert saved["fps"] == 25 and saved["channels"] == list(animation.CHANNELS) and len(saved["frames"]) == 75
+    assert saved["fps"] == 25 and saved["channels"] == list(lipshape.CHANNELS) and len(saved["frames"]) == 75
     assert np.allclose(saved["frames"][10]["points"], params.points[10], atol=1e-4)
     rows = list(csv.DictReader(open(paths[1])))
     assert len(rows) == 75 and float(rows[10]["jawOpen"]) == pytest.approx(params.channel("jawOpen")[10], abs=1e-4)

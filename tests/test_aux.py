@@ -22,7 +22,7 @@ from lipnet.lipreading import dataset, trainer
 from lipnet.lipreading import model as lipnet_model
 from lipnet.lipreading.reader import LipReader
 from lipnet.mouth import MouthExtractor
-from lipnet.speech import align, lipsync
+from lipnet.speech import align
 from tests.test_trainer import ENV, TWO_DEVICES  # train.py on two virtual CPU devices
 
 SOURCES = {"bbaf2n": ROOT / "tests" / "fixtures" / "bbaf2n.mpg"} | {p.stem: p for p in (ROOT / "samples").glob("*.mp4")}
@@ -58,9 +58,9 @@ def test_frame_targets_follow_the_alignment(corpus):
     targets = dataset.frame_targets(sample, alignments=corpus / "alignments")
     frames = len(dataset.load_clip(sample.path, None))
     assert targets["phones"].shape == targets["visemes"].shape == (frames,) and frames == 75
-    assert targets["teacher"].shape == (frames, len(lipsync.PHONES))
+    assert targets["teacher"].shape == (frames, len(visemes.PHONES))
     np.testing.assert_allclose(targets["teacher"].sum(1), 1, atol=1e-4)
-    phones = [lipsync.PHONES[i] for i in targets["phones"]]
+    phones = [visemes.PHONES[i] for i in targets["phones"]]
     assert phones[:10] == ["sil"] * 10 and phones[-10:] == ["sil"] * 10
     alignment = align.Alignment.from_json((corpus / "alignments" / "s1" / "lgil7a.alignment.json").read_text())
     for word, start, end in alignment.words:
@@ -70,8 +70,8 @@ def test_frame_targets_follow_the_alignment(corpus):
     for word in grid.read_align(corpus / "sources" / "s1" / "lgil7a.align"):
         inside += [phones[i] in visemes.phonemes(word.text) for i in range(int(word.start), int(np.ceil(word.end)))]
     assert len(inside) > 30 and np.mean(inside) >= 0.75
-    ovr = lipsync.CLASS_SETS["ovr"]
-    assert [ovr[i] for i in targets["visemes"]] == [ovr[k] for k in lipsync.targets(phones, "ovr")]
+    ovr = visemes.CLASS_SETS["ovr"]
+    assert [ovr[i] for i in targets["visemes"]] == [ovr[k] for k in visemes.targets(phones, "ovr")]
     assert np.mean(targets["teacher"].argmax(1) == targets["phones"]) >= 0.75
 
 

@@ -19,22 +19,22 @@ def clips(tmp_path_factory, grid_data) -> list[corpus.Clip]:
 
 def test_targets_of_each_class_set():
     phones = ["sil", "B", "IH", "N", "S", "AA"]
-    assert [lipsync.CLASS_SETS["phones"][i] for i in lipsync.targets(phones, "phones")] == phones
-    assert [visemes.classes("ovr")[i] for i in lipsync.targets(phones, "ovr")] == ["sil", "PP", "ih", "nn", "SS", "aa"]
-    assert lipsync.targets(phones, "ovr9").tolist() == [-1, -1, 6, 2, 1, 4]  # only CH SS nn RR aa E ih oh ou
-    assert lipsync.targets(phones, "vowels5").tolist() == [-1, -1, 2, -1, -1, 0]
-    assert [visemes.classes("rhubarb")[i] for i in lipsync.targets(phones, "rhubarb")] == ["X", "A", "B", "B", "B", "D"]
-    assert len(lipsync.CLASS_SETS["phones"]) == 40
+    assert [visemes.CLASS_SETS["phones"][i] for i in visemes.targets(phones, "phones")] == phones
+    assert [visemes.classes("ovr")[i] for i in visemes.targets(phones, "ovr")] == ["sil", "PP", "ih", "nn", "SS", "aa"]
+    assert visemes.targets(phones, "ovr9").tolist() == [-1, -1, 6, 2, 1, 4]  # only CH SS nn RR aa E ih oh ou
+    assert visemes.targets(phones, "vowels5").tolist() == [-1, -1, 2, -1, -1, 0]
+    assert [visemes.classes("rhubarb")[i] for i in visemes.targets(phones, "rhubarb")] == ["X", "A", "B", "B", "B", "D"]
+    assert len(visemes.CLASS_SETS["phones"]) == 40
 
 
 def test_pooling_phones_into_every_viseme_set():
     for name in visemes.VISEME_SETS:
-        matrix = lipsync.pooling("phones", name)
+        matrix = visemes.pooling("phones", name)
         assert matrix.shape == (40, len(visemes.classes(name)))
         np.testing.assert_array_equal(matrix.sum(1), 1)
-    np.testing.assert_array_equal(lipsync.pooling("ovr", "ovr"), np.eye(15))
+    np.testing.assert_array_equal(visemes.pooling("ovr", "ovr"), np.eye(15))
     with pytest.raises(LipnetError, match="cannot give"):
-        lipsync.pooling("ovr", "rhubarb")  # OVR's aa (AA AE AH AW AY) straddles Rhubarb's C and D
+        visemes.pooling("ovr", "rhubarb")  # OVR's aa (AA AE AH AW AY) straddles Rhubarb's C and D
 
 
 def test_features_are_normalised_per_utterance(clips):

@@ -9,8 +9,9 @@ import pytest
 from conftest import ROOT
 
 from lipnet import env, video
+from lipnet.animation import lipshape, renderer
 from lipnet.errors import LipnetError
-from lipnet.speech import animation, audio, renderer
+from lipnet.speech import audio
 
 CLIP = ROOT / "samples" / "pwbq6p.mp4"  # s1: "place white by q six please"
 
@@ -19,7 +20,7 @@ CLIP = ROOT / "samples" / "pwbq6p.mp4"  # s1: "place white by q six please"
 def tracked(extractor) -> dict:
     """The clip's frames (BGR), tracked landmarks, normalised lip shapes and their inner-lip opening."""
     track = extractor.extract(CLIP)
-    params = animation.from_track(track, animation.load_model())
+    params = lipshape.from_track(track, lipshape.load_model())
     frames, _ = video.read(CLIP)
     bgr = [cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) for frame in frames]
     return {"frames": bgr, "landmarks": track.landmarks, "points": params.points, "opening": params.channel("opening")}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import env, flops
+from lipnet import env, flops, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, corpus, lipsync, student, teacher
 from lipnet.speech.align import Segment
@@ -76,7 +76,7 @@ def test_distillation_targets_are_the_teachers_visemes_softened(clips, shipped_t
     clip = clips[0]
     sharp = student.targets(student.StudentConfig(temperature=1.0), clip, shipped_teacher)
     soft = student.targets(student.StudentConfig(temperature=4.0), clip, shipped_teacher)
-    n = len(lipsync.CLASS_SETS["ovr"])
+    n = len(visemes.CLASS_SETS["ovr"])
     pooled = shipped_teacher.visemes(clip.samples, "ovr")
     np.testing.assert_allclose(sharp[:, :n], pooled[: len(sharp)], atol=1e-5)  # T = 1: the teacher's own
     np.testing.assert_allclose(soft[:, :n].sum(1), 1, atol=1e-5)

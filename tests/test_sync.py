@@ -10,39 +10,40 @@ from conftest import GRID, ROOT
 
 from lipnet import env, grid
 from lipnet.errors import LipnetError
-from lipnet.speech import audio, sync
+from lipnet.speech import audio
+from lipnet.sync import network, offsets, training
 
 SAMPLES = sorted((ROOT / "samples").glob("*.mp4"))  # three held-out s1 clips with their sound
 
 
-def clip_of(extractor, path: Path) -> sync.Clip:
+def clip_of(extractor, path: Path) -> network.Clip:
     track = extractor.extract(path, frames=None)
-    return sync.clip(path.stem, track.crops, track.landmarks, audio.load(path))
+    return network.clip(path.stem, track.crops, track.landmarks, audio.load(path))
 
 
 @pytest.fixture(scope="module")
-def lgil7a(extractor) -> sync.Clip:
+def lgil7a(extractor) -> network.Clip:
     return clip_of(extractor, ROOT / "samples" / "lgil7a.mp4")
 
 
 def test_windows_share_the_video_time_base(lgil7a):
     c = lgil7a
-    assert sync.AUDIO_PER_VIDEO == 2 and sync.SAMPLES_PER_FRAME == 640
+    assert offsets.AUDIO_PER_VIDEO == 2 and network.SAMPLES_PER_FRAME == 640
     assert c.mouths.shape == (75, 50, 100) and c.mouths.dtype == np.uint8
     assert c.mfec.shape == (len(c.samples) // 320, 40, 3) and len(c.loudness) == len(c.mfec) // 2
     assert c.windows == min(75 - 8, (len(c.mfec) - 15) // 2) + 1
-    np.testing.assert_array_equal(sync.audio_windows(c.mfec, [3])[0], c.mfec[6:21])
-    np.testing.assert_array_equal(sync.video_windows(c.mouths, [3])[0], c.mouths[3:11])
+    np.testing.assert_array_equal(network.audio_windows(c.mfec, [3])[0], c.mfec[6:21])
+    np.testing.assert_array_equal(network.video_windows(c.mouths, [3])[0], c.mouths[3:11])
     speech = c.speech_windows()  # "lay green in l seven again" is said from frame 12.5 to 52.5
     assert 5 <= speech.min() <= 14 and 40 <= speech.max() <= 52
 
 
 def test_delay_moves_the_samples_by_whole_frames():
     x = np.arange(1, 3201, dtype=np.float32)
-    np.testing.assert_array_equal(sync.delay(x, 2)[:1280], 0)
-    np.testing.assert_array_equal(sync.delay(x, 2)[1280:], x[:-1280])
-    np.testing.assert_array_equal(sync.delay(x, -1)[:-640], x[640:])
-    np.testing.assert_array_equal(sync.delay(x, -1)[-640:], 0)
+    np.testing.assert_array_equal(network.delay(x, 2)[:1280], 0)
+    np.testing.assert_array_equal(network.delay(x, 2)[1280:], x[:-1280])
+    np.testing.assert_array_equal(network.delay(x, -1)[:-640], x[640:])
+    np.testing.assert_array_equal(network.delay(x, -1)[-640:], 0)
 
 
 def test_contrastive_loss_by_hand():
@@ -50,29 +51,29 @@ def test_contrastive_loss_by_hand():
     a = v.copy()  # genuine speech on the anchors: d = 0
     s = np.array([[0, 0, 1, 0], [1, 0, 0, 0]], np.float32)  # anchor 1's shifted speech sits on anchor 0
     y = np.concatenate([v, a, s], axis=1)
-    hard = sync.Contrastive("hard", 1.0)(np.zeros(2), y)
+    hard = network.Contrastive("hard", 1.0)(np.zeros(2), y)
     # anchor 0: nearest impostor a_1 or s_0 at sqrt 2 (hinge 0); anchor 1: s_1 = v_0 at sqrt 2 too; all zero
     assert float(hard) == pytest.approx(0.0, abs=1e-6)
-    hard = sync.Contrastive("hard", 2.0)(np.zeros(2), y)  # hinge (2 - sqrt 2)^2 for each
+    hard = network.Contrastive("hard", 2.0)(np.zeros(2), y)  # hinge (2 - sqrt 2)^2 for each
     assert float(hard) == pytest.approx((2 - np.sqrt(2)) ** 2, abs=1e-4)
 
 
 def test_tiny_model_learns_on_real_crops_and_sound(extractor, tmp_path):
     paths = [*SAMPLES, *sorted((ROOT / "tests" / "fixtures").glob("*.mpg"))]
     clips = [clip_of(extractor, p) for p in paths]
-    config = sync.SyncConfig(embedding=8, width=4, batch_size=6, windows=6, epochs=4, learning_rate=3e-3)
+    config = network.SyncConfig(embedding=8, width=4, batch_size=6, windows=6, epochs=4, learning_rate=3e-3)
     run = tmp_path / "run"
-    model = sync.train(config, clips[:6], clips[6:], run, verbose=0)
+    model = training.train(config, clips[:6], clips[6:], run, verbose=0)
     with (run / "log.csv").open() as f:
         losses = [float(row["loss"]) for row in csv.DictReader(f)]
     assert len(losses) == 4 and losses[-1] < losses[0]
     assert {"best.keras", "last.keras", "curves.png", "config.json"} <= {p.name for p in run.iterdir()}
     with pytest.raises(LipnetError, match="holds a run already"):
-        sync.train(config, clips[:6], clips[6:], run, verbose=0)
-    resumed = sync.resume(run, clips[:6], clips[6:], verbose=0)  # every epoch done: the checkpoint loads, no more
+        training.train(config, clips[:6], clips[6:], run, verbose=0)
+    resumed = training.resume(run, clips[:6], clips[6:], verbose=0)  # every epoch done: the checkpoint loads, no more
     np.testing.assert_allclose(resumed.embed_video(clips[0]), model.embed_video(clips[0]), atol=1e-5)
     model.save(tmp_path / "tiny.keras")
-    again = sync.load(tmp_path / "tiny.keras")
+    again = network.load(tmp_path / "tiny.keras")
     assert again.config == config
     np.testing.assert_allclose(again.embed_video(clips[0]), model.embed_video(clips[0]), atol=1e-5)
     assert json.loads((tmp_path / "tiny.json").read_text())["selection"] == "hard"
@@ -80,28 +81,28 @@ def test_tiny_model_learns_on_real_crops_and_sound(extractor, tmp_path):
 
 @pytest.mark.parametrize("shift", [6, -9])
 def test_shipped_model_recovers_a_known_shift(lgil7a, shift):
-    model = sync.load(env.SYNC_MODEL)
+    model = network.load(env.SYNC_MODEL)
     (found,) = model.offsets(lgil7a.delayed(shift))
     assert abs(found.offset - shift) <= 1 and found.clear
     assert found.ms == found.offset * 40 and ("lags" if shift > 0 else "leads") in found.direction
 
 
 def test_long_clips_get_an_offset_per_window_so_drift_shows(lgil7a):
-    model = sync.load(env.SYNC_MODEL)
+    model = network.load(env.SYNC_MODEL)
     c = lgil7a
     sound = np.pad(c.samples, (0, 75 * 640 - len(c.samples)))  # exactly 75 frames, so the copies stay in step
     sound = np.tile(sound, 8)
     half = len(sound) // 2
-    sound[half:] = sync.delay(sound[half:], 5)  # from 12 s on, the sound is 5 frames late
-    long = sync.Clip("long", np.concatenate([c.mouths] * 8), np.concatenate([c.opening] * 8), sound)
+    sound[half:] = network.delay(sound[half:], 5)  # from 12 s on, the sound is 5 frames late
+    long = network.Clip("long", np.concatenate([c.mouths] * 8), np.concatenate([c.opening] * 8), sound)
     found = model.offsets(long, window=150)
     assert [(f.start, f.stop) for f in found] == [(0, 150), (150, 300), (300, 450), (450, 593)]
     assert [f.offset for f in found] == [0, 0, 5, 5]
 
 
 def test_missing_model_is_a_one_line_error(tmp_path):
-    with pytest.raises(LipnetError, match="no such sync model"):
-        sync.load(tmp_path / "none.keras")
+    with pytest.raises(LipnetError, match=r"none\.keras: no such model"):
+        network.load(tmp_path / "none.keras")
 
 
 CARD = {  # models/SYNC_MODEL_CARD.md, "Results": held-out pairs, (AUC, EER)
@@ -114,7 +115,7 @@ CARD = {  # models/SYNC_MODEL_CARD.md, "Results": held-out pairs, (AUC, EER)
 def test_pair_figures_match_the_card(extractor):
     """The card's headline, reproduced from the videos: a change to tracking, features or the model that moves
     it fails here."""
-    model = sync.load(env.SYNC_MODEL)
+    model = network.load(env.SYNC_MODEL)
     held_out = [GRID / f"{key}.mp4" for key in sorted(grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))]
     sets = {
         "held-out s1": held_out,
@@ -122,6 +123,6 @@ def test_pair_figures_match_the_card(extractor):
     }
     for name, paths in sets.items():
         clips = [clip_of(extractor, path) for path in paths]
-        table = sync.pairs(clips)
-        found = sync.score_pairs(sync.pair_distances(model, clips, table), table["genuine"])
+        table = training.pairs(clips)
+        found = training.score_pairs(training.pair_distances(model, clips, table), table["genuine"])
         assert (found.auc, found.eer) == pytest.approx(CARD[name], abs=0.005), name

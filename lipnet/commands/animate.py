@@ -1,6 +1,6 @@
 """Mouth animation from speech: ``python animate.py -a speech.wav`` gives the mouth's shape every frame, and shows it.
 
-Any audio or video file. The animator (lipnet.speech.animator: the real-time student's learnt features -> a causal
+Any audio or video file. The animator (lipnet.animation.animator: the real-time student's learnt features -> a causal
 temporal CNN, trained on GRID's tracked lips) predicts the mouth at every video frame, 25 a second, from the sound
 alone. Outputs, in ``--output-dir`` (default: the current directory), named after the file:
 
@@ -69,13 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def animate_file(args: argparse.Namespace) -> str:
     """Animate ``args.audio``: write its parameter files and, with --video, its rendering; returns the line to print."""
     from lipnet import writers
-    from lipnet.speech import animation, animator, audio, renderer
+    from lipnet.animation import animator, lipshape, renderer
+    from lipnet.speech import audio
 
     path = Path(args.audio)
     samples = audio.load(path)
     face = renderer.FaceWarp(args.face) if args.face else None  # a photo without a face fails before any work
-    model, shape = animator.load(args.model), animation.load_model()
-    params = animation.resample(model.parameters(samples, shape), args.fps, shape)
+    model, shape = animator.load(args.model), lipshape.load_model()
+    params = lipshape.resample(model.parameters(samples, shape), args.fps, shape)
     try:
         written = writers.write_animation(params, Path(args.output_dir) / path.stem, args.formats, source=path)
     except OSError as err:
@@ -95,7 +96,7 @@ def render(params, samples, face, args: argparse.Namespace) -> Path:
     import cv2
 
     from lipnet import video
-    from lipnet.speech import renderer
+    from lipnet.animation import renderer
 
     frames = face.draw(params.points) if face is not None else renderer.draw(params.points)
     if args.side_by_side is not None:
@@ -107,7 +108,7 @@ def render(params, samples, face, args: argparse.Namespace) -> Path:
 
 def _beside(source: str, real, drawn):
     """Each drawn frame to the right of the real video's frame of the same instant (its last, once it has ended)."""
-    from lipnet.speech import renderer
+    from lipnet.animation import renderer
 
     last = None
     for frame in drawn:
@@ -122,12 +123,13 @@ def live(args: argparse.Namespace) -> Iterator[str]:
     JSON object with ``--jsonl``."""
     import numpy as np
 
-    from lipnet.speech import animation, animator, microphone
+    from lipnet.animation import animator, lipshape
+    from lipnet.speech import microphone
 
-    model, shape = animator.load(args.model), animation.load_model()
+    model, shape = animator.load(args.model), lipshape.load_model()
     for frame in animator.stream(model, microphone.blocks(args.live, fast=args.fast)):
         params = animator.mouth(frame.coefficients[None], np.array([frame.pressed]), shape)
-        channels = dict(zip(animation.CHANNELS, params.channels[0].tolist()))
+        channels = dict(zip(lipshape.CHANNELS, params.channels[0].tolist()))
         if args.jsonl:
             yield json.dumps(
                 {

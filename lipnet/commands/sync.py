@@ -60,11 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path | None) -> str:
     """Find one clip's offset(s), write what was asked; returns what to print."""
     from lipnet import remux
-    from lipnet.speech import audio, sync
+    from lipnet.speech import audio
+    from lipnet.sync import network
 
     samples = audio.load(path)  # before the face: a clip without sound fails fast
     track = extractor.extract(path, frames=None)
-    clip = sync.clip(path.stem, track.crops, track.landmarks, samples)
+    clip = network.clip(path.stem, track.crops, track.landmarks, samples)
     found = model.offsets(clip, args.max_offset)
     clear = [f.offset for f in found if f.clear]
     shift = -round(float(np.median(clear))) if clear else 0  # the whole track moves by the clear windows' median
@@ -136,14 +137,14 @@ def plot_curves(found: list, path: Path, title: str) -> None:
 
 def train(args: argparse.Namespace) -> int:
     """--train DIR: fit a sync model on the clips under DIR and save it as -m; --resume RUN: go on."""
-    from lipnet.speech import sync
+    from lipnet.sync import network, training
 
     try:
         if args.resume:
-            config, data = sync.run_config(args.resume)
+            config, data = training.run_config(args.resume)
             run_dir, model_path = Path(args.resume), Path(data["model"])
         else:
-            config = sync.SyncConfig(selection=args.selection, epochs=args.epochs).check()
+            config = network.SyncConfig(selection=args.selection, epochs=args.epochs).check()
             model_path = Path(args.model)
             run_dir = Path(args.run_dir or env.RUNS_DIR / f"sync-{datetime.now():%Y%m%d-%H%M%S}")
             data = {
@@ -152,12 +153,12 @@ def train(args: argparse.Namespace) -> int:
             }  # fmt: skip
         if model_path.suffix != ".keras":
             raise LipnetError(f"{model_path}: a sync model is saved as a .keras file (-m)")
-        train_clips, val_clips = sync.training_clips(data)
+        train_clips, val_clips = training.training_clips(data)
         print(f"{len(train_clips)} training clips, {len(val_clips)} validation clips", flush=True)
         if args.resume:
-            model = sync.resume(run_dir, train_clips, val_clips)
+            model = training.resume(run_dir, train_clips, val_clips)
         else:
-            model = sync.train(config, train_clips, val_clips, run_dir, data)
+            model = training.train(config, train_clips, val_clips, run_dir, data)
         model.save(model_path)
     except LipnetError as err:
         return cli.fail(err)
@@ -175,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.videos:
         return cli.fail("give a video with -v (or --train DIR); see --help")
     from lipnet import grid, mouth
-    from lipnet.speech import sync
+    from lipnet.sync import network
 
     try:
         clips = []
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             clips += [(path, None if root.is_file() else path.relative_to(root).with_suffix("")) for path in found]
         if len(clips) > 1 and any(out is None for _, out in clips) and (args.plot or args.fix):
             raise LipnetError("--plot and --fix name one file: give one clip, or one directory")
-        model = sync.load(args.model)
+        model = network.load(args.model)
         extractor = mouth.MouthExtractor()
     except LipnetError as err:
         if args.json:

@@ -81,7 +81,7 @@ def frame_targets(
 ) -> dict[str, np.ndarray]:
     """Per-frame targets of a clip at 25 fps, one per crop frame, from the sound of its source recording:
 
-    - ``phones`` (T,) int64, indices into `lipsync.PHONES`: the phone at each video frame's instant in the clip's
+    - ``phones`` (T,) int64, indices into `visemes.PHONES`: the phone at each video frame's instant in the clip's
       forced alignment (`corpus.load`'s, cached under `alignments`; silence before and after the words);
     - ``visemes`` (T,) int64, the OVR viseme class of the same phone;
     - ``teacher`` (T, 40) float32: the audio phone classifier `teacher`'s posteriors (100 Hz), averaged over the
@@ -109,8 +109,8 @@ def frame_targets(
     per_frame = audio.frames_per_video_frame()
     posteriors = fit_frames(_teacher(str(teacher)).probabilities(clip.samples), frames * per_frame)
     targets = {
-        "phones": lipsync.targets(names, "phones"),
-        "visemes": lipsync.targets(names, "ovr"),
+        "phones": visemes.targets(names, "phones"),
+        "visemes": visemes.targets(names, "ovr"),
         "teacher": posteriors.reshape(frames, per_frame, -1).mean(axis=1).astype(np.float32),
     }
     atomic_write(cache, lambda f: np.savez(f, stamp=np.array(stamp), **targets))

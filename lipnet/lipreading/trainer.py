@@ -23,11 +23,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lipnet import env, grid, metrics, runs
+from lipnet import env, grid, metrics, runs, visemes
 from lipnet.errors import LipnetError
 from lipnet.lipreading import dataset, decoding
 from lipnet.lipreading import model as lipnet_model
-from lipnet.speech import lipsync
 from lipnet.storage import atomic_write_text, remove_partial
 
 LOG_FIELDS = (
@@ -76,8 +75,8 @@ class TrainConfig:
 
     def heads(self) -> dict[str, int]:
         """The auxiliary heads these weights need: name -> classes."""
-        heads = {"visemes": len(lipsync.CLASS_SETS["ovr"])} if self.aux_visemes else {}
-        return heads | ({"phones": len(lipsync.PHONES)} if self.aux_phones or self.distill else {})
+        heads = {"visemes": len(visemes.CLASS_SETS["ovr"])} if self.aux_visemes else {}
+        return heads | ({"phones": len(visemes.PHONES)} if self.aux_phones or self.distill else {})
 
 
 def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int = 1) -> Path:

@@ -28,15 +28,8 @@ from lipnet.speech import align, audio
 from lipnet.speech.align import Segment
 from lipnet.speech.corpus import Clip
 from lipnet.storage import atomic_write, atomic_write_text
+from lipnet.visemes import CLASS_SETS, SUBSETS, pooling, targets
 
-PHONES = ("sil", *sorted(visemes.VISEME_SETS["ovr"].visemes))  # silence and the 39 ARPAbet phones
-CLASS_SETS: dict[str, tuple[str, ...]] = {
-    "phones": PHONES,
-    **{name: visemes.classes(name) for name in visemes.VISEME_SETS},
-    "ovr9": ("CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"),
-    "vowels5": ("aa", "E", "ih", "oh", "ou"),
-}
-_BASE_SET = {"ovr9": "ovr", "vowels5": "ovr"}  # subsets label frames through their parent viseme set
 KINDS = ("svm", "dnn", "sequence")
 BALANCING = ("none", "weights", "downsample")
 
@@ -72,24 +65,11 @@ class ModelConfig:
         return self
 
 
-def targets(frame_phones: list[str], classes: str) -> np.ndarray:
-    """Class indices of frames labelled with phones; -1 for frames outside the class set (``ovr9``, ``vowels5``)."""
-    names = CLASS_SETS[classes]
-    index = {name: i for i, name in enumerate(names)}
-    if classes == "phones":
-        return np.array([index[p] for p in frame_phones], dtype=np.int64)
-    base = _BASE_SET.get(classes, classes)
-    silence = visemes.VISEME_SETS[base].silence
-    return np.array(
-        [index.get(silence if p == "sil" else visemes.viseme(p, base), -1) for p in frame_phones], dtype=np.int64
-    )
-
-
 def clip_targets(clip: Clip, classes: str, hop_ms: int = env.HOP_MS) -> np.ndarray:
     """A clip's frame targets (`targets`), from its phones or, for a clip labelled with OVR visemes, from those."""
     if clip.phones or not clip.visemes:
         return targets(clip.frame_phones(hop_ms), classes)
-    if classes not in ("ovr", *_BASE_SET):
+    if classes not in ("ovr", *SUBSETS):
         raise LipnetError(
             f"{clip.key}: labelled with OVR visemes, which give ovr, ovr9 or vowels5 classes, not {classes}"
         )
@@ -98,17 +78,6 @@ def clip_targets(clip: Clip, classes: str, hop_ms: int = env.HOP_MS) -> np.ndarr
     index = {name: i for i, name in enumerate(CLASS_SETS[classes])}
     lookup = np.array([index.get(name, -1) for name in visemes.classes("ovr")], dtype=np.int64)
     return lookup[ovr]
-
-
-def pooling(classes: str, viseme_set: str) -> np.ndarray:
-    """(len(classes), len(viseme set)) 0/1 matrix adding a model's class probabilities up into a viseme set's."""
-    if classes == viseme_set:
-        return np.eye(len(CLASS_SETS[classes]), dtype=np.float32)
-    if classes != "phones" or viseme_set not in visemes.VISEME_SETS:
-        raise LipnetError(f"a model of {classes!r} classes cannot give {viseme_set!r} visemes (a phones model can)")
-    matrix = np.zeros((len(PHONES), len(CLASS_SETS[viseme_set])), dtype=np.float32)
-    matrix[np.arange(len(PHONES)), targets(list(PHONES), viseme_set)] = 1
-    return matrix
 
 
 def features(samples: np.ndarray, config: ModelConfig) -> np.ndarray:
@@ -216,11 +185,9 @@ def train(
 
         with tempfile.TemporaryDirectory() as tmp:
             return train(config, train_clips, val_clips, tmp, about, verbose)
-    run_dir = Path(run_dir)
-    if (run_dir / "last.keras").exists():
-        raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps({"model": asdict(config), "data": about or {}}, indent=2))
+    from lipnet import runs
+
+    run_dir = runs.start(run_dir, config, about)
     return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose)
 
 
@@ -236,11 +203,9 @@ def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], 
 
 def run_config(run_dir: str | Path) -> tuple[ModelConfig, dict]:
     """The `ModelConfig` of a run directory and what it says of its data."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise LipnetError(f"{run_dir}: not a lipsync run directory (no config.json)")
-    saved = json.loads(path.read_text())
-    return ModelConfig(**saved["model"]).check(), saved.get("data", {})
+    from lipnet import runs
+
+    return runs.run_config(run_dir, ModelConfig, "a lip-sync classifier")
 
 
 def _data(config: ModelConfig, train_clips: list[Clip], val_clips: list[Clip], rng: np.random.Generator | None = None):
@@ -437,7 +402,7 @@ def score_clips(predicted: list[np.ndarray], clips: list[Clip], classes: str, ho
     """Scores of per-clip predicted class indices (of any method) against the clips' labels, frame for frame."""
     refs = [clip_targets(clip, classes, hop_ms)[: len(p)] for clip, p in zip(clips, predicted)]
     preds = [p[: len(r)] for p, r in zip(predicted, refs)]
-    silence = None if classes in _BASE_SET else 0  # silence is class 0 of every full set
+    silence = None if classes in SUBSETS else 0  # silence is class 0 of every full set
     return score(np.concatenate(refs), np.concatenate(preds), CLASS_SETS[classes], silence)
 
 

@@ -14,9 +14,8 @@ probabilities.
 """
 
 import dataclasses
-import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,7 +26,6 @@ from lipnet import env, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import audio, lipsync
 from lipnet.speech.corpus import Clip
-from lipnet.storage import atomic_write_text
 
 
 @dataclass
@@ -85,7 +83,9 @@ class Frame(NamedTuple):
     index: int  # feature frame, at `time`
     time: float  # seconds from the start of the sound
     probabilities: np.ndarray  # (classes,)
-    hidden: np.ndarray  # (units,) the GRU's output for the frame: the learned features `lipnet.speech.animator` reads
+    hidden: (
+        np.ndarray
+    )  # (units,) the GRU's output for the frame: the learned features `lipnet.animation.animator` reads
 
 
 class Student:
@@ -97,7 +97,7 @@ class Student:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return lipsync.CLASS_SETS[self.config.classes]
+        return visemes.CLASS_SETS[self.config.classes]
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
         """(frames, classes) probabilities of every frame of a recording, the last `delay` with silence after it."""
@@ -105,7 +105,7 @@ class Student:
 
     def outputs(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(frames, units) GRU outputs and (frames, classes) probabilities of every frame, as `probabilities`: the
-        GRU's output is what the student has learnt to hear, the features `lipnet.speech.animator` reads."""
+        GRU's output is what the student has learnt to hear, the features `lipnet.animation.animator` reads."""
         n = audio.frame_count(len(samples), self.config.hop_ms)
         x = features(samples, self.config, after=_tail(self.config, n))
         hidden, logits, _ = self._run(np.concatenate([self._history(), x]), self._initial())
@@ -114,7 +114,7 @@ class Student:
 
     def visemes(self, samples: np.ndarray, viseme_set: str | None = None) -> np.ndarray:
         """As `probabilities`; `viseme_set` must be the student's own (it has no phones to add up into another)."""
-        return self.probabilities(samples) @ lipsync.pooling(self.config.classes, viseme_set or self.config.classes)
+        return self.probabilities(samples) @ visemes.pooling(self.config.classes, viseme_set or self.config.classes)
 
     def stream(self) -> "Stream":
         """A fresh live stream: push it chunks of 16 kHz samples, get frames back as soon as they are known."""
@@ -261,7 +261,7 @@ def network(config: StudentConfig) -> keras.Model:
     if config.front:
         x = keras.layers.ZeroPadding1D((config.front_width - 1, 0), name="history")(x)
         x = keras.layers.Conv1D(config.front, config.front_width, activation="relu", name="front")(x)
-    classes = len(lipsync.CLASS_SETS[config.classes])
+    classes = len(visemes.CLASS_SETS[config.classes])
     if config.stack > 1:  # a whole number of steps: `train` and `Student` pad with silence
         x = keras.layers.Reshape((-1, config.stack * x.shape[-1]), name="stack")(x)
     for i in range(config.layers):
@@ -291,15 +291,15 @@ def train(
     config.check()
     if config.distill and teacher is None:
         raise LipnetError("a distilled student needs its teacher (or distill=0 for labels alone)")
-    run_dir = Path(run_dir)
-    if (run_dir / "last.keras").exists():
+    from lipnet import runs
+
+    if (Path(run_dir) / "last.keras").exists():  # before the statistics of every clip are computed
         raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
     bands = np.concatenate(
         [audio.log_mel(c.samples, config.hop_ms, config.window_ms, config.n_mels) for c in train_clips]
     )
     config.mean, config.std = bands.mean(0).tolist(), (bands.std(0) + 1e-3).tolist()
-    atomic_write_text(run_dir / "config.json", json.dumps({"model": asdict(config), "data": about or {}}, indent=2))
+    run_dir = runs.start(run_dir, config, about)
     return _fit(config, train_clips, val_clips, teacher, run_dir, verbose)
 
 
@@ -317,13 +317,9 @@ def resume(
 
 def run_config(run_dir: str | Path) -> tuple[StudentConfig, dict]:
     """The `StudentConfig` of a run directory and what it says of its data."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise LipnetError(f"{run_dir}: not a run directory (no config.json)")
-    saved = json.loads(path.read_text())
-    if saved["model"].get("kind") != "student":
-        raise LipnetError(f"{run_dir}: not a student's run")
-    return StudentConfig(**saved["model"]).check(), saved.get("data", {})
+    from lipnet import runs
+
+    return runs.run_config(run_dir, StudentConfig, "a student", kind="student")
 
 
 def targets(config: StudentConfig, clip: Clip, teacher: lipsync.VisemeModel | None) -> np.ndarray:
@@ -331,12 +327,12 @@ def targets(config: StudentConfig, clip: Clip, teacher: lipsync.VisemeModel | No
     visemes (zeros without a teacher), then the one-hot labels (all zero on frames outside the class set)."""
     hard = lipsync.clip_targets(clip, config.classes, config.hop_ms)
     n = len(hard)
-    one_hot = np.zeros((n, len(lipsync.CLASS_SETS[config.classes])), np.float32)
+    one_hot = np.zeros((n, len(visemes.CLASS_SETS[config.classes])), np.float32)
     one_hot[np.flatnonzero(hard >= 0), hard[hard >= 0]] = 1
     if teacher is None:
         return np.concatenate([np.zeros_like(one_hot), one_hot], axis=1)
     p = teacher.probabilities(clip.samples)[:n].astype(np.float64) ** (1 / config.temperature)
-    soft = (p / p.sum(1, keepdims=True)) @ lipsync.pooling(teacher.config.classes, config.classes)
+    soft = (p / p.sum(1, keepdims=True)) @ visemes.pooling(teacher.config.classes, config.classes)
     return np.concatenate([soft.astype(np.float32), one_hot], axis=1)
 
 
@@ -352,7 +348,7 @@ def _examples(config: StudentConfig, clips: list[Clip], teacher, augment: bool):
                 gain = 10 ** (rng.uniform(-config.gain_db, config.gain_db) / 20)
                 copies.append(dataclasses.replace(copy, samples=(copy.samples * gain).astype(np.float32)))
     xs, ys, ws = [], [], []
-    d, classes = config.delay, len(lipsync.CLASS_SETS[config.classes])
+    d, classes = config.delay, len(visemes.CLASS_SETS[config.classes])
     for clip in copies:
         n = audio.frame_count(len(clip.samples), config.hop_ms)
         x = features(clip.samples, config, after=-n % config.stack)  # a whole number of GRU steps

@@ -1,4 +1,4 @@
-"""Speech -> mouth animation: the lips' shape (`lipnet.speech.animation`'s PCA coefficients) every video frame, from sound.
+"""Speech -> mouth animation: the lips' shape (`lipnet.animation.lipshape`'s PCA coefficients) every video frame, from sound.
 
 Two routes, as the real-time audio-to-animation seed has, both reading the real-time student
 (`lipnet.speech.student`), so nothing is downloaded and everything can run live:
@@ -16,26 +16,25 @@ and four networks over video frames, one output per frame:
 All are causal. Video frame j reads the student's four 10 ms frames ending at its instant (audio frames 4j-3..4j,
 `lipnet.speech.audio.frames_per_video_frame`), and the network's output for frame j comes with input frame
 j + `AnimatorConfig.lookahead`: the look-ahead is the student's own plus that many video frames. The targets are
-the PCA coefficients of the lips tracked on the same clip's video (`lipnet.speech.animation.cached`), the loss their
+the PCA coefficients of the lips tracked on the same clip's video (`lipnet.animation.lipshape.cached`), the loss their
 squared error: the components are orthonormal, so that is the squared landmark error within the PCA space.
 """
 
 import hashlib
-import json
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import keras
 import numpy as np
 
-from lipnet import env
+from lipnet import env, visemes
+from lipnet.animation import lipshape
 from lipnet.errors import LipnetError
-from lipnet.speech import animation, audio, lipsync, student
+from lipnet.speech import audio, lipsync, student
 from lipnet.speech.align import Segment
-from lipnet.storage import atomic_write_text
 
 ROUTES = ("visemes", "features")
 NETWORKS = ("mlp", "cnn", "autoregressive", "attention")
@@ -143,8 +142,8 @@ class Animator:
         return [y[i, self.config.lookahead : len(x)] for i, x in enumerate(xs)]
 
     def parameters(
-        self, samples: np.ndarray, shape: animation.ShapeModel, press: bool = True
-    ) -> animation.MouthParameters:
+        self, samples: np.ndarray, shape: lipshape.ShapeModel, press: bool = True
+    ) -> lipshape.MouthParameters:
         """Animation parameters (points, coefficients, channels) of every video frame of a recording, the lips
         pressed together where the student hears /p b m/ (unless `press` is False: `mouth`)."""
         x, pressed = self.heard(samples)
@@ -261,16 +260,16 @@ def pressing(rows: np.ndarray) -> np.ndarray:
     `env.ANIMATION_PRESS_FROM` to `env.ANIMATION_PRESS_FULL`.
 
     The tracked lips GRID trains on barely close (the tracker's smoothing blurs 60-100 ms closures: see
-    lipnet.speech.animation), so no network learns to close them; a rig must, or /p b m/ look wrong. The student hears
+    lipnet.animation.lipshape), so no network learns to close them; a rig must, or /p b m/ look wrong. The student hears
     them, so the lips are pressed where it does, as Rhubarb shows its closed shape for them.
     """
-    classes = lipsync.CLASS_SETS["ovr"]
+    classes = visemes.CLASS_SETS["ovr"]
     surest = rows.reshape(len(rows), -1, len(classes))[:, :, classes.index("PP")].max(1)
     low, high = env.ANIMATION_PRESS_FROM, env.ANIMATION_PRESS_FULL
     return np.clip((surest - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
-def mouth(coefficients: np.ndarray, pressed: np.ndarray, shape: animation.ShapeModel) -> animation.MouthParameters:
+def mouth(coefficients: np.ndarray, pressed: np.ndarray, shape: lipshape.ShapeModel) -> lipshape.MouthParameters:
     """Animation parameters of predicted (T, components) PCA coefficients: the points they decode to with the lips
     pressed together by the (T,) 0..1 `pressed` (each inner lip pair meeting halfway, the outer lips and so the jaw
     where they were: ARKit's ``mouthClose`` on top of ``jawOpen``), the coefficients of those points and their
@@ -286,7 +285,7 @@ def mouth(coefficients: np.ndarray, pressed: np.ndarray, shape: animation.ShapeM
         points = points.astype(np.float32)
         coefficients = shape.encode(points, coefficients.shape[1])
     times = (np.arange(len(points)) / env.FPS).astype(np.float32)
-    return animation.MouthParameters(
+    return lipshape.MouthParameters(
         times, points, coefficients.astype(np.float32), shape.channels(points), shape.fingerprint
     )
 
@@ -347,7 +346,7 @@ class Utterance(NamedTuple):
 
     key: str
     samples: np.ndarray
-    mouth: animation.MouthParameters
+    mouth: lipshape.MouthParameters
     phones: tuple[Segment, ...] | list[Segment] = ()  # forced-aligned, to score lip closures
 
 
@@ -355,7 +354,7 @@ def train(
     config: AnimatorConfig,
     train_set: list[Utterance],
     val_set: list[Utterance],
-    shape: animation.ShapeModel,
+    shape: lipshape.ShapeModel,
     run_dir: str | Path,
     about: dict | None = None,
     verbose: int = 1,
@@ -364,25 +363,20 @@ def train(
     on `val_set`; returns its best epoch."""
     config.shape, config.student_sha1 = shape.fingerprint, _sha1(env.ROOT / config.student)
     config.check()
-    run_dir = Path(run_dir)
-    if (run_dir / "last.keras").exists():
-        raise LipnetError(f"{run_dir}: holds a run already; continue it with resume({run_dir})")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps({"model": asdict(config), "data": about or {}}, indent=2))
+    from lipnet import runs
+
+    run_dir = runs.start(run_dir, config, about)
     return _fit(config, train_set, val_set, shape, run_dir, verbose)
 
 
 def resume(
-    run_dir: str | Path, train_set: list[Utterance], val_set: list[Utterance], shape: animation.ShapeModel, verbose=1
+    run_dir: str | Path, train_set: list[Utterance], val_set: list[Utterance], shape: lipshape.ShapeModel, verbose=1
 ) -> Animator:
     """Continue an animator's run from its last completed epoch, optimizer state included."""
     from lipnet import runs
 
     run_dir = Path(run_dir)
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise LipnetError(f"{run_dir}: not a run directory (no config.json)")
-    config = AnimatorConfig(**json.loads(path.read_text())["model"]).check()
+    config, _ = runs.run_config(run_dir, AnimatorConfig, "an animator", kind=AnimatorConfig.kind)
     model, done = runs.resumable(run_dir)
     return _fit(config, train_set, val_set, shape, run_dir, verbose, model, done)
 
@@ -490,13 +484,13 @@ class Scores:
     measures: dict[str, float] = field(default_factory=dict)  # the same correlation for every measure (`MEASURES`)
 
 
-def score(model, utterances: list[Utterance], shape: animation.ShapeModel) -> Scores:
+def score(model, utterances: list[Utterance], shape: lipshape.ShapeModel) -> Scores:
     """Score an `Animator` (or any callable: samples -> (frames, components) coefficients) on tracked clips."""
     predict = model.coefficients if isinstance(model, Animator) else model
     return score_points([shape.decode(predict(u.samples)) for u in utterances], utterances, shape)
 
 
-def score_points(predicted: list[np.ndarray], utterances: list[Utterance], shape: animation.ShapeModel) -> Scores:
+def score_points(predicted: list[np.ndarray], utterances: list[Utterance], shape: lipshape.ShapeModel) -> Scores:
     """Score predicted (T, 20, 2) lip shapes against the tracked ones of the same clips."""
     squared, correlations, closed, bilabials = [], [], 0, 0
     for points, u in zip(predicted, utterances):
@@ -504,7 +498,7 @@ def score_points(predicted: list[np.ndarray], utterances: list[Utterance], shape
         points, tracked = points[:n], u.mouth.points[:n]
         squared.append((np.linalg.norm(points - tracked, axis=-1) ** 2).ravel())
         correlations.append(
-            [_correlation(a, b) for a, b in zip(animation.measures(points).T, animation.measures(tracked).T)]
+            [_correlation(a, b) for a, b in zip(lipshape.measures(points).T, lipshape.measures(tracked).T)]
         )
         for first, last in bilabial_frames(u.phones, n):
             bilabials += 1
@@ -512,10 +506,10 @@ def score_points(predicted: list[np.ndarray], utterances: list[Utterance], shape
     per_measure = np.mean(correlations, axis=0)
     return Scores(
         float(np.sqrt(np.concatenate(squared).mean())),
-        float(per_measure[animation.MEASURES.index("height")]),
+        float(per_measure[lipshape.MEASURES.index("height")]),
         closed / bilabials if bilabials else float("nan"),
         len(utterances),
-        {name: float(r) for name, r in zip(animation.MEASURES, per_measure)},
+        {name: float(r) for name, r in zip(lipshape.MEASURES, per_measure)},
     )
 
 
@@ -538,8 +532,8 @@ def bilabial_frames(phones: list[Segment], frames: int) -> list[tuple[int, int]]
     return spans
 
 
-def closed_lips(points: np.ndarray, shape: animation.ShapeModel) -> np.ndarray:
+def closed_lips(points: np.ndarray, shape: lipshape.ShapeModel) -> np.ndarray:
     """(T,) whether the lips meet: the inner lip gap within the lowest `env.ANIMATION_CLOSED` of its range."""
-    opening = animation.measures(points)[:, 1]
+    opening = lipshape.measures(points)[:, 1]
     low, high = shape.low[1], shape.high[1]
     return opening <= low + env.ANIMATION_CLOSED * (high - low)

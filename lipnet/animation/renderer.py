@@ -1,6 +1,6 @@
 """Pictures of predicted lips, to watch and judge them: a drawn mouth, a talking photo, and mp4 with sound.
 
-The lips are the 20 mouth landmarks of `lipnet.speech.animation` (dlib 48-67: indices 0-11 the outer lip from the corner
+The lips are the 20 mouth landmarks of `lipnet.animation.lipshape` (dlib 48-67: indices 0-11 the outer lip from the corner
 on the image's left, 12-19 the inner lip), in its normalised frame: mouth widths, origin at the clip's mean mouth
 centre, eyes level, y down. `draw` renders them as a cartoon mouth at a fixed scale, so opening and spreading show
 as they are. `FaceWarp` moves the mouth of a still face photo into them: the photo's own mouth, normalised the same
@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from lipnet import env
+from lipnet.animation import lipshape
 from lipnet.errors import LipnetError, input_file
 from lipnet.mouth import MOUTH, MouthExtractor, crop_transforms
-from lipnet.speech import animation
 
 _SHIFT = 4  # fractional bits of the points OpenCV draws: sub-pixel positions, so slow motion does not jump
 _UPPER, _LOWER = [1, 2, 3], [7, 6, 5]  # inner lip pairs (dlib 61-67, 62-66, 63-65), indexing the 8 inner points
@@ -90,7 +90,7 @@ class FaceWarp:
     """A still face photo whose mouth takes the shape of given lips: a talking photo.
 
     Build once per photo (it finds the face with dlib), then `frame` each shape. `points` is the photo's own mouth,
-    normalised as `lipnet.speech.animation` does a one-frame clip: given it, `frame` returns the photo unchanged.
+    normalised as `lipnet.animation.lipshape` does a one-frame clip: given it, `frame` returns the photo unchanged.
     """
 
     def __init__(self, photo: str | Path | np.ndarray, extractor: MouthExtractor | None = None):
@@ -101,9 +101,9 @@ class FaceWarp:
         if np.isnan(landmarks[0, 0, 0]):
             raise LipnetError(f"{name}: no face found")
         transform = crop_transforms(landmarks)
-        self.points = animation.normalise(landmarks, transform)[0].astype(np.float64)
+        self.points = lipshape.normalise(landmarks, transform)[0].astype(np.float64)
         # The normalised frame -> photo pixels: scale by the mouth's width and shift to its centre in the eye-level
-        # crop (as `animation.normalise` took them out), then undo the crop transform.
+        # crop (as `lipshape.normalise` took them out), then undo the crop transform.
         rotation, shift = transform[0, :, :2].astype(np.float64), transform[0, :, 2].astype(np.float64)
         crop = landmarks[0, MOUTH] @ rotation.T + shift
         inverse = np.linalg.inv(rotation)

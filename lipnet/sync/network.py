@@ -1,4 +1,4 @@
-"""Audio-visual sync: does the voice match the lips, and by how many frames is it off?
+"""The sync network: does the voice match the lips? Its inputs, its two embedding networks, its loss, its file.
 
 A coupled 3D CNN (the audio-visual matching seed): two networks with separate weights map 0.3 s of speech (15
 MFEC frames of 20 ms, 40 bands x {static, Δ, ΔΔ}) and 0.32 s of grey mouth crops (8 frames at 25 fps) to unit
@@ -18,7 +18,6 @@ landmarks) cross-correlated with the speech energy envelope.
 """
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,16 +29,10 @@ from lipnet import env, runs
 from lipnet.errors import LipnetError
 from lipnet.speech import audio
 from lipnet.storage import atomic_write_text
+from lipnet.sync.offsets import AUDIO_PER_VIDEO, curve, energy, offset_of, spans
 
-AUDIO_PER_VIDEO = audio.frames_per_video_frame(env.SYNC_HOP_MS)  # 2 speech frames a video frame (checked to divide)
 SAMPLES_PER_FRAME = env.SAMPLE_RATE // env.FPS  # 640 samples of 16 kHz audio a video frame
-FRAME_MS = 1000 // env.FPS  # 40
 SELECTIONS = ("hard", "random")
-LOG_FIELDS = ("epoch", "loss", "val_auc", "val_eer", "learning_rate", "seconds", "clips_per_s")
-CURVES = (
-    ("Contrastive loss", "loss", ("loss",), True),
-    ("Held-out pairs", "EER", ("val_eer",), False),
-)
 _INNER_TOP, _INNER_BOTTOM = [61, 62, 63], [67, 66, 65]  # iBUG 68-point inner lips, upper and lower, facing pairs
 _CORNERS = (48, 54)  # mouth corners: the opening is measured in mouth widths
 
@@ -293,7 +286,7 @@ class SyncModel:
         video, speech = self.embed_video(clip), self.embed_audio(clip.mfec)
         return [
             offset_of(curve(video, speech, max_offset, start, stop), start, stop)
-            for start, stop in _spans(len(video), window)
+            for start, stop in spans(len(video), window)
         ]
 
     def save(self, path: str | Path) -> Path:
@@ -308,311 +301,4 @@ class SyncModel:
 
 def load(path: str | Path) -> SyncModel:
     """A model `SyncModel.save` wrote; LipnetError naming the file when it is missing or not one."""
-    path = Path(path)
-    meta = path.with_suffix(".json")
-    if not path.is_file() or not meta.is_file():
-        raise LipnetError(f"{path}: no such sync model (a .keras file with its .json beside it)")
-    try:
-        config = SyncConfig(**json.loads(meta.read_text())).check()
-        network = keras.saving.load_model(path, compile=False)
-        return SyncModel(config, network)
-    except Exception as err:  # a damaged or foreign file: one line, naming it
-        raise LipnetError(f"{path}: cannot load the sync model ({type(err).__name__}: {err})") from None
-
-
-# Offsets --------------------------------------------------------------------------------------
-
-
-@dataclass
-class Offset:
-    """Where the sound fits the picture best, over video frames [start, stop) of a clip."""
-
-    offset: int  # video frames; > 0: the audio lags (comes late), < 0: it leads
-    confidence: float  # median minus minimum of `distances`
-    offsets: np.ndarray  # the offsets tried
-    distances: np.ndarray  # mean distance at each (or correlation's negative, for the baseline)
-    start: int = 0  # the first and one past the last window start searched (a window spans 8 frames)
-    stop: int = 0
-
-    @property
-    def ms(self) -> int:
-        return self.offset * FRAME_MS
-
-    @property
-    def clear(self) -> bool:
-        return self.confidence >= env.SYNC_MIN_CONFIDENCE
-
-    def verdict(self) -> str:
-        if not self.clear:
-            return "no clear minimum: not the same speaker, or no speech"
-        if abs(self.offset) <= env.SYNC_TOLERANCE:
-            return "in sync"
-        return f"off by {abs(self.offset)} frames: the audio {self.direction}"
-
-    @property
-    def direction(self) -> str:
-        if self.offset == 0:
-            return "is in step"
-        return f"{'lags' if self.offset > 0 else 'leads'} by {abs(self.ms)} ms"
-
-    def as_dict(self) -> dict:
-        return {
-            "start_s": self.start / env.FPS, "end_s": (self.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS, "offset_frames": self.offset,
-            "offset_ms": self.ms, "audio": self.direction, "confidence": round(float(self.confidence), 4),
-            "verdict": self.verdict(), "offsets": self.offsets.tolist(),
-            "distances": [round(float(d), 4) for d in self.distances],
-        }  # fmt: skip
-
-
-def curve(video: np.ndarray, speech: np.ndarray, max_offset: int, start: int = 0, stop: int | None = None):
-    """(offsets, mean distance at each): video windows [start, stop) against speech windows k frames later."""
-    stop = len(video) if stop is None else stop
-    offsets = np.arange(-max_offset, max_offset + 1)
-    means = []
-    for k in offsets:
-        j = np.arange(max(start, -k), min(stop, len(speech) - k))
-        means.append(np.linalg.norm(video[j] - speech[j + k], axis=-1).mean() if len(j) else np.nan)
-    return offsets, np.array(means)
-
-
-def offset_of(found: tuple[np.ndarray, np.ndarray], start: int = 0, stop: int = 0) -> Offset:
-    """The `Offset` at the least of a (offsets, distances) curve."""
-    offsets, distances = found
-    if np.isnan(distances).all():
-        raise LipnetError("the clip is too short to compare sound and picture")
-    best = int(np.nanargmin(distances))
-    confidence = float(np.nanmedian(distances) - distances[best])
-    return Offset(int(offsets[best]), confidence, offsets, distances, start, stop)
-
-
-def _spans(frames: int, window: int) -> list[tuple[int, int]]:
-    """[start, stop) spans of at most `window` frames covering `frames`, a short tail merged into the last."""
-    if frames <= window * 3 // 2:
-        return [(0, frames)]
-    starts = list(range(0, frames - window // 2, window))
-    return [(s, min(frames, s + window) if s != starts[-1] else frames) for s in starts]
-
-
-# The baseline: no learning --------------------------------------------------------------------
-
-
-def energy(mel_db: np.ndarray) -> np.ndarray:
-    """(T,) speech energy per video frame in dB, from the (F, 40) mel energies (dB) of its speech frames."""
-    power = 10 * np.log10(np.sum(10 ** (mel_db / 10), axis=-1))
-    frames = len(power) // AUDIO_PER_VIDEO
-    return power[: frames * AUDIO_PER_VIDEO].reshape(frames, AUDIO_PER_VIDEO).mean(axis=1)
-
-
-def correlation(x: np.ndarray, y: np.ndarray) -> float:
-    """Pearson correlation (0 when either is constant)."""
-    x, y = x - x.mean(), y - y.mean()
-    norm = math.sqrt(float((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum() / norm) if norm > 0 else 0.0
-
-
-def envelope_offset(opening: np.ndarray, loudness: np.ndarray, max_offset: int = env.SYNC_MAX_OFFSET) -> Offset:
-    """The baseline's offset: the lag k maximising the correlation of mouth opening (frame j) with speech
-    energy (frame j + k); distances are the correlations' negatives."""
-    offsets = np.arange(-max_offset, max_offset + 1)
-    scores = []
-    for k in offsets:
-        j = np.arange(max(0, -k), min(len(opening), len(loudness) - k))
-        scores.append(-correlation(opening[j], loudness[j + k]) if len(j) > 2 else np.nan)
-    return offset_of((offsets, np.array(scores)))
-
-
-# Training -------------------------------------------------------------------------------------
-
-
-class Batches(keras.utils.PyDataset):
-    """Training batches: `config.batch_size` distinct clips each, a random speech window of each, its speech and the
-    same clip's speech shifted by `env.SYNC_MIN_SHIFT` .. `env.SYNC_MAX_OFFSET` frames. New draws every epoch."""
-
-    def __init__(self, clips: list[Clip], config: SyncConfig, epoch: int = 0):
-        super().__init__()
-        self.clips = [c for c in clips if c.windows > env.SYNC_MIN_SHIFT and len(c.speech_windows())]
-        self.starts = [c.speech_windows() for c in self.clips]
-        self.config, self.epoch = config, epoch
-        self.steps = max(1, len(self.clips) * config.windows // config.batch_size)
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def on_epoch_end(self):
-        self.epoch += 1
-
-    def __getitem__(self, step: int):
-        rng = np.random.default_rng((self.config.seed, self.epoch, step))
-        chosen = rng.choice(len(self.clips), min(self.config.batch_size, len(self.clips)), replace=False)
-        mouths, genuine, shifted = [], [], []
-        for i in chosen:
-            c = self.clips[i]
-            j, s = draw_pair(c.windows, rng, int(rng.choice(self.starts[i])))
-            mouths.append(video_windows(c.mouths, [j])[0])
-            genuine.append(c.mfec[AUDIO_PER_VIDEO * j : AUDIO_PER_VIDEO * j + env.SYNC_AUDIO_FRAMES])
-            shifted.append(c.mfec[AUDIO_PER_VIDEO * s : AUDIO_PER_VIDEO * s + env.SYNC_AUDIO_FRAMES])
-        x = (np.stack(mouths), np.stack(genuine), np.stack(shifted))
-        return x, np.zeros(len(chosen), np.float32)
-
-
-def draw_pair(windows: int, rng: np.random.Generator, j: int | None = None) -> tuple[int, int]:
-    """A window start (random unless given) and an impostor start in the same clip, `SYNC_MIN_SHIFT` ..
-    `SYNC_MAX_OFFSET` frames away."""
-    j = int(rng.integers(windows)) if j is None else j
-    away = [s for s in range(windows) if env.SYNC_MIN_SHIFT <= abs(s - j) <= env.SYNC_MAX_OFFSET]
-    return j, int(rng.choice(away))
-
-
-def pairs(clips: list[Clip], every: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
-    """Evaluation pairs: every `every`-th speech window of each clip, each with its own speech (genuine) and
-    one impostor, alternately the same clip's speech 5..15 frames away and another clip's at the same time.
-
-    Returns arrays: clip, start (the video window), speech_clip, speech_start and genuine (1 or 0)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i, c in enumerate(clips):
-        for n, j in enumerate(c.speech_windows()[::every]):
-            rows.append((i, j, i, j, 1))
-            others = [k for k in range(len(clips)) if k != i and clips[k].windows > j]
-            if n % 2 == 0 or not others:
-                rows.append((i, j, i, draw_pair(c.windows, rng, j)[1], 0))
-            else:
-                rows.append((i, j, int(rng.choice(others)), j, 0))
-    table = np.array(rows, dtype=np.int64).reshape(-1, 5)
-    return {k: table[:, n] for n, k in enumerate(("clip", "start", "speech_clip", "speech_start", "genuine"))}
-
-
-def pair_distances(model: SyncModel, clips: list[Clip], table: dict[str, np.ndarray]) -> np.ndarray:
-    """Embedding distance of every pair of a `pairs` table."""
-    video = [model.embed_video(c) for c in clips]
-    speech = [model.embed_audio(c.mfec) for c in clips]
-    v = np.stack([video[c][j] for c, j in zip(table["clip"], table["start"])])
-    a = np.stack([speech[c][j] for c, j in zip(table["speech_clip"], table["speech_start"])])
-    return model.distances(v, a)
-
-
-def envelope_distances(clips: list[Clip], table: dict[str, np.ndarray]) -> np.ndarray:
-    """The baseline's pair scores: minus the correlation of mouth opening and speech energy over the window."""
-    n = env.SYNC_VIDEO_FRAMES
-    return np.array(
-        [
-            -correlation(clips[c].opening[j : j + n], clips[d].loudness[s : s + n])
-            for c, j, d, s in zip(table["clip"], table["start"], table["speech_clip"], table["speech_start"])
-        ]
-    )
-
-
-@dataclass
-class PairScores:
-    """Genuine-vs-impostor detection figures (lower distance: more likely genuine)."""
-
-    auc: float
-    eer: float
-    ap: float
-    accuracy: float  # at the EER threshold
-
-
-def score_pairs(distances: np.ndarray, genuine: np.ndarray) -> PairScores:
-    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
-
-    genuine = np.asarray(genuine).astype(bool)
-    fpr, tpr, thresholds = roc_curve(genuine, -distances)
-    i = int(np.nanargmin(np.abs(fpr - (1 - tpr))))
-    eer = float((fpr[i] + 1 - tpr[i]) / 2)
-    accuracy = float(((-distances >= thresholds[i]) == genuine).mean())
-    return PairScores(
-        float(roc_auc_score(genuine, -distances)), eer, float(average_precision_score(genuine, -distances)), accuracy
-    )
-
-
-def train(
-    config: SyncConfig,
-    train_clips: list[Clip],
-    val_clips: list[Clip],
-    run_dir: str | Path,
-    about: dict | None = None,
-    verbose: int = 1,
-    steps: int | None = None,
-) -> SyncModel:
-    """Fit a sync model in a `lipnet.runs` run directory; returns its best epoch by validation EER.
-    `steps` caps the steps an epoch (tests)."""
-    config.check()
-    run_dir = Path(run_dir)
-    if (run_dir / "last.keras").exists():
-        raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    about = {**(about or {}), "steps": steps}
-    atomic_write_text(run_dir / "config.json", json.dumps({"model": asdict(config), "data": about}, indent=2))
-    return _fit(config, train_clips, val_clips, run_dir, verbose, steps)
-
-
-def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> SyncModel:
-    """Continue a run from its last completed epoch, optimizer state included."""
-    run_dir = Path(run_dir)
-    config, about = run_config(run_dir)
-    network, done = runs.resumable(run_dir)
-    return _fit(config, train_clips, val_clips, run_dir, verbose, about.get("steps"), network, done)
-
-
-def run_config(run_dir: str | Path) -> tuple[SyncConfig, dict]:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise LipnetError(f"{run_dir}: not a sync run directory (no config.json)")
-    saved = json.loads(path.read_text())
-    return SyncConfig(**saved["model"]).check(), saved.get("data", {})
-
-
-def _fit(config, train_clips, val_clips, run_dir: Path, verbose: int, steps=None, network=None, done: int = 0):
-    keras.utils.set_random_seed(config.seed + done)
-    if network is None:
-        network = pair_net(config)
-        network.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate), loss=Contrastive(config.selection, config.margin)
-        )
-    batches = Batches(train_clips, config, epoch=done)
-    if steps:
-        batches.steps = min(batches.steps, steps)
-    table = pairs(val_clips)
-
-    def validate(net) -> dict:
-        found = score_pairs(pair_distances(SyncModel(config, net), val_clips, table), table["genuine"])
-        return {"val_auc": found.auc, "val_eer": found.eer}
-
-    def describe(row: dict) -> str:
-        return f"epoch {row['epoch']}: loss {row['loss']:.4f}, held-out pairs AUC {row['val_auc']:.3f} EER {row['val_eer']:.1%}"
-
-    runs.fit(
-        network, batches, run_dir, lambda path, net: SyncModel(config, net).save(path), validate=validate,
-        fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, monitor="val_eer", mode="min",
-        done=done, train_items=batches.steps * config.batch_size, verbose=verbose,
-    )  # fmt: skip
-    return load(run_dir / "best.keras")
-
-
-def training_clips(data: dict) -> tuple[list[Clip], list[Clip]]:
-    """The training and validation clips of a --train run: the videos under ``data["train"]``, less the
-    ``exclude`` lists, split by the ``val`` list (by clip, never by frame; a tenth of the clips without one).
-    Mouth crops come from ``data["crops"]``, extracted there first when missing."""
-    from lipnet import grid, mouth
-
-    root, crops = Path(data["train"]), Path(data["crops"])
-    if not root.is_dir():
-        raise LipnetError(f"{root}: no such directory")
-    excluded = set().union(*(grid.read_list(f) for f in data["exclude"]))
-    validation = grid.read_list(data["val"]) if data["val"] else set()
-    extractor = None
-    train_clips, val_clips = [], []
-    for path in grid.find_videos(root):
-        key = f"{grid.speaker_of(path, root) or root.name}/{path.stem}"
-        if key in excluded:
-            continue
-        npy = crops / path.relative_to(root).with_suffix(".npy")
-        if not npy.is_file():
-            extractor = extractor or mouth.MouthExtractor()
-            extractor.extract(path, frames=None).save(npy)
-        (val_clips if key in validation else train_clips).append(load_clip(path, npy))
-    if not validation:
-        val_clips, train_clips = train_clips[::10], [c for i, c in enumerate(train_clips) if i % 10]
-    if len(train_clips) < 2 or not val_clips:
-        raise LipnetError(f"{root}: too few clips to train and validate")
-    return train_clips, val_clips
+    return SyncModel(*runs.read_model(path, SyncConfig, "a sync model"))

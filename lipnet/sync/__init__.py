@@ -1,0 +1,2 @@
+"""Audio-visual sync: is the voice in step with the lips? `network` (the coupled 3D CNN and its inputs),
+`offsets` (the offset and confidence of a curve, and the baseline), `training` (fitting the network)."""

@@ -1,0 +1,116 @@
+"""Offsets: where the sound fits the picture best, from a (offsets, distances) curve, and how sure that is; and the
+baseline that needs no learning, the mouth opening cross-correlated with the speech energy envelope.
+
+A positive offset means the audio lags the picture (is heard late), a negative one that it leads. The confidence is
+SyncNet's: the median distance over the searched offsets minus the minimum.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lipnet import env
+from lipnet.errors import LipnetError
+from lipnet.speech import audio
+
+AUDIO_PER_VIDEO = audio.frames_per_video_frame(env.SYNC_HOP_MS)  # 2 speech frames a video frame (checked to divide)
+FRAME_MS = 1000 // env.FPS  # 40
+
+
+@dataclass
+class Offset:
+    """Where the sound fits the picture best, over video frames [start, stop) of a clip."""
+
+    offset: int  # video frames; > 0: the audio lags (comes late), < 0: it leads
+    confidence: float  # median minus minimum of `distances`
+    offsets: np.ndarray  # the offsets tried
+    distances: np.ndarray  # mean distance at each (or correlation's negative, for the baseline)
+    start: int = 0  # the first and one past the last window start searched (a window spans 8 frames)
+    stop: int = 0
+
+    @property
+    def ms(self) -> int:
+        return self.offset * FRAME_MS
+
+    @property
+    def clear(self) -> bool:
+        return self.confidence >= env.SYNC_MIN_CONFIDENCE
+
+    def verdict(self) -> str:
+        if not self.clear:
+            return "no clear minimum: not the same speaker, or no speech"
+        if abs(self.offset) <= env.SYNC_TOLERANCE:
+            return "in sync"
+        return f"off by {abs(self.offset)} frames: the audio {self.direction}"
+
+    @property
+    def direction(self) -> str:
+        if self.offset == 0:
+            return "is in step"
+        return f"{'lags' if self.offset > 0 else 'leads'} by {abs(self.ms)} ms"
+
+    def as_dict(self) -> dict:
+        return {
+            "start_s": self.start / env.FPS, "end_s": (self.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS, "offset_frames": self.offset,
+            "offset_ms": self.ms, "audio": self.direction, "confidence": round(float(self.confidence), 4),
+            "verdict": self.verdict(), "offsets": self.offsets.tolist(),
+            "distances": [round(float(d), 4) for d in self.distances],
+        }  # fmt: skip
+
+
+def curve(video: np.ndarray, speech: np.ndarray, max_offset: int, start: int = 0, stop: int | None = None):
+    """(offsets, mean distance at each): video windows [start, stop) against speech windows k frames later."""
+    stop = len(video) if stop is None else stop
+    offsets = np.arange(-max_offset, max_offset + 1)
+    means = []
+    for k in offsets:
+        j = np.arange(max(start, -k), min(stop, len(speech) - k))
+        means.append(np.linalg.norm(video[j] - speech[j + k], axis=-1).mean() if len(j) else np.nan)
+    return offsets, np.array(means)
+
+
+def offset_of(found: tuple[np.ndarray, np.ndarray], start: int = 0, stop: int = 0) -> Offset:
+    """The `Offset` at the least of a (offsets, distances) curve."""
+    offsets, distances = found
+    if np.isnan(distances).all():
+        raise LipnetError("the clip is too short to compare sound and picture")
+    best = int(np.nanargmin(distances))
+    confidence = float(np.nanmedian(distances) - distances[best])
+    return Offset(int(offsets[best]), confidence, offsets, distances, start, stop)
+
+
+def spans(frames: int, window: int) -> list[tuple[int, int]]:
+    """[start, stop) spans of at most `window` frames covering `frames`, a short tail merged into the last."""
+    if frames <= window * 3 // 2:
+        return [(0, frames)]
+    starts = list(range(0, frames - window // 2, window))
+    return [(s, min(frames, s + window) if s != starts[-1] else frames) for s in starts]
+
+
+# The baseline: no learning --------------------------------------------------------------------
+
+
+def energy(mel_db: np.ndarray) -> np.ndarray:
+    """(T,) speech energy per video frame in dB, from the (F, 40) mel energies (dB) of its speech frames."""
+    power = 10 * np.log10(np.sum(10 ** (mel_db / 10), axis=-1))
+    frames = len(power) // AUDIO_PER_VIDEO
+    return power[: frames * AUDIO_PER_VIDEO].reshape(frames, AUDIO_PER_VIDEO).mean(axis=1)
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson correlation (0 when either is constant)."""
+    x, y = x - x.mean(), y - y.mean()
+    norm = math.sqrt(float((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / norm) if norm > 0 else 0.0
+
+
+def envelope_offset(opening: np.ndarray, loudness: np.ndarray, max_offset: int = env.SYNC_MAX_OFFSET) -> Offset:
+    """The baseline's offset: the lag k maximising the correlation of mouth opening (frame j) with speech
+    energy (frame j + k); distances are the correlations' negatives."""
+    offsets = np.arange(-max_offset, max_offset + 1)
+    scores = []
+    for k in offsets:
+        j = np.arange(max(0, -k), min(len(opening), len(loudness) - k))
+        scores.append(-correlation(opening[j], loudness[j + k]) if len(j) > 2 else np.nan)
+    return offset_of((offsets, np.array(scores)))
