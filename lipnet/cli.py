@@ -10,7 +10,7 @@ import argparse
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from lipnet.errors import LipnetError
 
@@ -73,6 +73,23 @@ def follow(lines: Iterable[str]) -> int:
     except (KeyboardInterrupt, BrokenPipeError):
         return 0
     return 0
+
+
+def formats(choices: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    """The argparse type of a ``-f`` option: ``txt,json`` -> ("txt", "json") in the order given, ``all`` -> every
+    one of `choices`; an unknown name is argparse's one-line usage error listing the choices."""
+
+    def parse(value: str) -> tuple[str, ...]:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if "all" in names:
+            return choices
+        if unknown := [name for name in names if name not in choices]:
+            raise argparse.ArgumentTypeError(
+                f"unknown format {', '.join(unknown)}: choose from {', '.join(choices)} or all"
+            )
+        return tuple(dict.fromkeys(names))
+
+    return parse
 
 
 def missing(*paths: str | None) -> str | None:

@@ -31,13 +31,6 @@ FORMATS = ("json", "csv")
 LIVE_CHANNELS = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker")
 
 
-def _formats(value: str) -> tuple[str, ...]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if unknown := [name for name in names if name not in FORMATS]:
-        raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown)}: choose from {', '.join(FORMATS)}")
-    return tuple(dict.fromkeys(names))
-
-
 def _fps(value: str) -> float:
     try:
         fps = float(value)
@@ -53,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-a", "--audio", help="the speech: any audio or video file")
     p.add_argument("-m", "--model", default=str(env.ANIMATOR_MODEL), help="animator (default: %(default)s)")
     p.add_argument("-o", "--output-dir", default=".", help="directory for .anim.json/.csv (default: the current one)")
-    p.add_argument("-f", "--formats", type=_formats, default=FORMATS, help="json,csv (default: both)")
+    p.add_argument("-f", "--formats", type=cli.formats(FORMATS), default=FORMATS, help="json,csv (default: both)")
     p.add_argument("--fps", type=_fps, default=float(env.FPS), help="frames a second (default: %(default)s)")
     render = p.add_argument_group("rendering (--video)")
     render.add_argument("--video", metavar="OUT.mp4", help="render the mouth, with the sound, to this video")

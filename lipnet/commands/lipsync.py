@@ -40,15 +40,6 @@ FORMATS = ("visemes", "rhubarb", "npz", "csv", "phones")
 DEFAULT_FORMATS = ("visemes", "npz", "phones")
 
 
-def _formats(value: str) -> tuple[str, ...]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if "all" in names:
-        return FORMATS
-    if unknown := [name for name in names if name not in FORMATS]:
-        raise argparse.ArgumentTypeError(f"unknown format {', '.join(unknown)}: choose from {', '.join(FORMATS)}, all")
-    return tuple(dict.fromkeys(names))
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="*", help="audio or video files, or directories of them (searched recursively)")
@@ -60,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "-f",
         "--formats",
-        type=_formats,
+        type=cli.formats(FORMATS),
         default=DEFAULT_FORMATS,
         help=f"{','.join(FORMATS)} or all (default: %(default)s)",
     )

@@ -26,18 +26,6 @@ if TYPE_CHECKING:
     from lipnet.lipreading.reader import LipReader
 
 
-def _formats(value: str) -> tuple[str, ...]:
-    """``txt,json`` -> ("txt", "json"); ``all`` -> every format."""
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if "all" in names:
-        return writers.FORMATS
-    if unknown := [name for name in names if name not in writers.FORMATS]:
-        raise argparse.ArgumentTypeError(
-            f"unknown format {', '.join(unknown)}: choose from {', '.join(writers.FORMATS)} or all"
-        )
-    return tuple(dict.fromkeys(names))
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
@@ -58,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "-f",
         "--output-format",
-        type=_formats,
+        type=cli.formats(writers.FORMATS),
         default="all",
         help=f"comma-separated formats to write: {', '.join(writers.FORMATS)} or all (default: %(default)s)",
     )
