@@ -206,3 +206,40 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of each run of True in a boolean array."""
     edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def plot_curves(path: Path, rows: list[dict], panels: tuple[tuple[str, str, tuple[str, ...], bool], ...]) -> None:
+    """A training run's curves: one panel per (title, y label, fields, log scale) over epochs; fractions named
+    ``*_cer``, ``*_wer`` and ``*accuracy`` are drawn in percent."""
+    epochs = [int(r["epoch"]) for r in rows]
+    fig = Figure(figsize=(5 * len(panels), 3.5))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (title, ylabel, fields, log_scale) in zip(axes[0], panels):
+        for field in fields:
+            values = [float(r[field]) if r.get(field) not in (None, "") else math.nan for r in rows]
+            percent = field.endswith(("_cer", "_wer", "accuracy"))
+            name = field.removeprefix("val_").replace("_", " ")
+            name = name.upper() if name in ("cer", "wer") else name
+            label = f"validation {name}" if field.startswith("val_") else name  # "accuracy" and "val_accuracy" differ
+            ax.plot(epochs, [100 * v for v in values] if percent else values, label=label)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=title, yscale="log" if log_scale else "linear")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+
+
+def plot_offsets(found: list, path: str | Path, title: str) -> Path:
+    """A sync check's curves: mean distance against audio offset, a line per window (`lipnet.sync.offsets.Offset`),
+    each chosen offset marked."""
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
+    for f in found:
+        span = f"{f.start / env.FPS:.1f}-{(f.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS:.1f} s"
+        ax.plot(f.offsets, f.distances, marker=".", label=f"{span}: {f.offset:+d}" if len(found) > 1 else None)
+        ax.axvline(f.offset, color="grey", lw=0.8, ls="--")
+    ax.set(xlabel="audio offset (video frames; > 0: audio lags)", ylabel="mean embedding distance", title=title)
+    if len(found) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))

@@ -81,7 +81,9 @@ class Epochs(keras.callbacks.Callback):
         if self.sign * float(row[self.monitor]) < self.best:
             self.best = self.sign * float(row[self.monitor])
             self.save(self.run_dir / f"best{self.suffix}", self.model, False, extra)
-        plot_curves(self.run_dir / "curves.png", self.rows, self.curves)
+        from lipnet import pictures  # matplotlib: only once an epoch has ended
+
+        pictures.plot_curves(self.run_dir / "curves.png", self.rows, self.curves)
         if self.verbose and self.describe is not None:
             print(self.describe(row), flush=True)
 
@@ -273,29 +275,3 @@ def write_log(path: Path, rows: list[dict], fields: tuple[str, ...]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(path, text.getvalue())
-
-
-def plot_curves(path: Path, rows: list[dict], panels: tuple[tuple[str, str, tuple[str, ...], bool], ...]) -> None:
-    """One panel per (title, y label, fields, log scale) over epochs; fractions named ``*_cer``, ``*_wer`` and
-    ``*accuracy`` are drawn in percent."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [int(r["epoch"]) for r in rows]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
-    for ax, (title, ylabel, fields, log_scale) in zip(axes[0], panels):
-        for field in fields:
-            values = [float(r[field]) if r.get(field) not in (None, "") else math.nan for r in rows]
-            percent = field.endswith(("_cer", "_wer", "accuracy"))
-            name = field.removeprefix("val_").replace("_", " ")
-            name = name.upper() if name in ("cer", "wer") else name
-            label = f"validation {name}" if field.startswith("val_") else name  # "accuracy" and "val_accuracy" differ
-            ax.plot(epochs, [100 * v for v in values] if percent else values, label=label)
-        ax.set(xlabel="epoch", ylabel=ylabel, title=title, yscale="log" if log_scale else "linear")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    plt.close(fig)

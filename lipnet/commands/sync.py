@@ -73,7 +73,9 @@ def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path
     try:
         if args.plot:
             target = Path(args.plot) if out is None else Path(args.plot) / f"{out}.png"
-            plot_curves(found, target, path.name)
+            from lipnet import pictures
+
+            pictures.plot_offsets(found, target, path.name)
         if args.fix and clear and abs(shift) > env.SYNC_TOLERANCE:
             fixed = Path(args.fix) if out is None else Path(args.fix) / f"{out}{fix_suffix(path)}"
             remux.shift_audio(path, fixed, shift)
@@ -107,32 +109,6 @@ def fix_suffix(path: Path) -> str:
 def _span(found, windows: int) -> str:
     end = (found.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS
     return f" [{found.start / env.FPS:.1f}-{end:.1f} s]" if windows > 1 else ""
-
-
-def plot_curves(found: list, path: Path, title: str) -> None:
-    """Mean distance against offset, a line per window, the chosen offset marked."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from lipnet.storage import atomic_write
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for f in found:
-        label = f"{_span(f, 2).strip(' []')}: {f.offset:+d}" if len(found) > 1 else None
-        ax.plot(f.offsets, f.distances, marker=".", label=label)
-        ax.axvline(f.offset, color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="audio offset (video frames; > 0: audio lags)", ylabel="mean embedding distance", title=title)
-    if len(found) > 1:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
 def train(args: argparse.Namespace) -> int:
