@@ -228,6 +228,18 @@ def cues_from_probabilities(
     return [Cue(start / rate, end / rate, names[label]) for start, end, label in runs]
 
 
+def annotated(cues: list[Cue], phones: Sequence, words: Sequence = ()) -> list[Cue]:
+    """`cues` with their ``phoneme`` (the phones whose middle falls in the cue, space-joined) and ``word`` (the word
+    said at the cue's middle) filled in from timed segments (``label``, ``start``, ``end``), where known."""
+    out = []
+    for cue in cues:
+        inside = [p.label for p in phones if p.label != "sil" and cue.start <= (p.start + p.end) / 2 < cue.end]
+        middle = (cue.start + cue.end) / 2
+        said = next((w.label for w in words if w.start <= middle < w.end), None)
+        out.append(replace(cue, phoneme=" ".join(inside) or cue.phoneme, word=said or cue.word))
+    return out
+
+
 def to_json(cues: list[Cue]) -> str:
     """The cues as a JSON list of objects with every field; `from_json` reads it back."""
     return json.dumps([asdict(cue) for cue in cues], indent=1)
@@ -245,12 +257,13 @@ def to_tsv(cues: list[Cue]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_rhubarb_tsv(cues: list[Cue]) -> str:
-    """Rhubarb Lip Sync's TSV export: a line per cue with its start and shape, then the end time with X."""
+def to_rhubarb_tsv(cues: list[Cue], rest: str = "X") -> str:
+    """Rhubarb Lip Sync's TSV export: a line per cue with its start and shape, then the end time with the mouth at
+    `rest` (X, or A for a rig without X)."""
     shapes = _rhubarb_cues(cues)
     lines = [f"{start:.2f}\t{shape}" for start, _, shape in shapes]
     if shapes:
-        lines.append(f"{shapes[-1][1]:.2f}\tX")
+        lines.append(f"{shapes[-1][1]:.2f}\t{rest}")
     return "\n".join(lines) + "\n"
 
 
@@ -288,21 +301,46 @@ def to_rhubarb_xml(cues: list[Cue], sound_file: str = "", duration: float | None
     return "\n".join(lines) + "\n"
 
 
-def to_moho_dat(cues: list[Cue], fps: int = 24) -> str:
+#: Rhubarb's extended shapes and the basic shape each stands in for when a rig lacks it (its --extendedShapes)
+EXTENDED_SHAPES = {"G": "B", "H": "C", "X": "A"}
+#: Rhubarb's Preston Blair names of its shapes, for Moho switch layers drawn that way (its --datUsePrestonBlair)
+PRESTON_BLAIR = {"A": "MBP", "B": "etc", "C": "E", "D": "AI", "E": "O", "F": "U", "G": "FV", "H": "L", "X": "rest"}
+
+
+def fold_extended(probabilities: np.ndarray, extended: str = "GHX") -> np.ndarray:
+    """Rhubarb-shape probabilities (frames x `classes("rhubarb")`) with each extended shape a rig lacks (G, H or X
+    not in `extended`) added to the basic shape that stands in for it, and zero itself, so that a decoder over them
+    chooses among the rig's shapes only."""
+    if set(extended) - set(EXTENDED_SHAPES):
+        raise ValueError(f"extended shapes are among G, H and X, not {extended!r}")
+    names = classes("rhubarb")
+    folded = np.array(probabilities, dtype=np.float64, copy=True)
+    for shape, basic in EXTENDED_SHAPES.items():
+        if shape not in extended:
+            folded[:, names.index(basic)] += folded[:, names.index(shape)]
+            folded[:, names.index(shape)] = 0.0
+    return folded
+
+
+def to_moho_dat(cues: list[Cue], fps: int = 24, preston_blair: bool = False, rest: str = "X") -> str:
     """Rhubarb Lip Sync's Moho switch data (``.dat``, also read by OpenToonz), with the shape letters as switch names.
 
-    ``MohoSwitch1``, then ``frame shape`` lines at 1-based frame numbers; as Rhubarb does, a cue starts on the frame
-    its start falls in, one starting in the same frame as the one before is left out, and an X closes the mouth at
-    the end (a frame later if that frame is taken).
+    ``MohoSwitch1``, then ``frame shape`` lines at 1-based frame numbers of `fps`; as Rhubarb does, a cue starts on
+    the frame its start falls in, one starting in the same frame as the one before is left out, and an X closes the
+    mouth (`rest`: X, or A for a rig without X) at the end (a frame later if that frame is taken). `preston_blair` names the shapes as Preston Blair did
+    (MBP, etc, E, AI, O, U, FV, L, rest), for switch layers drawn that way.
     """
+    if fps <= 0:
+        raise ValueError(f"a .dat frame rate must be positive, not {fps}")
+    name = PRESTON_BLAIR.get if preston_blair else str
     lines, last_frame = ["MohoSwitch1"], 0
     shapes = _rhubarb_cues(cues)
     for start, _, shape in shapes:
         if (frame := 1 + int(fps * start)) != last_frame:
-            lines.append(f"{frame} {shape}")
+            lines.append(f"{frame} {name(shape)}")
             last_frame = frame
     end_frame = 1 + int(fps * shapes[-1][1]) if shapes else 1
-    lines.append(f"{end_frame + (end_frame == last_frame)} X")
+    lines.append(f"{end_frame + (end_frame == last_frame)} {name(rest)}")
     return "\n".join(lines) + "\n"
 
 

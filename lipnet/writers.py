@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,6 +160,16 @@ def _timestamp(seconds: float, decimal_marker: str) -> str:
 TIMELINE_FORMATS = ("visemes", "rhubarb", "npz", "csv", "phones")
 
 
+@dataclass(frozen=True)
+class RhubarbOptions:
+    """What Rhubarb Lip Sync's own options choose in its exports: the extended shapes a rig has (of G, H, X; the
+    others stand in for those it lacks), the Moho ``.dat`` frame rate, and Preston Blair's shape names there."""
+
+    extended_shapes: str = "GHX"
+    dat_frame_rate: int = 24
+    preston_blair: bool = False
+
+
 def write_timeline(
     timeline: Timeline,
     stem: str | Path,
@@ -167,6 +177,7 @@ def write_timeline(
     viseme_set: str = "ovr",
     min_duration: float = env.LIPSYNC_MIN_CUE,
     source: str | Path | None = None,
+    rhubarb: RhubarbOptions | None = None,
 ) -> list[Path]:
     """Write `formats` of an audio viseme timeline (`lipnet.speech.lipsync.timeline`) beside each other, each atomically.
 
@@ -185,12 +196,14 @@ def write_timeline(
         cues = timeline.cues(viseme_set, min_duration)
         texts[".visemes.json"] = visemes.to_json(cues)
         texts[".visemes.tsv"] = visemes.to_tsv(cues)
-    if "rhubarb" in formats:
-        shapes = timeline.cues("rhubarb", min_duration)
-        texts[".rhubarb.tsv"] = visemes.to_rhubarb_tsv(shapes)
-        texts[".rhubarb.json"] = visemes.to_rhubarb_json(shapes, sound, timeline.duration)
-        texts[".rhubarb.xml"] = visemes.to_rhubarb_xml(shapes, sound, timeline.duration)
-        texts[".dat"] = visemes.to_moho_dat(shapes)
+    if "rhubarb" in formats:  # as Rhubarb writes them: the duration is the last cue's end
+        rhubarb = rhubarb or RhubarbOptions()
+        shapes = timeline.cues("rhubarb", min_duration, rhubarb.extended_shapes)
+        rest = "X" if "X" in rhubarb.extended_shapes else visemes.EXTENDED_SHAPES["X"]
+        texts[".rhubarb.tsv"] = visemes.to_rhubarb_tsv(shapes, rest)
+        texts[".rhubarb.json"] = visemes.to_rhubarb_json(shapes, sound)
+        texts[".rhubarb.xml"] = visemes.to_rhubarb_xml(shapes, sound)
+        texts[".dat"] = visemes.to_moho_dat(shapes, rhubarb.dat_frame_rate, rhubarb.preston_blair, rest)
     if formats & {"csv", "npz"}:  # checked before anything is written: a model may not give this set
         probabilities, classes = timeline.probabilities_of(viseme_set), visemes.classes(viseme_set)
         times = np.arange(len(probabilities)) / timeline.rate

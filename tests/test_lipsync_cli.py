@@ -47,7 +47,7 @@ def test_recognises_visemes_and_writes_every_format(tmp_path):
     tsv = (out / "clip.rhubarb.tsv").read_text().splitlines()
     assert tsv[0].startswith("0.00\t") and tsv[-1].endswith("\tX")
     data = json.loads((out / "clip.rhubarb.json").read_text())
-    assert data["mouthCues"][0]["start"] == 0 and data["metadata"]["duration"] == pytest.approx(n / 100, abs=0.01)
+    assert data["mouthCues"][0]["start"] == 0 and data["metadata"]["duration"] == data["mouthCues"][-1]["end"]
     xml = ET.fromstring((out / "clip.rhubarb.xml").read_text())
     assert [c.text for c in xml.iter("mouthCue")] == [c["value"] for c in data["mouthCues"]]
     assert (out / "clip.dat").read_text().startswith("MohoSwitch1\n")
@@ -68,6 +68,11 @@ def test_aligns_to_the_words_given(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "aligned to the words given" in result.stdout
     words = [line.split("\t") for line in (tmp_path / "lgil7a.words.tsv").read_text().splitlines()[1:]]
+    cues = visemes.from_json((tmp_path / "lgil7a.visemes.json").read_text())  # each cue says what was said in it
+    assert [c.word for c in cues if c.viseme == "PP"] == [] and {c.word for c in cues if c.word} == set(
+        "lay green in l seven again".split()
+    )
+    assert all(c.phoneme for c in cues if c.viseme != "sil")
     assert [w[2] for w in words] == "lay green in l seven again".split()
     assert abs(float(words[1][0]) - 0.88) < 0.06  # "green" begins at frame 22 in the hand-checked .align
     clip = shutil.copy(SAMPLE, tmp_path / "bare.mp4")
@@ -237,3 +242,16 @@ def test_live_bad_input_is_one_line(tmp_path):
         assert result.returncode == 1 and result.stdout == "", args
         assert result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1, result.stderr
         assert message in result.stderr, result.stderr
+
+
+def test_rhubarb_options_choose_the_shapes_the_frame_rate_and_the_names(tmp_path):
+    result = run(str(SAMPLE), "-o", str(tmp_path), "-f", "rhubarb", "--extended-shapes", "", "--dat-frame-rate", "30",
+                 "--dat-preston-blair")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    data = json.loads((tmp_path / "lgil7a.rhubarb.json").read_text())
+    assert {c["value"] for c in data["mouthCues"]} <= set("ABCDEF")  # a rig drawn with A-F: silence is A, not X
+    assert data["mouthCues"][0]["value"] == "A" and data["metadata"]["duration"] == data["mouthCues"][-1]["end"]
+    dat = (tmp_path / "lgil7a.dat").read_text().splitlines()
+    assert dat[1] == "1 MBP" and dat[-1].endswith(" MBP")  # Preston Blair's names; Rhubarb's rest is A without X
+    last = int(dat[-1].split()[0])
+    assert last == 1 + int(30 * data["mouthCues"][-1]["end"]) or last == int(dat[-2].split()[0]) + 1  # at 30 fps

@@ -372,3 +372,33 @@ def test_decoded_cues_keep_a_short_closure_the_merge_lost():
     flicker = p.copy()  # one frame that barely favours another shape is not a cue
     flicker[20, names.index("E")] = flicker[20].max() * 1.05
     assert [c.viseme for c in visemes.cues_from_probabilities(flicker, 100, "ovr", 0.03, 1.0)] == ["aa", "PP", "aa"]
+
+
+def test_rigs_without_extended_shapes_get_the_basic_shape_that_stands_in():
+    names = visemes.classes("rhubarb")
+    p = np.full((4, len(names)), 0.01)
+    p[0, names.index("X")] = p[1, names.index("G")] = p[2, names.index("H")] = p[3, names.index("D")] = 0.9
+    assert [names[i] for i in visemes.fold_extended(p, "GHX").argmax(1)] == ["X", "G", "H", "D"]
+    assert [names[i] for i in visemes.fold_extended(p, "").argmax(1)] == ["A", "B", "C", "D"]
+    assert [names[i] for i in visemes.fold_extended(p, "X").argmax(1)] == ["X", "B", "C", "D"]
+    np.testing.assert_allclose(visemes.fold_extended(p, "").sum(1), p.sum(1))  # nothing lost, only moved
+    with pytest.raises(ValueError, match="among G, H and X"):
+        visemes.fold_extended(p, "GQ")
+
+
+def test_moho_dat_frame_rate_and_preston_blair_names():
+    cues = [visemes.Cue(0.0, 0.5, "X"), visemes.Cue(0.5, 1.0, "A"), visemes.Cue(1.0, 1.5, "G")]
+    assert visemes.to_moho_dat(cues, 24).splitlines() == ["MohoSwitch1", "1 X", "13 A", "25 G", "37 X"]
+    assert visemes.to_moho_dat(cues, 30, preston_blair=True).splitlines() == [
+        "MohoSwitch1", "1 rest", "16 MBP", "31 FV", "46 rest"
+    ]  # fmt: skip
+    assert visemes.to_moho_dat(cues, 30, rest="A").splitlines()[-1] == "46 A"
+
+
+def test_cues_name_the_phones_and_word_said_in_them():
+    from lipnet.speech.align import Segment
+
+    phones = [Segment("sil", 0.0, 0.2), Segment("B", 0.2, 0.3), Segment("IH", 0.3, 0.4), Segment("N", 0.4, 0.5)]
+    cues = [visemes.Cue(0.0, 0.2, "sil"), visemes.Cue(0.2, 0.3, "PP"), visemes.Cue(0.3, 0.5, "ih")]
+    named = visemes.annotated(cues, phones, [Segment("bin", 0.2, 0.5)])
+    assert [(c.phoneme, c.word) for c in named] == [(None, None), ("B", "bin"), ("IH N", "bin")]

@@ -62,6 +62,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--min-duration", type=float, default=env.LIPSYNC_MIN_CUE, help="shortest cue, seconds (default: %(default)s)"
     )
     p.add_argument("--plot", metavar="OUT", help="write waveform, spectrogram and viseme strip to this PNG")
+    rhubarb = p.add_argument_group("Rhubarb exports (-f rhubarb, --visemes rhubarb), as Rhubarb's own options")
+    rhubarb.add_argument(
+        "--extended-shapes", type=_extended, default="GHX", metavar="GHX",
+        help="the extended shapes the rig has, of G, H, X ('' for A-F only; default GHX)",
+    )  # fmt: skip
+    rhubarb.add_argument(
+        "--dat-frame-rate", type=_frame_rate, default=24, help="frames a second of the Moho .dat (default: 24)"
+    )
+    rhubarb.add_argument("--dat-preston-blair", action="store_true", help="Preston Blair's shape names in the .dat")
     cli.live_arguments(p, "visemes", ", with probabilities")
     training = p.add_argument_group("training (--train DIR)")
     training.add_argument("--train", metavar="DIR", help="train a classifier on the labelled clips under DIR into -m")
@@ -103,6 +112,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _frame_rate(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 240:
+        raise argparse.ArgumentTypeError(f"a whole number of frames a second from 1 to 240, not {value!r}")
+    return int(value)
+
+
+def _extended(value: str) -> str:
+    letters = value.upper().replace(",", "").strip()
+    if set(letters) - set("GHX"):
+        raise argparse.ArgumentTypeError(f"extended shapes are among G, H and X, not {value!r}")
+    return "".join(sorted(set(letters)))
+
+
 def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
     """Read one file, write its outputs at `stem`; returns the line to print."""
     from lipnet import writers
@@ -111,16 +133,17 @@ def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
     samples = audio.load(path)
     text = _text(path, args)
     result = lipsync.timeline(samples, None if text is not None else model, text)
+    cues = result.cues(args.visemes, args.min_duration, args.extended_shapes)
     try:
-        writers.write_timeline(result, stem, args.formats, args.visemes, args.min_duration, source=path)
+        rhubarb = writers.RhubarbOptions(args.extended_shapes, args.dat_frame_rate, args.dat_preston_blair)
+        writers.write_timeline(result, stem, args.formats, args.visemes, args.min_duration, path, rhubarb)
         if args.plot:
             from lipnet import pictures
 
             target = Path(args.plot) if len(args.clips) == 1 else Path(args.plot) / f"{stem.name}.png"
-            pictures.plot_sound(samples, result.cues(args.visemes, args.min_duration), target, args.visemes)
+            pictures.plot_sound(samples, cues, target, args.visemes)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
-    cues = result.cues(args.visemes, args.min_duration)
     how = "aligned to the words given" if result.aligned else "recognised"
     return f"{path}: {result.duration:.2f} s, {len(cues)} mouth cues, {how}: {' '.join(c.viseme for c in cues)}"
 

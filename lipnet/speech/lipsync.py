@@ -455,11 +455,18 @@ class Timeline:
     words: list[Segment]  # when the words were given
     aligned: bool  # True: forced-aligned to given words; False: recognised from the sound
 
-    def cues(self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE) -> list[visemes.Cue]:
+    def cues(
+        self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE, extended: str = "GHX"
+    ) -> list[visemes.Cue]:
         """The viseme timeline decoded from the frame probabilities (`visemes.decoded_runs`), no cue shorter than
-        `min_duration` but the last: a short closure the frames clearly hold is kept, a flicker is not."""
+        `min_duration` but the last: a short closure the frames clearly hold is kept, a flicker is not. Rhubarb
+        shapes are chosen among A-F and the `extended` ones (G, H, X) a rig has. Each cue names the phones and
+        word said in it when they are known (aligned to given words, or recognised phones)."""
         p = self.probabilities_of(viseme_set)
-        return visemes.cues_from_probabilities(p, self.rate, viseme_set, min_duration, env.LIPSYNC_SWITCH_COST)
+        if viseme_set == "rhubarb":
+            p = visemes.fold_extended(p, extended)
+        cues = visemes.cues_from_probabilities(p, self.rate, viseme_set, min_duration, env.LIPSYNC_SWITCH_COST)
+        return visemes.annotated(cues, self.phones, self.words)
 
     def probabilities_of(self, viseme_set: str) -> np.ndarray:
         """(frames, classes) probabilities in a viseme set; LipnetError when the model does not give that set."""
