@@ -146,3 +146,4 @@ GRAMMAR_MAX_FRAMES = 100  # longer clips (over 4 s) may hold several sentences: 
 # Output ---------------------------------------------------------------------------------------
 SUBTITLE_LINE_WIDTH = 42  # characters; subtitle cues group words into lines up to this long
 ANNOTATION_MIN_WIDTH = 640  # pixels; annotated videos of narrower clips are enlarged by a whole factor to fit text
+PLOT_MAX_WIDTH = 40.0  # inches (4,400 px at 110 dpi): a lip-sync plot of a long file stays one readable image

@@ -98,14 +98,24 @@ def plot(reading: Reading, path: str | Path, viseme_set: str = "ovr", reference:
 
 
 def plot_sound(samples: np.ndarray, cues: list[visemes.Cue], path: str | Path, viseme_set: str = "ovr") -> Path:
-    """Draw a lip-sync timeline: the waveform, its log-mel spectrogram and the viseme strip, over seconds."""
+    """Draw a lip-sync timeline: the waveform, its log-mel spectrogram and the viseme strip, over seconds. 2.5 inches
+    a second, but never wider than env.PLOT_MAX_WIDTH: a long file's waveform is drawn as its envelope (the least and
+    greatest sample of each pixel column), so neither the image nor the memory grows with the length."""
     from lipnet.speech import audio
 
     path = Path(path)
     duration = len(samples) / env.SAMPLE_RATE
-    fig = Figure(figsize=(max(8.0, 2.5 * duration), 5.5))
+    width = min(max(8.0, 2.5 * duration), env.PLOT_MAX_WIDTH)
+    fig = Figure(figsize=(width, 5.5))
     wave, spectrum, shapes = fig.subplots(3, 1, sharex=True, height_ratios=(1, 2, 0.6), gridspec_kw={"hspace": 0.08})
-    wave.plot(np.arange(len(samples)) / env.SAMPLE_RATE, samples, lw=0.4, color="tab:blue")
+    columns = int(width * 110)
+    if len(samples) > 4 * columns:  # an envelope, one column a pixel
+        per = len(samples) // columns
+        blocks = np.asarray(samples[: per * columns]).reshape(columns, per)
+        times = (np.arange(columns) + 0.5) * per / env.SAMPLE_RATE
+        wave.fill_between(times, blocks.min(axis=1), blocks.max(axis=1), lw=0, color="tab:blue")
+    else:
+        wave.plot(np.arange(len(samples)) / env.SAMPLE_RATE, samples, lw=0.4, color="tab:blue")
     wave.set(ylabel="waveform", yticks=[])
     mel = audio.log_mel(samples)
     spectrum.imshow(

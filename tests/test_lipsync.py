@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import visemes
+from lipnet import env, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, audio, corpus, lipsync
 
@@ -148,3 +148,15 @@ def test_a_viseme_set_the_model_lacks_is_refused_before_anything_is_written(tmp_
             writers.write_timeline(only_ovr, tmp_path / "clip", formats, "rhubarb")
     assert not list(tmp_path.iterdir())
     assert len(writers.write_timeline(only_ovr, tmp_path / "clip", ["npz", "csv"], "ovr")) == 2
+
+
+def test_the_plot_of_a_long_file_stays_one_readable_image(tmp_path):
+    import cv2
+
+    from lipnet import pictures
+
+    seconds = 120  # 2.5 inches a second would make 33,000 pixels
+    samples = (0.1 * np.sin(np.arange(seconds * 16000) / 16000 * 2 * np.pi * 220)).astype(np.float32)
+    cues = [visemes.Cue(i * 0.5, (i + 1) * 0.5, ["sil", "PP", "aa"][i % 3]) for i in range(2 * seconds)]
+    image = cv2.imread(str(pictures.plot_sound(samples, cues, tmp_path / "long.png")))
+    assert image.shape[1] == round(env.PLOT_MAX_WIDTH * 110)
