@@ -49,6 +49,10 @@ SVM_C_GRID = (1.0, 4.0, 16.0)  # the audio -> viseme SVM's C and γ are chosen o
 SVM_GAMMA_GRID = (0.5, 1.0, 2.0)  # γ in units of 1 / input dimensions (scikit-learn's "scale" on standardised input)
 LIPSYNC_PATIENCE = 6  # lip-sync classifiers stop after this many epochs without better validation accuracy
 LIPSYNC_MIN_CUE = 0.03  # seconds: no cue is shorter (a p/b/m closure lasts 30-80 ms); chosen on s1_val, bench/cues.py
+LIPSYNC_LIVE_HOLD = (1, 3)  # live shapes (visemes.Hold): confirm frames, least frames held; bench/cues.py
+# words aligned to recognised phones (align.guided) whose worst word fits worse than this are warned of (nats a frame,
+# chosen on s1_val by bench/align.py --guided)
+GUIDED_MIN_FIT = -2.7
 LIPSYNC_SWITCH_COST = 1.0  # nats a change of mouth shape costs the cue decoder, so cues do not flicker; bench/cues.py
 
 PHONE_MIN_DURATION = 0.03  # seconds: recognised phones shorter than this (3 frames, an HMM phone's least) merge away

@@ -228,6 +228,34 @@ def cues_from_probabilities(
     return [Cue(start / rate, end / rate, names[label]) for start, end, label in runs]
 
 
+class Hold:
+    """Live cues that do not flicker and do not drop closures: frame by frame (causal), the shape shown changes to a
+    new most-probable class once that class has led for `confirm` frames and the shown one has been held `hold`
+    frames, except that a lip closure (`closure`: OVR's PP, Rhubarb's A) is shown at once, as it is short and the
+    most visible of all. `push` returns the class index when the shape shown changes, else None."""
+
+    def __init__(self, closure: int, confirm: int = 2, hold: int = 3):
+        self.closure, self.confirm, self.hold = closure, confirm, hold
+        self.shown: int | None = None
+        self.held = self.pending = self.count = 0
+
+    def push(self, probabilities: np.ndarray) -> int | None:
+        best = int(np.argmax(probabilities))
+        self.held += 1
+        if self.shown is None or (best != self.shown and best == self.closure):
+            return self._show(best)
+        if best == self.shown:
+            self.count = 0
+            return None
+        self.count = self.count + 1 if best == self.pending else 1
+        self.pending = best
+        return self._show(best) if self.count >= self.confirm and self.held >= self.hold else None
+
+    def _show(self, index: int) -> int:
+        self.shown, self.held, self.count = index, 1, 0
+        return index
+
+
 def annotated(cues: list[Cue], phones: Sequence, words: Sequence = ()) -> list[Cue]:
     """`cues` with their ``phoneme`` (the phones whose middle falls in the cue, space-joined) and ``word`` (the word
     said at the cue's middle) filled in from timed segments (``label``, ``start``, ``end``), where known."""

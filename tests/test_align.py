@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import grid, visemes
+from lipnet import env, grid, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, audio
 
@@ -67,3 +67,20 @@ def test_bad_input():
         align.align(samples, "?!")
     with pytest.raises(LipnetError, match="could not align"):  # far more words than 3 s can hold
         align.align(samples, " ".join(["seven"] * 40))
+
+
+def test_guided_alignment_follows_the_phones_heard():
+    """The fallback: the words aligned to the shipped classifier's phone posteriors, not to the sound."""
+    from lipnet.speech import lipsync
+
+    samples = audio.load(ROOT / "samples" / "lgil7a.mp4")
+    posteriors = lipsync.load(env.LIPSYNC_MODEL).probabilities(samples)
+    text = "lay green in l seven again"
+    guided, fit = align.guided(posteriors, text)
+    exact = align.align(samples, text)
+    assert [w.label for w in guided.words] == text.split()
+    assert np.mean([abs(a.start - b.start) for a, b in zip(guided.words, exact.words)]) < 0.02  # two frames
+    assert guided.phones[0].label == "sil" and guided.phones[-1].end == pytest.approx(len(posteriors) / 100)
+    assert fit > env.GUIDED_MIN_FIT > align.guided(posteriors, "bin blue at f two now")[1]  # another sentence: warned
+    with pytest.raises(LipnetError, match="too short"):
+        align.guided(posteriors[:10], text)

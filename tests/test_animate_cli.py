@@ -113,3 +113,4 @@ def test_a_sound_without_video_cannot_go_beside_itself(tmp_path):
     assert (
         result.returncode == 1 and result.stderr.startswith(f"error: {wav}: ") and len(result.stderr.splitlines()) == 1
     )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speech.wav"]  # said before anything was written

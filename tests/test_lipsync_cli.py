@@ -213,8 +213,16 @@ def test_live_from_a_file_at_its_pace(tmp_path):
     offline = model.probabilities(audio.load(wav)).argmax(1)
     assert [f["viseme"] for f in frames] == [model.classes[k] for k in offline]
     assert all(abs(sum(f["probabilities"].values()) - 1) < 1e-3 for f in frames)
-    changes = run("--live", str(wav)).stdout.splitlines()  # a line per change of mouth shape
-    assert 10 < len(changes) < len(frames) / 2 and changes[0].split()[2] == "sil"
+    hold = visemes.Hold(model.classes.index("PP"), *env.LIPSYNC_LIVE_HOLD)  # the shape shown: held, as offline
+    shown = []
+    for p in model.probabilities(audio.load(wav)):
+        hold.push(p)
+        shown.append(model.classes[hold.shown])
+    assert [f["shown"] for f in frames] == shown
+    changes = run("--live", str(wav)).stdout.splitlines()  # a line per change of the shape shown
+    assert len(changes) == 1 + sum(a != b for a, b in zip(shown, shown[1:])) and changes[0].split()[2] == "sil"
+    times, shapes = [float(c.split()[0]) for c in changes], [c.split()[2] for c in changes]
+    assert all(b - a >= 0.03 - 1e-9 or shape == "PP" for a, b, shape in zip(times, times[1:], shapes[1:]))
 
 
 def test_live_at_telephone_rate(tmp_path):
@@ -255,3 +263,23 @@ def test_rhubarb_options_choose_the_shapes_the_frame_rate_and_the_names(tmp_path
     assert dat[1] == "1 MBP" and dat[-1].endswith(" MBP")  # Preston Blair's names; Rhubarb's rest is A without X
     last = int(dat[-1].split()[0])
     assert last == 1 + int(30 * data["mouthCues"][-1]["end"]) or last == int(dat[-2].split()[0]) + 1  # at 30 fps
+
+
+def test_words_the_sound_will_not_align_to_are_guided_by_the_phones_heard(tmp_path):
+    text = "lay green in l seven again please now soon"  # three words too many: pocketsphinx gives up
+    result = run(str(SAMPLE), "-o", str(tmp_path), "--text", text)
+    assert result.returncode == 0, result.stderr
+    assert "guided by the words" in result.stdout
+    (notice,) = result.stderr.splitlines()  # one line, naming the file, and the warning: these are not the words
+    assert notice.startswith(f"{SAMPLE}: the sound would not align to the words") and "fit poorly" in notice
+    words = [line.split("\t")[2] for line in (tmp_path / "lgil7a.words.tsv").read_text().splitlines()[1:]]
+    assert words == text.split()
+
+
+def test_a_failure_in_a_directory_run_names_its_file(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(SAMPLE, clips / "good.mp4")
+    (clips / "bad.wav").write_bytes(b"RIFF....WAVEfmt not really")
+    result = run(str(clips), "-o", str(tmp_path / "out"))
+    assert result.returncode == 1 and result.stderr.startswith(f"failed: {clips / 'bad.wav'}: ")

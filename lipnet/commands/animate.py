@@ -158,6 +158,11 @@ def check(args: argparse.Namespace) -> None:
     for name in (args.face, args.side_by_side):
         if name:
             input_file(name, "an image or video")
+    if args.side_by_side == "":  # the input itself goes beside the rendering: it must have pictures
+        from lipnet.speech import audio
+
+        if audio.video_start(args.audio) is None:
+            raise LipnetError(f"{args.audio}: has no video to put beside the mouth (--side-by-side VIDEO names one)")
 
 
 def main(argv: list[str] | None = None) -> int:

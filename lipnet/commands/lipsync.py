@@ -132,7 +132,15 @@ def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
 
     samples = audio.load(path)
     text = _text(path, args)
-    result = lipsync.timeline(samples, None if text is not None else model, text)
+    try:
+        result = lipsync.timeline(samples, model, text)
+    except LipnetError as err:  # the aligner's words say what failed, not in which file
+        raise LipnetError(f"{path}: {err}") from None
+    if result.fit is not None:
+        poorly = result.fit < env.GUIDED_MIN_FIT
+        advice = f"; they fit poorly ({result.fit:.2f}): are they the words said?" if poorly else ""
+        print(f"{path}: the sound would not align to the words: aligned to the phones heard instead{advice}",
+              file=sys.stderr, flush=True)  # fmt: skip
     cues = result.cues(args.visemes, args.min_duration, args.extended_shapes)
     try:
         rhubarb = writers.RhubarbOptions(args.extended_shapes, args.dat_frame_rate, args.dat_preston_blair)
@@ -144,7 +152,13 @@ def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
             pictures.plot_sound(samples, cues, target, args.visemes)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
-    how = "aligned to the words given" if result.aligned else "recognised"
+    how = (
+        "recognised"
+        if not result.aligned
+        else "aligned to the words given"
+        if result.fit is None
+        else "guided by the words"
+    )
     return f"{path}: {result.duration:.2f} s, {len(cues)} mouth cues, {how}: {' '.join(c.viseme for c in cues)}"
 
 
@@ -251,6 +265,7 @@ def load_model(path: str | Path):
 def live(args: argparse.Namespace) -> Iterator[str]:
     """--live: visemes of a microphone's (or a paced file's) sound, as it arrives, from the real-time student: a
     line per change of viseme, or per frame with ``--jsonl``."""
+    from lipnet import visemes
     from lipnet.speech import microphone, student
 
     model = load_model(args.model or env.LIPSYNC_STUDENT)
@@ -258,15 +273,16 @@ def live(args: argparse.Namespace) -> Iterator[str]:
         raise LipnetError(f"{args.model}: not a real-time student (this model reads whole utterances)")
     if args.visemes != model.config.classes:
         raise LipnetError(f"the student gives {model.config.classes} visemes, not {args.visemes} (--visemes)")
-    classes, last = model.classes, None
+    classes = model.classes
+    hold = visemes.Hold(classes.index("PP"), *env.LIPSYNC_LIVE_HOLD)  # no 10 ms flicker; a closure shows at once
     for frame in student.stream(model, microphone.blocks(args.live, fast=args.fast)):
-        best = int(frame.probabilities.argmax())
+        changed = hold.push(frame.probabilities)
         if args.jsonl:
             shares = {c: round(float(p), 4) for c, p in zip(classes, frame.probabilities)}
-            yield json.dumps({"time": round(frame.time, 3), "viseme": classes[best], "probabilities": shares})
-        elif best != last:
-            yield f"{frame.time:8.2f} s  {classes[best]:<3} {frame.probabilities[best]:4.0%}"
-        last = best
+            best, shown = classes[int(frame.probabilities.argmax())], classes[hold.shown]
+            yield json.dumps({"time": round(frame.time, 3), "viseme": best, "shown": shown, "probabilities": shares})
+        elif changed is not None:
+            yield f"{frame.time:8.2f} s  {classes[changed]:<3} {frame.probabilities[changed]:4.0%}"
 
 
 def _labelled(data: dict) -> tuple[list, list]:
@@ -323,8 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             if not found:
                 raise LipnetError(f"{root}: no audio or video files")
             args.clips += [(path, root) for path in found]
-        needs_model = args.text is None and args.text_file is None
-        model = load_model(args.model or env.LIPSYNC_MODEL) if needs_model else None
+        model = load_model(args.model or env.LIPSYNC_MODEL)  # recognises, or guides words the sound will not align to
     except LipnetError as err:
         return cli.fail(err)
     failed = 0

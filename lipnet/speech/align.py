@@ -175,3 +175,68 @@ def _decoder(beam: float):
         )
     finally:
         os.unlink(path)
+
+
+def guided(probabilities: np.ndarray, text: str, rate: float = 1 / FRAME_S) -> tuple[Alignment, float]:
+    """The words of `text` aligned to a phone recogniser's frame posteriors (frames x `visemes.PHONES`, `rate` frames a
+    second) instead of to the sound: Rhubarb's way with a dialog file when alignment fails. A left-to-right Viterbi
+    over the words' phones, with an optional pause before, between and after the words; every phone lasts
+    env.PHONE_MIN_DURATION at least (an HMM phone's three states), so a closure is not squeezed into one frame. Returns the alignment and how well the words fit: of each word, the mean log posterior of its phones over
+    its frames against that of the frames' most probable phones; the worst word's (0: as well as free recognition;
+    far below it, a word that was not said, or squeezed into a pause).
+    """
+    words = words_of(text)
+    if not words:
+        raise LipnetError(f"no words to align in {text!r}")
+    index = {name: i for i, name in enumerate(visemes.PHONES)}
+    least = max(1, round(env.PHONE_MIN_DURATION * rate))  # frames a phone lasts at least: its chained states
+    states, owner, optional, stays, said = [index[SILENCE]], [-1], [True], [True], [0]  # pause, word 0's phones, ...
+    for w, word in enumerate(words):
+        for phone in visemes.phonemes(word):
+            states += [index[phone.rstrip("012")]] * least
+            owner += [w] * least
+            optional += [False] * least
+            stays += [False] * (least - 1) + [True]  # only a phone's last state repeats
+            said += [said[-1] + 1] * least  # the phone said: its states share the number
+        states.append(index[SILENCE])
+        owner.append(-1)
+        optional.append(True)
+        stays.append(True)
+        said.append(said[-1] + 1)
+    log_p = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, None))[:, states]
+    frames, n = log_p.shape
+    if frames < sum(not o for o in optional):
+        raise LipnetError(f"{frames / rate:.2f} s is too short to say {' '.join(words)!r}")
+    optional, stays = np.array(optional), np.array(stays)
+    score = np.full(n, -np.inf)
+    score[0], score[1] = log_p[0, 0], log_p[0, 1]  # start in the first pause, or in the first phone
+    back = np.zeros((frames, n), np.int8)  # 0: stayed, 1: came from the state before, 2: skipped a pause
+    for t in range(1, frames):
+        stay, step = np.where(stays, score, -np.inf), np.r_[-np.inf, score[:-1]]
+        skip = np.r_[-np.inf, -np.inf, np.where(optional[1:-1], score[:-2], -np.inf)]
+        best = np.argmax(np.stack([stay, step, skip]), axis=0)
+        score = np.choose(best, [stay, step, skip]) + log_p[t]
+        back[t] = best
+    end = n - 1 if score[n - 1] >= score[n - 2] else n - 2  # end in the last pause, or in the last phone's last state
+    path = np.empty(frames, np.int64)
+    for t in range(frames - 1, -1, -1):
+        path[t] = end
+        end -= int(back[t, end]) if t else 0
+    ratio = log_p[np.arange(frames), path] - np.log(np.clip(probabilities, 1e-12, None)).max(1)
+    word_of = np.array(owner)[path]
+    fit = min(float(ratio[word_of == w].mean()) for w in range(len(words)))
+    phones, spans = [], {}
+    first_state = {k: i for i, k in reversed(list(enumerate(said)))}
+    for s, e, phone in visemes.smoothed_runs(np.array(said)[path], rate, 0.0):
+        state = first_state[phone]
+        label = visemes.PHONES[states[state]]
+        segment = Segment(label, round(s / rate, 3), round(e / rate, 3))
+        if phones and phones[-1].label == SILENCE == label:
+            phones[-1] = phones[-1]._replace(end=segment.end)
+        else:
+            phones.append(segment)
+        if owner[state] >= 0:
+            first, _ = spans.get(owner[state], (segment.start, segment.end))
+            spans[owner[state]] = (first, segment.end)
+    timed = [Segment(words[w], *spans[w]) for w in sorted(spans)]
+    return Alignment(timed, phones, frames / rate), fit

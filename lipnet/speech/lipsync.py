@@ -454,6 +454,7 @@ class Timeline:
     phones: list[Segment]  # recognised (runs of a phones model's argmax) or aligned
     words: list[Segment]  # when the words were given
     aligned: bool  # True: forced-aligned to given words; False: recognised from the sound
+    fit: float | None = None  # aligned by `align.guided` (the sound could not be aligned): how well the words fit
 
     def cues(
         self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE, extended: str = "GHX"
@@ -477,16 +478,24 @@ class Timeline:
 
 def timeline(samples: np.ndarray, model: VisemeModel | None = None, text: str | None = None) -> Timeline:
     """Visemes of mono 16 kHz samples: recognised by `model`, or, given the words said, from their forced alignment
-    (then the probabilities are the aligned classes, one-hot, at 100 Hz)."""
+    (then the probabilities are the aligned classes, one-hot, at 100 Hz). When the sound cannot be aligned to the
+    words and `model` reads phones, the words are aligned to its phone posteriors instead (`align.guided`: Rhubarb's
+    fallback with a dialog file), and the timeline's `fit` says how well they fit."""
     duration = len(samples) / env.SAMPLE_RATE
     if text is not None:
-        result = align.align(samples, text)
+        fit = None
+        try:
+            result = align.align(samples, text)
+        except LipnetError:
+            if model is None or model.config.classes != "phones":
+                raise
+            result, fit = align.guided(model.probabilities(samples), text, 1000 / model.config.hop_ms)
         rate, n = 1000 / env.HOP_MS, audio.frame_count(len(samples))
         frame_phones = visemes.frame_phones(result.phones, rate, n)
         probabilities = {
             name: _one_hot(targets(frame_phones, name), len(CLASS_SETS[name])) for name in visemes.VISEME_SETS
         }
-        return Timeline(duration, rate, probabilities, result.phones, result.words, aligned=True)
+        return Timeline(duration, rate, probabilities, result.phones, result.words, aligned=True, fit=fit)
     if model is None:
         raise ValueError("give a model to recognise visemes, or the words said")
     rate = 1000 / model.config.hop_ms
