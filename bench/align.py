@@ -17,9 +17,13 @@ from pathlib import Path
 
 import numpy as np  # noqa: E402
 
-from lipnet import grid, visemes  # noqa: E402
+from lipnet import (  # noqa: E402
+    audio,  # noqa: E402
+    grid,
+    visemes,
+)
 from lipnet.errors import LipnetError  # noqa: E402
-from lipnet.speech import align, audio  # noqa: E402
+from lipnet.speech import align  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "grid"
 #: The speakers of the other-speaker samples in shared/grid/samples (its README); bbaf2n is s1's.

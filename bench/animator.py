@@ -32,11 +32,12 @@ import numpy as np  # noqa: E402
 from clipset import load_clips  # noqa: E402
 
 from lipnet import (
+    audio,  # noqa: E402
     env,  # noqa: E402
     visemes,  # noqa: E402
 )
 from lipnet.animation import animator, lipshape  # noqa: E402
-from lipnet.speech import audio, student  # noqa: E402
+from lipnet.speech import student  # noqa: E402
 
 #: name -> AnimatorConfig overrides, every difference spelled out
 ANIMATORS = {

@@ -16,9 +16,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from lipnet import env
+from lipnet import audio, env
 from lipnet.errors import LipnetError
-from lipnet.speech import audio, lipsync
+from lipnet.speech import lipsync
 
 SENTENCES = (
     "Peter picked a peck of pickled peppers.",

@@ -27,10 +27,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 import numpy as np  # noqa: E402
 
 from lipnet import (
+    audio,  # noqa: E402
     env,  # noqa: E402
     grid,  # noqa: E402
 )
-from lipnet.speech import audio, lipsync, microphone, student  # noqa: E402
+from lipnet.speech import lipsync, microphone, student  # noqa: E402
 
 SHARED = env.ROOT.parent / "shared" / "grid"
 CLASSIFIERS = ("svm-ovr.skops", "dnn-ovr.keras", "sequence-ovr.keras")  # bench/lipsync.py's, when trained

@@ -1,6 +1,6 @@
 """Peers for the lip-sync benchmark: what users would run instead of lipnet's lipsync.py, as plain functions.
 
-Every peer takes mono float32 16 kHz samples (`lipnet.speech.audio.load`) and returns one OVR viseme per 10 ms frame,
+Every peer takes mono float32 16 kHz samples (`lipnet.audio.load`) and returns one OVR viseme per 10 ms frame,
 frame ``i`` being the instant ``i * 10 ms`` and a clip of ``n`` samples having ``n // 160`` frames, with "sil" for
 silence: the same time base as lipnet's audio features, so the benchmark scores every method on one grid.
 

@@ -23,12 +23,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from lipnet import (
+    audio,  # noqa: E402
     env,  # noqa: E402
     video,  # noqa: E402
 )
 from lipnet.animation import lipshape, renderer  # noqa: E402
 from lipnet.mouth import MouthExtractor  # noqa: E402
-from lipnet.speech import audio  # noqa: E402
 
 CLIP = env.ROOT / "samples" / "pwbq6p.mp4"
 

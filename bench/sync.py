@@ -33,11 +33,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 import numpy as np  # noqa: E402
 
 from lipnet import (  # noqa: E402
+    audio,  # noqa: E402
     env,  # noqa: E402
     grid,
     mouth,
 )
-from lipnet.speech import audio  # noqa: E402
 from lipnet.storage import atomic_write, atomic_write_text  # noqa: E402
 from lipnet.sync import network, offsets, training  # noqa: E402
 

@@ -43,7 +43,7 @@ def annotate(video_path: str | Path, reading: Reading, path: str | Path, viseme_
 
     Clips narrower than env.ANNOTATION_MIN_WIDTH are enlarged by a whole factor so that the text stays legible.
     """
-    from lipnet.speech import audio
+    from lipnet import audio
 
     cues = visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration)
     try:
@@ -101,7 +101,7 @@ def plot_sound(samples: np.ndarray, cues: list[visemes.Cue], path: str | Path, v
     """Draw a lip-sync timeline: the waveform, its log-mel spectrogram and the viseme strip, over seconds. 2.5 inches
     a second, but never wider than env.PLOT_MAX_WIDTH: a long file's waveform is drawn as its envelope (the least and
     greatest sample of each pixel column), so neither the image nor the memory grows with the length."""
-    from lipnet.speech import audio
+    from lipnet import audio
 
     path = Path(path)
     duration = len(samples) / env.SAMPLE_RATE

@@ -9,9 +9,8 @@ frame the source has, and its sound, before it replaces anything; otherwise noth
 
 from pathlib import Path
 
-from lipnet import env
+from lipnet import audio, env
 from lipnet.errors import LipnetError, input_file
-from lipnet.speech import audio
 from lipnet.storage import atomic_path
 
 # FFmpeg's muxer for each file name ending, and the sound codec to re-encode in when the source's cannot be copied

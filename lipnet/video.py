@@ -125,7 +125,7 @@ def write(
     """
     import av
 
-    from lipnet.speech import audio  # the sound's encoder: only when a video is written
+    from lipnet import audio  # the sound's encoder: only when a video is written
 
     path = Path(path)
     if path.suffix.lower() not in _CONTAINERS:

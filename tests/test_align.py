@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import env, grid, visemes
+from lipnet import audio, env, grid, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import align, audio
+from lipnet.speech import align
 
 CLIPS = {  # GRID clips with their hand-checked .align files: s1 (H.264 + MP2) and s5 (original MPEG-1)
     ROOT / "samples" / "lgil7a.mp4": ROOT / "samples" / "lgil7a.align",

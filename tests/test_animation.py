@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lipnet import env, grid
+from lipnet import audio, env, grid
 from lipnet.animation import lipshape
 from lipnet.errors import LipnetError
 from lipnet.mouth import MouthExtractor, MouthTrack, sidecar_path
-from lipnet.speech import align, audio
+from lipnet.speech import align
 
 HELD_OUT = ROOT / "samples" / "pwbq6p.mp4"  # s1, held out of the fit: "place white by q six please"
 OTHER = ROOT / "tests" / "fixtures" / "lbax4n.mpg"  # speaker s5, never seen by the fit

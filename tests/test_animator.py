@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import env, grid, writers
+from lipnet import audio, env, grid, writers
 from lipnet.animation import animator, lipshape
 from lipnet.errors import LipnetError
-from lipnet.speech import audio, corpus, student
+from lipnet.speech import corpus, student
 
 CLIPS = [ROOT / "samples" / f"{stem}.mp4" for stem in ("lgil7a", "sbbn6n", "pwbq6p")]  # s1, with .align files
 

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lipnet import env
+from lipnet import audio, env
 from lipnet.errors import LipnetError
-from lipnet.speech import audio
 
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # H.264 with GRID's original MP2 track
 AAC = ROOT / "tests" / "fixtures" / "srbb4n.mp4"  # H.264 with 32 kb/s AAC

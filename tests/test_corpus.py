@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lipnet import visemes
+from lipnet import audio, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import align, audio, corpus, lipsync
+from lipnet.speech import align, corpus, lipsync
 
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", .align beside it
 SENTENCE = "lay green in l seven again"

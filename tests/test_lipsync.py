@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import env, visemes
+from lipnet import audio, env, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import align, audio, corpus, lipsync
+from lipnet.speech import align, corpus, lipsync
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT, tool
 
-from lipnet import env, grid, visemes
-from lipnet.speech import align, audio
+from lipnet import audio, env, grid, visemes
+from lipnet.speech import align
 
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", its .align beside it
 

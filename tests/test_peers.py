@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lipnet.speech import audio
+from lipnet import audio
 
 _spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "bench" / "peers.py")
 peers = importlib.util.module_from_spec(_spec)

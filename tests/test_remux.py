@@ -11,9 +11,8 @@ import pytest
 import scipy.signal
 from conftest import ROOT
 
-from lipnet import remux
+from lipnet import audio, remux
 from lipnet.errors import LipnetError
-from lipnet.speech import audio
 
 SAMPLE = ROOT / "samples" / "sbbn6n.mp4"  # held-out s1, H.264 + the original MPEG audio, in sync
 MPEG = ROOT / "tests" / "fixtures" / "pwij3p.mpg"  # GRID's own MPEG-1 + MP2 (speaker s2)

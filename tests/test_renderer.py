@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lipnet import env, video
+from lipnet import audio, env, video
 from lipnet.animation import lipshape, renderer
 from lipnet.errors import LipnetError
-from lipnet.speech import audio
 
 CLIP = ROOT / "samples" / "pwbq6p.mp4"  # s1: "place white by q six please"
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import env, flops, visemes
+from lipnet import audio, env, flops, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import audio, corpus, lipsync, student, teacher
+from lipnet.speech import corpus, lipsync, student, teacher
 from lipnet.speech.align import Segment
 
 SAMPLE = ROOT / "samples" / "lgil7a.mp4"

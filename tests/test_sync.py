@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from conftest import GRID, ROOT
 
-from lipnet import env, grid
+from lipnet import audio, env, grid
 from lipnet.errors import LipnetError
-from lipnet.speech import audio
 from lipnet.sync import network, offsets, training
 
 SAMPLES = sorted((ROOT / "samples").glob("*.mp4"))  # three held-out s1 clips with their sound

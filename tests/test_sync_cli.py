@@ -11,8 +11,7 @@ import pytest
 import scipy.signal
 from conftest import ROOT, tool
 
-from lipnet import remux
-from lipnet.speech import audio
+from lipnet import audio, remux
 
 SAMPLE = ROOT / "samples" / "sbbn6n.mp4"  # a held-out s1 clip: "set blue by n six now"
 

@@ -14,7 +14,7 @@ and four networks over video frames, one output per frame:
 - ``attention``: the CNN then self-attention over the last `AnimatorConfig.window` frames.
 
 All are causal. Video frame j reads the student's four 10 ms frames ending at its instant (audio frames 4j-3..4j,
-`lipnet.speech.audio.frames_per_video_frame`), and the network's output for frame j comes with input frame
+`lipnet.audio.frames_per_video_frame`), and the network's output for frame j comes with input frame
 j + `AnimatorConfig.lookahead`: the look-ahead is the student's own plus that many video frames. The targets are
 the PCA coefficients of the lips tracked on the same clip's video (`lipnet.animation.lipshape.cached`), the loss their
 squared error: the components are orthonormal, so that is the squared landmark error within the PCA space.
@@ -30,10 +30,10 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from lipnet import env, visemes
+from lipnet import audio, env, visemes
 from lipnet.animation import lipshape
 from lipnet.errors import LipnetError
-from lipnet.speech import audio, lipsync, student
+from lipnet.speech import lipsync, student
 from lipnet.speech.align import Segment
 
 ROUTES = ("visemes", "features")

@@ -61,9 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def animate_file(args: argparse.Namespace) -> str:
     """Animate ``args.audio``: write its parameter files and, with --video, its rendering; returns the line to print."""
-    from lipnet import writers
+    from lipnet import audio, writers
     from lipnet.animation import animator, lipshape, renderer
-    from lipnet.speech import audio
 
     path = Path(args.audio)
     samples = audio.load(path)
@@ -159,7 +158,7 @@ def check(args: argparse.Namespace) -> None:
         if name:
             input_file(name, "an image or video")
     if args.side_by_side == "":  # the input itself goes beside the rendering: it must have pictures
-        from lipnet.speech import audio
+        from lipnet import audio
 
         if audio.video_start(args.audio) is None:
             raise LipnetError(f"{args.audio}: has no video to put beside the mouth (--side-by-side VIDEO names one)")

@@ -127,8 +127,8 @@ def _extended(value: str) -> str:
 
 def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
     """Read one file, write its outputs at `stem`; returns the line to print."""
-    from lipnet import writers
-    from lipnet.speech import audio, lipsync
+    from lipnet import audio, writers
+    from lipnet.speech import lipsync
 
     samples = audio.load(path)
     text = _text(path, args)

@@ -59,8 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path | None) -> str:
     """Find one clip's offset(s), write what was asked; returns what to print."""
-    from lipnet import remux
-    from lipnet.speech import audio
+    from lipnet import audio, remux
     from lipnet.sync import network
 
     samples = audio.load(path)  # before the face: a clip without sound fails fast

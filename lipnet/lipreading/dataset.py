@@ -16,9 +16,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lipnet import alphabet, env, grid, visemes
+from lipnet import alphabet, audio, env, grid, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import audio, corpus, lipsync
+from lipnet.speech import corpus, lipsync
 from lipnet.storage import atomic_write
 
 FRAME_TARGETS_SUFFIX = ".frames.npz"  # `frame_targets`' cache, beside the crop file

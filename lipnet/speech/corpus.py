@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lipnet import env, grid, visemes
+from lipnet import audio, env, grid, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import align, audio
+from lipnet.speech import align
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus")
 PHONES_SUFFIX = ".phones.tsv"

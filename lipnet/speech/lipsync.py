@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lipnet import env, visemes
+from lipnet import audio, env, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import align, audio
+from lipnet.speech import align
 from lipnet.speech.align import Segment
 from lipnet.speech.corpus import Clip
 from lipnet.storage import atomic_write, atomic_write_text

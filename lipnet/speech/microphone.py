@@ -3,7 +3,7 @@
 `blocks` is the one source every live entry point reads. The microphone goes through sounddevice, which needs the
 PortAudio library of the system (Debian/Ubuntu ``apt-get install libportaudio2``, macOS ``brew install
 portaudio``; the Windows and macOS wheels carry their own); without it, or without an input device, the error
-is one line. A file is decoded by `lipnet.speech.audio.load` and handed out block by block, each when its last sample
+is one line. A file is decoded by `lipnet.audio.load` and handed out block by block, each when its last sample
 would have arrived from a microphone: how the live path is tested and measured without one.
 """
 
@@ -29,7 +29,7 @@ def blocks(source: str | None = None, block: int = env.LIVE_BLOCK, fast: bool = 
 
 def paced(path: str | Path, block: int = env.LIVE_BLOCK, fast: bool = False) -> Iterator[np.ndarray]:
     """A file's sound in blocks, each handed out when its last sample would have been heard (at once with `fast`)."""
-    from lipnet.speech import audio
+    from lipnet import audio
 
     samples = audio.load(path)  # decoded first: a bad file fails before the stream starts
 

@@ -7,7 +7,7 @@ forced-aligned labels and, with ``distill`` > 0, the teacher's posteriors soften
 added up into the student's visemes): wav2vis's distillation. On GRID s1 it draws with the labels alone and
 reads other voices better (bench/student.py); the shipped student is distilled, the default needs no teacher.
 
-Its features are causal too: log-mel bands (`lipnet.speech.audio.log_mel`, no deltas, which would look 40 ms ahead)
+Its features are causal too: log-mel bands (`lipnet.audio.log_mel`, no deltas, which would look 40 ms ahead)
 normalised by the training corpus's mean (or a running mean) and deviation, not by the utterance's. Offline
 (`Student.probabilities`) and live (`Student.stream`) run the same network on the same frames and give the same
 probabilities.
@@ -22,9 +22,9 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from lipnet import env, visemes
+from lipnet import audio, env, visemes
 from lipnet.errors import LipnetError
-from lipnet.speech import audio, lipsync
+from lipnet.speech import lipsync
 from lipnet.speech.corpus import Clip
 
 

@@ -25,9 +25,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from lipnet import env, runs
+from lipnet import audio, env, runs
 from lipnet.errors import LipnetError
-from lipnet.speech import audio
 from lipnet.storage import atomic_write_text
 from lipnet.sync.offsets import AUDIO_PER_VIDEO, curve, energy, offset_of, spans
 

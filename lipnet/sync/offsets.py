@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lipnet import env
+from lipnet import audio, env
 from lipnet.errors import LipnetError
-from lipnet.speech import audio
 
 AUDIO_PER_VIDEO = audio.frames_per_video_frame(env.SYNC_HOP_MS)  # 2 speech frames a video frame (checked to divide)
 FRAME_MS = 1000 // env.FPS  # 40
