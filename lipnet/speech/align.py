@@ -206,7 +206,7 @@ def guided(probabilities: np.ndarray, text: str, rate: float = 1 / FRAME_S) -> t
     log_p = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, None))[:, states]
     frames, n = log_p.shape
     if frames < sum(not o for o in optional):
-        raise LipnetError(f"{frames / rate:.2f} s is too short to say {' '.join(words)!r}")
+        raise LipnetError(f"could not align {frames / rate:.2f} s to {' '.join(words)!r}: too short to say them all")
     optional, stays = np.array(optional), np.array(stays)
     score = np.full(n, -np.inf)
     score[0], score[1] = log_p[0, 0], log_p[0, 1]  # start in the first pause, or in the first phone
