@@ -332,9 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.clips = []
         for name in args.inputs:
-            root = Path(name)
-            if not root.exists():
-                raise LipnetError(f"{root}: no such file or directory")
+            root = Path(name)  # it exists: cli.missing said so before Keras loaded
             found = corpus.find(root)
             if not found:
                 raise LipnetError(f"{root}: no audio or video files")

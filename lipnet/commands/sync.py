@@ -156,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         clips = []
         for name in args.videos:
-            root = Path(name)
-            if not root.exists():
-                raise LipnetError(f"{root}: no such file or directory")
+            root = Path(name)  # it exists: cli.missing said so before Keras loaded
             found = [root] if root.is_file() else grid.find_videos(root)
             if not found:
                 raise LipnetError(f"{root}: no videos")
