@@ -245,7 +245,7 @@ def plot_offsets(found: list, path: str | Path, title: str) -> Path:
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
     for f in found:
-        span = f"{f.start / env.FPS:.1f}-{(f.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS:.1f} s"
+        span = "{:.1f}-{:.1f} s".format(*f.seconds)
         ax.plot(f.offsets, f.distances, marker=".", label=f"{span}: {f.offset:+d}" if len(found) > 1 else None)
         ax.axvline(f.offset, color="grey", lw=0.8, ls="--")
     ax.set(xlabel="audio offset (video frames; > 0: audio lags)", ylabel="mean embedding distance", title=title)

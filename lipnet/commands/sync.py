@@ -106,8 +106,8 @@ def fix_suffix(path: Path) -> str:
 
 
 def _span(found, windows: int) -> str:
-    end = (found.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS
-    return f" [{found.start / env.FPS:.1f}-{end:.1f} s]" if windows > 1 else ""
+    start, end = found.seconds
+    return f" [{start:.1f}-{end:.1f} s]" if windows > 1 else ""
 
 
 def train(args: argparse.Namespace) -> int:

@@ -33,6 +33,11 @@ class Offset:
         return self.offset * FRAME_MS
 
     @property
+    def seconds(self) -> tuple[float, float]:
+        """The span of the clip the windows searched cover: (start, end) in seconds."""
+        return self.start / env.FPS, (self.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS
+
+    @property
     def clear(self) -> bool:
         return self.confidence >= env.SYNC_MIN_CONFIDENCE
 
@@ -51,7 +56,7 @@ class Offset:
 
     def as_dict(self) -> dict:
         return {
-            "start_s": self.start / env.FPS, "end_s": (self.stop + env.SYNC_VIDEO_FRAMES - 1) / env.FPS, "offset_frames": self.offset,
+            "start_s": self.seconds[0], "end_s": self.seconds[1], "offset_frames": self.offset,
             "offset_ms": self.ms, "audio": self.direction, "confidence": round(float(self.confidence), 4),
             "verdict": self.verdict(), "offsets": self.offsets.tolist(),
             "distances": [round(float(d), 4) for d in self.distances],
