@@ -17,7 +17,7 @@ with a ``.json`` beside it holding the `ModelConfig`.
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -455,6 +455,7 @@ class Timeline:
     words: list[Segment]  # when the words were given
     aligned: bool  # True: forced-aligned to given words; False: recognised from the sound
     fit: float | None = None  # aligned by `align.guided` (the sound could not be aligned): how well the words fit
+    _decoded: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # cues by their settings
 
     def cues(
         self, viseme_set: str = "ovr", min_duration: float = env.LIPSYNC_MIN_CUE, extended: str = "GHX"
@@ -462,12 +463,16 @@ class Timeline:
         """The viseme timeline decoded from the frame probabilities (`visemes.decoded_runs`), no cue shorter than
         `min_duration` but the last: a short closure the frames clearly hold is kept, a flicker is not. Rhubarb
         shapes are chosen among A-F and the `extended` ones (G, H, X) a rig has. Each cue names the phones and
-        word said in it when they are known (aligned to given words, or recognised phones)."""
-        p = self.probabilities_of(viseme_set)
-        if viseme_set == "rhubarb":
-            p = visemes.fold_extended(p, extended)
-        cues = visemes.cues_from_probabilities(p, self.rate, viseme_set, min_duration, env.LIPSYNC_SWITCH_COST)
-        return visemes.annotated(cues, self.phones, self.words)
+        word said in it when they are known (aligned to given words, or recognised phones). Decoded once for each
+        setting: the files written and the line printed share them."""
+        key = (viseme_set, min_duration, extended if viseme_set == "rhubarb" else "")
+        if key not in self._decoded:
+            p = self.probabilities_of(viseme_set)
+            if viseme_set == "rhubarb":
+                p = visemes.fold_extended(p, extended)
+            cues = visemes.cues_from_probabilities(p, self.rate, viseme_set, min_duration, env.LIPSYNC_SWITCH_COST)
+            self._decoded[key] = visemes.annotated(cues, self.phones, self.words)
+        return [replace(cue) for cue in self._decoded[key]]  # copies: a caller may change its own
 
     def probabilities_of(self, viseme_set: str) -> np.ndarray:
         """(frames, classes) probabilities in a viseme set; LipnetError when the model does not give that set."""
