@@ -44,7 +44,7 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
     with container:
         if not container.streams.audio:
             raise LipnetError(f"{path}: no audio track")
-        stream = container.streams.audio[0]
+        stream, has_pictures = container.streams.audio[0], bool(_pictures(container))
         if stream.codec_context is None or stream.codec_context.name is None:
             raise LipnetError(f"{path}: an audio codec FFmpeg cannot decode")
         if stream.rate and stream.rate < env.MIN_SAMPLE_RATE:  # upsampled, it would hold no sound above rate / 2
@@ -71,7 +71,7 @@ def load(path: str | Path, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
     if not chunks or not sum(chunk.shape[1] for chunk in chunks):
         raise LipnetError(f"{path}: the audio track holds no samples")
     samples = np.concatenate(chunks, axis=1).mean(axis=0).astype(np.float32)
-    picture = video_start(path)
+    picture = video_start(path) if has_pictures else None  # a file of sound alone keeps its own clock
     if picture is not None and first is not None:  # on the picture's clock: pad a late start, trim an early one
         lead = round((first - picture) * sample_rate)
         samples = np.pad(samples, (lead, 0)) if lead > 0 else samples[-lead:]
@@ -89,14 +89,20 @@ def video_start(path: str | Path) -> float | None:
 
     try:
         with av.open(str(path)) as container:
-            streams = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-            if not streams:
+            if not (streams := _pictures(container)):
                 return None
             for frame in container.decode(streams[0]):
                 return frame.time
     except av.FFmpegError:
         return None  # no decodable picture: the sound keeps its own clock
     return None
+
+
+def _pictures(container) -> list:
+    """An open container's video streams that move: cover art (an attached picture) is not a video."""
+    import av
+
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
 
 
 def mux_mono(container, stream, samples: np.ndarray, start: int = 0) -> None:
