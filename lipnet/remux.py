@@ -45,10 +45,13 @@ def shift_audio(source: str | Path, target: str | Path, frames: int) -> Path:
     target = Path(target)
     muxer, codec = container(target)
     seconds = frames / env.FPS
-    expected = video_frames(source)
-    with av.open(str(source)) as probe:
-        if not probe.streams.video or not probe.streams.audio:
-            raise LipnetError(f"{source}: needs a video and an audio track")
+    try:
+        with av.open(str(source)) as probe:
+            if not probe.streams.video or not probe.streams.audio:
+                raise LipnetError(f"{source}: needs a video and an audio track")
+    except av.FFmpegError as err:
+        raise LipnetError(f"{source}: not a video FFmpeg can read ({getattr(err, 'strerror', None) or err})") from None
+    expected = video_frames(source)  # decoded whole: only once the file is known to have both tracks
 
     with atomic_path(target) as tmp:
         try:

@@ -116,3 +116,11 @@ def test_a_copy_that_would_not_play_is_not_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(LipnetError, match=r"moved\.avi: write the clip as \.mp4"):
         remux.shift_audio(SAMPLE, tmp_path / "moved.avi", 2)
+
+
+def test_a_file_that_is_no_video_is_one_error_and_nothing_written(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video\n")
+    with pytest.raises(LipnetError, match=r"junk\.mp4: not a video FFmpeg can read"):
+        remux.shift_audio(junk, tmp_path / "moved.mp4", 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.mp4"]
