@@ -210,12 +210,12 @@ def test_live_from_a_file_at_its_pace(tmp_path):
     assert [f["time"] for f in frames] == [round(i / 100, 3) for i in range(len(samples) // 160)]
     assert elapsed > len(samples) / 16000  # played at the pace of a microphone, not read at once
     model = student.load(ROOT / "models" / "lipsync-student-grid-s1.keras")
-    offline = model.probabilities(audio.load(wav)).argmax(1)
-    assert [f["viseme"] for f in frames] == [model.classes[k] for k in offline]
+    offline = model.probabilities(audio.load(wav))
+    assert [f["viseme"] for f in frames] == [model.classes[k] for k in offline.argmax(1)]
     assert all(abs(sum(f["probabilities"].values()) - 1) < 1e-3 for f in frames)
     hold = visemes.Hold(model.classes.index("PP"), *env.LIPSYNC_LIVE_HOLD)  # the shape shown: held, as offline
     shown = []
-    for p in model.probabilities(audio.load(wav)):
+    for p in offline:
         hold.push(p)
         shown.append(model.classes[hold.shown])
     assert [f["shown"] for f in frames] == shown
