@@ -1,7 +1,8 @@
 """From timed words to a viseme timeline: words -> ARPAbet phonemes -> mouth shapes, and their export.
 
 Also the frame-level view that viseme models train on and predict: timed phones sampled at frame instants
-(`frame_labels`, `frame_phones`) and per-frame classes back to a smoothed cue list (`cues_from_frames`). Frame ``i``
+(`frame_labels`, `frame_phones`), and frame probabilities back to cues (`cues_from_probabilities`, the decoder the
+lip-sync timeline uses; `cues_from_frames` merges short runs of labels, as lipsync.py did before). Frame ``i``
 at `rate` frames a second is the instant ``i / rate``, the project's time base: audio frame ``4 j`` at 100 Hz and
 video frame ``j`` at 25 fps are the same instant.
 
