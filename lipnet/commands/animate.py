@@ -59,15 +59,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def animate_file(args: argparse.Namespace) -> str:
-    """Animate ``args.audio``: write its parameter files and, with --video, its rendering; returns the line to print."""
+def animate_file(args: argparse.Namespace, model=None, shape=None, extractor=None) -> str:
+    """Animate ``args.audio``: write its parameter files and, with --video, its rendering; returns the line to print.
+
+    `model` (an Animator), `shape` (its lip-shape model) and `extractor` (a MouthExtractor for --face) are loaded
+    here when not given: a server (lipnet.app) passes the ones it keeps for every request."""
     from lipnet import audio, writers
     from lipnet.animation import animator, lipshape, renderer
 
     path = Path(args.audio)
     samples = audio.load(path)
-    face = renderer.FaceWarp(args.face) if args.face else None  # a photo without a face fails before any work
-    model, shape = animator.load(args.model), lipshape.load_model()
+    face = renderer.FaceWarp(args.face, extractor) if args.face else None  # a photo without a face fails first
+    model = animator.load(args.model) if model is None else model
+    shape = lipshape.load_model() if shape is None else shape
     params = lipshape.resample(model.parameters(samples, shape), args.fps, shape)
     try:
         written = writers.write_animation(params, Path(args.output_dir) / path.stem, args.formats, source=path)

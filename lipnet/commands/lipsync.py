@@ -125,8 +125,10 @@ def _extended(value: str) -> str:
     return "".join(sorted(set(letters)))
 
 
-def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
-    """Read one file, write its outputs at `stem`; returns the line to print."""
+def sync_file(model, path: Path, args: argparse.Namespace, stem: Path, plot: Path | None = None) -> str:
+    """Read one file, write its outputs at `stem` (and its picture at `plot`); returns the line to print.
+
+    The web app (lipnet.app) calls it too, with the arguments this parser gives."""
     from lipnet import audio, writers
     from lipnet.speech import lipsync
 
@@ -145,11 +147,10 @@ def sync_file(model, path: Path, args: argparse.Namespace, stem: Path) -> str:
     try:
         rhubarb = writers.RhubarbOptions(args.extended_shapes, args.dat_frame_rate, args.dat_preston_blair)
         writers.write_timeline(result, stem, args.formats, args.visemes, args.min_duration, path, rhubarb)
-        if args.plot:
+        if plot is not None:
             from lipnet import pictures
 
-            target = Path(args.plot) if len(args.clips) == 1 else Path(args.plot) / f"{stem.name}.png"
-            pictures.plot_sound(samples, cues, target, args.visemes)
+            pictures.plot_sound(samples, cues, plot, args.visemes)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
     how = (
@@ -344,7 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     for path, root in args.clips:
         name = Path(path.stem) if root.is_file() else path.relative_to(root).with_suffix("")
         try:
-            line = sync_file(model, path, args, Path(args.output_dir) / name)
+            plot = None
+            if args.plot:  # one file names the picture; in a directory run, a directory for them
+                plot = Path(args.plot) if len(args.clips) == 1 else Path(args.plot) / f"{name.name}.png"
+            line = sync_file(model, path, args, Path(args.output_dir) / name, plot)
         except LipnetError as err:
             if len(args.clips) == 1:
                 return cli.fail(err)
