@@ -15,6 +15,7 @@ COMMANDS = {  # name -> (module, what it does)
     "extract": ("extract", "mouth crops of a tree of videos, for training (preprocessing/extract.py)"),
     "train": ("train", "train a lip reader on extracted crops (train.py)"),
     "evaluate": ("evaluate", "score a lip reader: CER, WER and sentence accuracy per decoder (evaluate.py)"),
+    "app": ("app", "the local web app: a page with a tab per job, and its API (http://127.0.0.1:7860)"),
 }
 
 

@@ -71,7 +71,7 @@ def test_the_command_lists_its_subcommands_and_refuses_others(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "lipnet", "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert listing.returncode == 0
     assert [line.split()[0] for line in listing.stdout.split("commands:\n")[1].splitlines()] == [
-        "read", "lipsync", "sync", "animate", "extract", "train", "evaluate"
+        "read", "lipsync", "sync", "animate", "extract", "train", "evaluate", "app"
     ]  # fmt: skip
     unknown = subprocess.run([sys.executable, "-m", "lipnet", "speak"], capture_output=True, text=True, cwd=tmp_path)
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: 'speak' is not a lipnet command")

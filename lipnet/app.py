@@ -1,0 +1,365 @@
+"""The local web app (``lipnet app``): one page, a tab per job, for people who would rather drop a file than type.
+
+Each tab is also a named API endpoint (``/read``, ``/lipsync``, ``/sync``, ``/animate``) that `gradio_client` calls.
+The work is done by the functions the command-line tools use (`LipReader`, `writers`, `pictures`, and the commands'
+own per-file functions), so a page and a command line give the same answer.
+
+Offline and private: analytics off, no share link, a theme of system fonts (nothing fetched from anywhere), models
+loaded once on first use and shared by every request, uploads and outputs in one temporary folder removed when the
+server stops. A queue answers requests in turn; an upload over the size or duration limit, an image given as a
+video, an empty file or a video without sound is answered with a one-line message on the page.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lipnet import env, grid, metrics, visemes, writers
+from lipnet.errors import LipnetError, input_file
+
+MAX_UPLOAD_MB = 200  # an upload larger than this is refused by the server before it is stored
+MAX_SECONDS = 120.0  # a longer recording is refused before any model sees it (a 3 s clip reads in about a second)
+KEEP_SECONDS = 3600  # a request's outputs stay downloadable this long, then the next request removes them
+CONCURRENCY = 2  # requests worked on at once (one per core here); the rest wait in the queue
+QUEUE_SIZE = 32  # requests waiting beyond this are turned away with a message
+# Video files FFmpeg opens as still pictures
+STILL_FORMATS = {"image2", "gif", "webp", "apng"}
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono", "monospace"]
+
+
+def _load_reader():
+    from lipnet.lipreading.reader import LipReader
+
+    reader = LipReader()
+    reader.extractor  # noqa: B018 (dlib's landmark model too, now rather than during the first request)
+    return reader
+
+
+def _load_lipsync():
+    from lipnet.commands import lipsync
+
+    return lipsync.load_model(env.LIPSYNC_MODEL)
+
+
+def _load_sync():
+    from lipnet.mouth import MouthExtractor
+    from lipnet.sync import network
+
+    return network.load(env.SYNC_MODEL), MouthExtractor()
+
+
+def _load_animator():
+    from lipnet.animation import animator, lipshape
+    from lipnet.mouth import MouthExtractor
+
+    return animator.load(env.ANIMATOR_MODEL), lipshape.load_model(), MouthExtractor()
+
+
+LOADERS: dict[str, Callable[[], Any]] = {
+    "reader": _load_reader,
+    "lipsync": _load_lipsync,
+    "sync": _load_sync,
+    "animator": _load_animator,
+}
+
+
+class Models:
+    """The models every request shares. Each is loaded on its first use, once, and used by one request at a time
+    (a lock each: a Keras model and dlib's tracker keep state while they run), so different jobs run side by side."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Any] = {}
+        self._locks = {name: threading.Lock() for name in LOADERS}
+
+    @contextmanager
+    def use(self, name: str) -> Iterator[Any]:
+        """The model `name` (see LOADERS), loaded if need be, held for this request alone while the block runs."""
+        with self._locks[name]:
+            if name not in self._loaded:
+                self._loaded[name] = LOADERS[name]()
+            yield self._loaded[name]
+
+
+class Jobs:
+    """Where uploads and outputs live: one temporary folder (gradio's upload cache is inside it), a sub-folder per
+    request; outputs older than KEEP_SECONDS are removed as new requests come, the whole folder when the server
+    stops."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="lipnet-app-"))
+        self.outputs = self.root / "jobs"
+        self.outputs.mkdir()
+
+    def new(self) -> Path:
+        """A fresh folder for one request's outputs, after removing those of requests past KEEP_SECONDS."""
+        now = time.time()
+        for old in self.outputs.iterdir():
+            if now - old.stat().st_mtime > KEEP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=self.outputs))
+
+    def public(self, message: str) -> str:
+        """`message` without the temporary folders it names: ``clip.mp4: no face found``, not its cache path."""
+        return re.sub(re.escape(str(self.root)) + r"/(?:[^/\s]+/)*", "", message)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def checked(path: str | None, kind: str, pictures: bool = False) -> Path:
+    """An uploaded file, checked before any model sees it: given, not empty, within the size and duration limits,
+    and (`pictures`) a moving picture, not a still image. LipnetError says what is wrong."""
+    import av
+
+    if not path:
+        raise LipnetError(f"no {kind} given: upload one or record one")
+    path = input_file(path, kind)
+    if (size := path.stat().st_size) > MAX_UPLOAD_MB * 1e6:
+        raise LipnetError(f"{path}: {size / 1e6:.0f} MB, over the limit of {MAX_UPLOAD_MB} MB")
+    try:
+        with av.open(str(path)) as container:
+            still = container.format.name in STILL_FORMATS or container.format.name.endswith("_pipe")
+            seconds = container.duration / 1e6 if container.duration else None
+            moving = any(s.frames != 1 for s in container.streams.video)
+    except (av.FFmpegError, UnicodeDecodeError):
+        raise LipnetError(f"{path}: not an audio or video file FFmpeg can read") from None
+    if pictures and (still or not moving):
+        raise LipnetError(f"{path}: a still image, not {kind}")
+    if seconds is not None and seconds > MAX_SECONDS:
+        raise LipnetError(f"{path}: {seconds:.0f} s long, over the limit of {MAX_SECONDS:.0f} s")
+    return path
+
+
+def files_in(folder: Path) -> list[str]:
+    """The files a request wrote in `folder` (not its sub-folders), sorted: what the page offers to download."""
+    return sorted(str(p) for p in folder.iterdir() if p.is_file())
+
+
+class Pages:
+    """The four jobs, each a function of the page's inputs to its outputs (an endpoint of the same name)."""
+
+    def __init__(self, models: Models, jobs: Jobs) -> None:
+        self.models, self.jobs = models, jobs
+
+    def read(self, video: str | None, viseme_set: str = "ovr") -> tuple:
+        """Lip reading, as ``lipnet read`` does it: transcript, confidence (when the reader gives one), a summary,
+        the word timings, the annotated video with its sound, and every output file."""
+        from lipnet import pictures
+
+        clip, out = checked(video, "a video", pictures=True), self.jobs.new()
+        with self.models.use("reader") as reader:
+            reading = reader.read(clip)
+        try:
+            reference = grid.transcript(clip)  # a GRID file name (or a .lab beside it) gives the sentence said
+        except ValueError:
+            reference = None
+        confidence = getattr(reading, "confidence", None)
+        summary = f"{reading.duration:.2f} s read with the {reading.decoder} decoder"
+        if confidence is not None:
+            summary += f", confidence {confidence:.2f}"
+        if reference is not None:
+            cer, wer = metrics.sentence_cer(reference, reading.text), metrics.sentence_wer(reference, reading.text)
+            summary += f"\nreference: {reference}   CER {cer:.1%}, WER {wer:.1%}"
+        writers.write(reading, out / clip.stem, writers.FORMATS, viseme_set, reference, source=clip)
+        annotated = pictures.annotate(clip, reading, out / f"{clip.stem}.annotated.mp4", viseme_set)
+        words = [[w, round(s / env.FPS, 3), round(e / env.FPS, 3)] for w, s, e in reading.words]
+        return reading.text, confidence, summary, words, str(annotated), files_in(out)
+
+    def lipsync(self, upload: str | None, recording: str | None, text: str = "", viseme_set: str = "ovr") -> tuple:
+        """Lip-sync from sound, as ``lipnet lipsync -f all --plot`` does it: the line it prints, the viseme strip over
+        the waveform, the Rhubarb/OVR files, and the animator's mouth rendered with the sound."""
+        from lipnet.commands import animate, lipsync
+
+        speech, out = checked(upload or recording, "a sound or video file"), self.jobs.new()
+        words = ["--text", text] if text.strip() else []
+        args = lipsync.parse_args([str(speech), "-o", str(out), "-f", "all", "--visemes", viseme_set, *words])
+        plot = out / f"{speech.stem}.png"
+        with self.models.use("lipsync") as model:
+            line = lipsync.sync_file(model, speech, args, out / speech.stem, plot)
+        mouth = out / "mouth" / f"{speech.stem}.mouth.mp4"
+        render = animate.parse_args(["-a", str(speech), "-o", str(mouth.parent), "--video", str(mouth)])
+        with self.models.use("animator") as (animator, shape, extractor):
+            animate.animate_file(render, animator, shape, extractor)
+        return self.jobs.public(line), str(plot), str(mouth), files_in(out)
+
+    def sync(self, video: str | None) -> tuple:
+        """The sync check, as ``lipnet sync --plot --fix`` does it: a summary, each window's offset, confidence and
+        verdict, the distance curve, and the clip moved back into sync (none when it is within a frame of sync)."""
+        import json
+
+        from lipnet.commands import sync
+
+        clip, out = checked(video, "a video", pictures=True), self.jobs.new()
+        plot, fixed = out / f"{clip.stem}.png", out / f"{clip.stem}.fixed{sync.fix_suffix(clip)}"
+        args = sync.parse_args(["-v", str(clip), "--json", "--plot", str(plot), "--fix", str(fixed)])
+        with self.models.use("sync") as (model, extractor):
+            found = json.loads(sync.check_file(model, extractor, clip, args, None))
+        windows = found["windows"]
+        rows = [
+            [w["start_s"], w["end_s"], w["offset_frames"], w["offset_ms"], w["confidence"], w["verdict"]]
+            for w in windows
+        ]
+        summary = "\n".join(
+            f"offset {w['offset_frames']:+d} frames ({w['offset_ms']:+d} ms, the audio {w['audio']}), "
+            f"confidence {w['confidence']:.3f}: {w['verdict']}"
+            for w in windows
+        )
+        if found["fixed"]:
+            summary += f"\nwrote {fixed.name}: the sound moved back into sync"
+        elif any(w["confidence"] >= env.SYNC_MIN_CONFIDENCE for w in windows):
+            summary += f"\nnot rewritten: within {env.SYNC_TOLERANCE} frame of sync"
+        else:
+            summary += "\nnot fixed: no clear minimum"
+        return summary, rows, str(plot), found["fixed"]
+
+    def animate(self, upload: str | None, recording: str | None, photo: str | None = None) -> tuple:
+        """Mouth animation, as ``lipnet animate --video [--face]`` does it: the line it prints, the talking mouth (or
+        photo) with the sound, and the parameter files."""
+        from lipnet.commands import animate
+
+        speech, out = checked(upload or recording, "a sound or video file"), self.jobs.new()
+        face = ["--face", str(checked(photo, "a face photo"))] if photo else []
+        video = out / f"{speech.stem}.{'talking' if photo else 'mouth'}.mp4"
+        args = animate.parse_args(["-a", str(speech), "-o", str(out), "--video", str(video), *face])
+        animate.check(args)
+        with self.models.use("animator") as (animator, shape, extractor):
+            line = animate.animate_file(args, animator, shape, extractor)
+        return self.jobs.public(line), str(video), files_in(out)
+
+
+def answered(jobs: Jobs, work: Callable[..., tuple]) -> Callable[..., tuple]:
+    """`work` with its failures answered on the page: a LipnetError's one line as it is, anything else named in one
+    line (and its traceback on the server's standard error); the server goes on serving either way."""
+
+    @functools.wraps(work)
+    def run(*inputs: Any) -> tuple:
+        try:
+            return work(*inputs)
+        except LipnetError as err:
+            message = str(err)
+        except Exception as err:  # a page must answer whatever an upload breaks
+            traceback.print_exc(file=sys.stderr)
+            first = str(err).splitlines()[0] if str(err) else ""
+            message = f"could not process this file ({type(err).__name__}: {first})"
+        raise gr.Error(html.escape(jobs.public(message)), print_exception=False)
+
+    return run
+
+
+def page(pages: Pages) -> gr.Blocks:
+    """The page: a tab per job, each button an API endpoint named after the job."""
+    viseme_sets = sorted(visemes.VISEME_SETS)
+    speech_types = ["audio", "video"]
+    with gr.Blocks(title="lipnet", analytics_enabled=False, delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
+        gr.Markdown("# lipnet\nLip reading, lip-sync, sync checks and mouth animation, on this computer.")
+        with gr.Tab("Read lips"):
+            video = gr.Video(label="Video of a face speaking", sources=["upload", "webcam"])
+            viseme_set = gr.Radio(viseme_sets, value="ovr", label="Viseme set")
+            button = gr.Button("Read", variant="primary")
+            transcript = gr.Textbox(label="Transcript", elem_id="transcript")
+            confidence = gr.Number(label="Confidence")
+            summary = gr.Textbox(label="Details", lines=2)
+            words = gr.Dataframe(headers=["word", "start_s", "end_s"], label="Word timings", interactive=False)
+            annotated = gr.Video(label="Annotated video")
+            files = gr.File(label="Output files", file_count="multiple")
+            button.click(
+                answered(pages.jobs, pages.read),
+                [video, viseme_set],
+                [transcript, confidence, summary, words, annotated, files],
+                api_name="read",
+            )
+        with gr.Tab("Lip-sync from sound"):
+            upload = gr.File(label="Audio or video", file_types=speech_types)
+            recording = gr.Audio(label="or record", sources=["microphone"], type="filepath")
+            text = gr.Textbox(label="Words said (optional: aligned to them instead of recognised)")
+            viseme_set = gr.Radio(viseme_sets, value="ovr", label="Viseme set")
+            button = gr.Button("Lip-sync", variant="primary")
+            summary = gr.Textbox(label="Mouth cues")
+            strip = gr.Image(label="Visemes over the waveform", type="filepath")
+            mouth = gr.Video(label="Mouth")
+            files = gr.File(label="Rhubarb and OVR files", file_count="multiple")
+            button.click(
+                answered(pages.jobs, pages.lipsync),
+                [upload, recording, text, viseme_set],
+                [summary, strip, mouth, files],
+                api_name="lipsync",
+            )
+        with gr.Tab("Sync check"):
+            video = gr.Video(label="Video with sound", sources=["upload"])
+            button = gr.Button("Check", variant="primary")
+            summary = gr.Textbox(label="Verdict", lines=2)
+            windows = gr.Dataframe(
+                headers=["start_s", "end_s", "offset_frames", "offset_ms", "confidence", "verdict"],
+                label="Offset per window",
+                interactive=False,
+            )
+            curve = gr.Image(label="Distance by offset", type="filepath")
+            fixed = gr.File(label="The clip back in sync")
+            button.click(answered(pages.jobs, pages.sync), [video], [summary, windows, curve, fixed], api_name="sync")
+        with gr.Tab("Animate"):
+            upload = gr.File(label="Speech: audio or video", file_types=speech_types)
+            recording = gr.Audio(label="or record", sources=["microphone"], type="filepath")
+            photo = gr.Image(label="Face photo (optional: a talking photo)", type="filepath", sources=["upload"])
+            button = gr.Button("Animate", variant="primary")
+            summary = gr.Textbox(label="Mouth")
+            rendered = gr.Video(label="Talking mouth")
+            files = gr.File(label="Animation files", file_count="multiple")
+            button.click(
+                answered(pages.jobs, pages.animate),
+                [upload, recording, photo],
+                [summary, rendered, files],
+                api_name="animate",
+            )
+    return demo
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Callable[[], None]:
+    """Start the app on `host`:`port`; returns the function that stops it and removes its files (called here when
+    `block`, after Ctrl-C)."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no version check, no telemetry
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    jobs = Jobs()
+    os.environ["GRADIO_TEMP_DIR"] = str(jobs.root)  # uploads land in our folder, removed when the server stops
+    demo = page(Pages(Models(), jobs)).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+
+    def stop() -> None:
+        demo.close()
+        jobs.remove()
+
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            share=False,
+            max_file_size=f"{MAX_UPLOAD_MB}mb",
+            prevent_thread_lock=True,
+            quiet=True,
+            ssr_mode=False,
+            theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS),
+        )
+    except BaseException:
+        jobs.remove()
+        raise
+    print(f"lipnet app: http://{host}:{port} (Ctrl-C stops it)", flush=True)
+    if block:
+        try:
+            demo.block_thread()
+        finally:
+            stop()
+    return stop
