@@ -1,6 +1,7 @@
 """The local web app (``lipnet app``): one page, a tab per job, for people who would rather drop a file than type.
 
-Each tab is also a named API endpoint (``/read``, ``/lipsync``, ``/sync``, ``/animate``) that `gradio_client` calls.
+Each tab is also a named API endpoint (``/read``, ``/lipsync``, ``/sync``, ``/animate``) that `gradio_client` calls;
+``/annotate`` follows ``/read`` with the annotated video (drawing it takes longer than reading the words).
 The work is done by the functions the command-line tools use (`LipReader`, `writers`, `pictures`, and the commands'
 own per-file functions), so a page and a command line give the same answer.
 
@@ -40,6 +41,7 @@ QUEUE_SIZE = 32  # requests waiting beyond this are turned away with a message
 # Video files FFmpeg opens as still pictures
 STILL_FORMATS = {"image2", "gif", "webp", "apng"}
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
+VIDEO_HEIGHT = 300  # pixels: a video beside its results, not above them
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono", "monospace"]
 
 
@@ -159,9 +161,7 @@ class Pages:
 
     def read(self, video: str | None, viseme_set: str = "ovr") -> tuple:
         """Lip reading, as ``lipnet read`` does it: transcript, confidence (when the reader gives one), a summary,
-        the word timings, the annotated video with its sound, and every output file."""
-        from lipnet import pictures
-
+        the word timings and every output file; last, what `annotate` draws (the page's state, not in the API)."""
         clip, out = checked(video, "a video", pictures=True), self.jobs.new()
         with self.models.use("reader") as reader:
             reading = reader.read(clip)
@@ -177,9 +177,19 @@ class Pages:
             cer, wer = metrics.sentence_cer(reference, reading.text), metrics.sentence_wer(reference, reading.text)
             summary += f"\nreference: {reference}   CER {cer:.1%}, WER {wer:.1%}"
         writers.write(reading, out / clip.stem, writers.FORMATS, viseme_set, reference, source=clip)
-        annotated = pictures.annotate(clip, reading, out / f"{clip.stem}.annotated.mp4", viseme_set)
         words = [[w, round(s / env.FPS, 3), round(e / env.FPS, 3)] for w, s, e in reading.words]
-        return reading.text, confidence, summary, words, str(annotated), files_in(out)
+        return reading.text, confidence, summary, words, files_in(out), (clip, reading, out, viseme_set)
+
+    def annotate(self, read: tuple | None) -> tuple:
+        """The clip last read in this session annotated with its reading (``lipnet read --annotate``), with its
+        sound, and the output files with it. A step of its own: the words show while the video is drawn."""
+        from lipnet import pictures
+
+        if read is None:
+            raise LipnetError("read a video first (/read), then annotate it")
+        clip, reading, out, viseme_set = read
+        annotated = pictures.annotate(clip, reading, out / f"{clip.stem}.annotated.mp4", viseme_set)
+        return str(annotated), files_in(out)
 
     def lipsync(self, upload: str | None, recording: str | None, text: str = "", viseme_set: str = "ovr") -> tuple:
         """Lip-sync from sound, as ``lipnet lipsync -f all --plot`` does it: the line it prints, the viseme strip over
@@ -268,58 +278,67 @@ def page(pages: Pages) -> gr.Blocks:
     speech_types = ["audio", "video"]
     with gr.Blocks(title="lipnet", analytics_enabled=False, delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
         gr.Markdown("# lipnet\nLip reading, lip-sync, sync checks and mouth animation, on this computer.")
-        with gr.Tab("Read lips"):
-            video = gr.Video(label="Video of a face speaking", sources=["upload", "webcam"])
-            viseme_set = gr.Radio(viseme_sets, value="ovr", label="Viseme set")
-            button = gr.Button("Read", variant="primary")
-            transcript = gr.Textbox(label="Transcript", elem_id="transcript")
-            confidence = gr.Number(label="Confidence")
-            summary = gr.Textbox(label="Details", lines=2)
-            words = gr.Dataframe(headers=["word", "start_s", "end_s"], label="Word timings", interactive=False)
-            annotated = gr.Video(label="Annotated video")
-            files = gr.File(label="Output files", file_count="multiple")
+        with gr.Tab("Read lips"), gr.Row():
+            with gr.Column():
+                video = gr.Video(label="Video of a face speaking", sources=["upload", "webcam"], height=VIDEO_HEIGHT)
+                viseme_set = gr.Radio(viseme_sets, value="ovr", label="Viseme set")
+                button = gr.Button("Read", variant="primary")
+                annotated = gr.Video(label="Annotated video", height=VIDEO_HEIGHT)
+            with gr.Column():
+                transcript = gr.Textbox(label="Transcript", elem_id="transcript")
+                confidence = gr.Number(label="Confidence")
+                summary = gr.Textbox(label="Details", lines=2)
+                words = gr.Dataframe(headers=["word", "start_s", "end_s"], label="Word timings", interactive=False)
+                files = gr.File(label="Output files", file_count="multiple")
+            reading = gr.State()
             button.click(
                 answered(pages.jobs, pages.read),
                 [video, viseme_set],
-                [transcript, confidence, summary, words, annotated, files],
+                [transcript, confidence, summary, words, files, reading],
                 api_name="read",
-            )
-        with gr.Tab("Lip-sync from sound"):
-            upload = gr.File(label="Audio or video", file_types=speech_types)
-            recording = gr.Audio(label="or record", sources=["microphone"], type="filepath")
-            text = gr.Textbox(label="Words said (optional: aligned to them instead of recognised)")
-            viseme_set = gr.Radio(viseme_sets, value="ovr", label="Viseme set")
-            button = gr.Button("Lip-sync", variant="primary")
-            summary = gr.Textbox(label="Mouth cues")
-            strip = gr.Image(label="Visemes over the waveform", type="filepath")
-            mouth = gr.Video(label="Mouth")
-            files = gr.File(label="Rhubarb and OVR files", file_count="multiple")
+            ).success(answered(pages.jobs, pages.annotate), [reading], [annotated, files], api_name="annotate")
+        with gr.Tab("Lip-sync from sound"), gr.Row():
+            with gr.Column():
+                upload = gr.File(label="Audio or video", file_types=speech_types)
+                recording = gr.Audio(label="or record", sources=["microphone"], type="filepath")
+                text = gr.Textbox(label="Words said (optional: aligned to them instead of recognised)")
+                viseme_set = gr.Radio(viseme_sets, value="ovr", label="Viseme set")
+                button = gr.Button("Lip-sync", variant="primary")
+                mouth = gr.Video(label="Mouth", height=VIDEO_HEIGHT)
+            with gr.Column():
+                summary = gr.Textbox(label="Mouth cues", lines=3)
+                strip = gr.Image(label="Visemes over the waveform", type="filepath")
+                files = gr.File(label="Rhubarb and OVR files", file_count="multiple")
             button.click(
                 answered(pages.jobs, pages.lipsync),
                 [upload, recording, text, viseme_set],
                 [summary, strip, mouth, files],
                 api_name="lipsync",
             )
-        with gr.Tab("Sync check"):
-            video = gr.Video(label="Video with sound", sources=["upload"])
-            button = gr.Button("Check", variant="primary")
-            summary = gr.Textbox(label="Verdict", lines=2)
-            windows = gr.Dataframe(
-                headers=["start_s", "end_s", "offset_frames", "offset_ms", "confidence", "verdict"],
-                label="Offset per window",
-                interactive=False,
-            )
-            curve = gr.Image(label="Distance by offset", type="filepath")
-            fixed = gr.File(label="The clip back in sync")
+        with gr.Tab("Sync check"), gr.Row():
+            with gr.Column():
+                video = gr.Video(label="Video with sound", sources=["upload"], height=VIDEO_HEIGHT)
+                button = gr.Button("Check", variant="primary")
+                fixed = gr.File(label="The clip back in sync")
+            with gr.Column():
+                summary = gr.Textbox(label="Verdict", lines=2)
+                windows = gr.Dataframe(
+                    headers=["start_s", "end_s", "offset_frames", "offset_ms", "confidence", "verdict"],
+                    label="Offset per window",
+                    interactive=False,
+                )
+                curve = gr.Image(label="Distance by offset", type="filepath")
             button.click(answered(pages.jobs, pages.sync), [video], [summary, windows, curve, fixed], api_name="sync")
-        with gr.Tab("Animate"):
-            upload = gr.File(label="Speech: audio or video", file_types=speech_types)
-            recording = gr.Audio(label="or record", sources=["microphone"], type="filepath")
-            photo = gr.Image(label="Face photo (optional: a talking photo)", type="filepath", sources=["upload"])
-            button = gr.Button("Animate", variant="primary")
-            summary = gr.Textbox(label="Mouth")
-            rendered = gr.Video(label="Talking mouth")
-            files = gr.File(label="Animation files", file_count="multiple")
+        with gr.Tab("Animate"), gr.Row():
+            with gr.Column():
+                upload = gr.File(label="Speech: audio or video", file_types=speech_types)
+                recording = gr.Audio(label="or record", sources=["microphone"], type="filepath")
+                photo = gr.Image(label="Face photo (optional: a talking photo)", type="filepath", sources=["upload"])
+                button = gr.Button("Animate", variant="primary")
+            with gr.Column():
+                summary = gr.Textbox(label="Mouth", lines=2)
+                rendered = gr.Video(label="Talking mouth", height=VIDEO_HEIGHT)
+                files = gr.File(label="Animation files", file_count="multiple")
             button.click(
                 answered(pages.jobs, pages.animate),
                 [upload, recording, photo],
