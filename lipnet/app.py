@@ -153,6 +153,21 @@ def files_in(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.is_file())
 
 
+def table(tsv: str):
+    """A TSV with a header line (what the writers write) as a table for the page, numbers as numbers: the page shows
+    the columns the files hold."""
+    import pandas as pd
+
+    def cell(value: str) -> float | str:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+    header, *rows = tsv.splitlines()
+    return pd.DataFrame([[cell(v) for v in row.split("\t")] for row in rows], columns=header.split("\t"))
+
+
 class Pages:
     """The four jobs, each a function of the page's inputs to its outputs (an endpoint of the same name)."""
 
@@ -169,16 +184,25 @@ class Pages:
             reference = grid.transcript(clip)  # a GRID file name (or a .lab beside it) gives the sentence said
         except ValueError:
             reference = None
-        confidence = getattr(reading, "confidence", None)
+        confidence = getattr(reading, "confidence", None)  # readers before confidences gave none
+        confidence = None if confidence is None else round(float(confidence), 3)
         summary = f"{reading.duration:.2f} s read with the {reading.decoder} decoder"
         if confidence is not None:
             summary += f", confidence {confidence:.2f}"
+        for remark in (getattr(reading, "notice", ""), getattr(reading, "warning", "")):
+            summary += f"\n{remark}" if remark else ""
         if reference is not None:
             cer, wer = metrics.sentence_cer(reference, reading.text), metrics.sentence_wer(reference, reading.text)
             summary += f"\nreference: {reference}   CER {cer:.1%}, WER {wer:.1%}"
         writers.write(reading, out / clip.stem, writers.FORMATS, viseme_set, reference, source=clip)
-        words = [[w, round(s / env.FPS, 3), round(e / env.FPS, 3)] for w, s, e in reading.words]
-        return reading.text, confidence, summary, words, files_in(out), (clip, reading, out, viseme_set)
+        return (
+            reading.text,
+            confidence,
+            summary,
+            table(writers.to_tsv(reading)),
+            files_in(out),
+            (clip, reading, out, viseme_set),
+        )
 
     def annotate(self, read: tuple | None) -> tuple:
         """The clip last read in this session annotated with its reading (``lipnet read --annotate``), with its
@@ -288,7 +312,7 @@ def page(pages: Pages) -> gr.Blocks:
                 transcript = gr.Textbox(label="Transcript", elem_id="transcript")
                 confidence = gr.Number(label="Confidence")
                 summary = gr.Textbox(label="Details", lines=2)
-                words = gr.Dataframe(headers=["word", "start_s", "end_s"], label="Word timings", interactive=False)
+                words = gr.Dataframe(label="Word timings", interactive=False)
                 files = gr.File(label="Output files", file_count="multiple")
             reading = gr.State()
             button.click(

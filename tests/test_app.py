@@ -65,11 +65,14 @@ def test_read_gives_a_held_out_clips_transcript_timings_files_and_then_the_annot
     assert text == sentence("lgil7a")  # s1 held out: never trained on
     assert "CER 0.0%" in summary  # the GRID file name gives the reference
     assert confidence is None or 0 <= confidence <= 1
-    assert [row[0] for row in words["data"]] == text.split()
-    starts = [row[1] for row in words["data"]]
-    assert starts == sorted(starts) and all(start < end <= 3.0 for _, start, end in words["data"])
     assert {"lgil7a.txt", "lgil7a.srt", "lgil7a.json", "lgil7a.rhubarb.tsv"} <= {Path(f).name for f in files}
     assert Path(next(f for f in files if f.endswith(".txt"))).read_text().strip() == text
+    header, *rows = [line.split("\t") for line in Path(next(f for f in files if Path(f).name == "lgil7a.tsv")).open()]
+    assert words["headers"] == [h.strip() for h in header]  # the table is the word file
+    assert [r[words["headers"].index("word")] for r in words["data"]] == text.split()
+    start, end = words["headers"].index("start_s"), words["headers"].index("end_s")
+    assert [[r[start], r[end]] for r in words["data"]] == [[float(r[start]), float(r[end])] for r in rows]
+    assert all(0 <= r[start] < r[end] <= 3.0 for r in words["data"])
     annotated, files = client.predict(api_name="/annotate")  # the session's last reading
     assert streams(annotated) == {"video", "audio"}
     assert "lgil7a.annotated.mp4" in {Path(f).name for f in files}
