@@ -71,6 +71,42 @@ def test_jitter_only_repeats_or_drops_neighbouring_frames():
     assert set(np.unique(shift)) <= {-1, 0, 1} and (shift != 0).any()
 
 
+def test_time_masks_show_the_clips_mean_frame():
+    layer = model.Augment(flip=0.0, jitter=0.0, time_mask=6, seed=3)
+    x = np.broadcast_to(np.arange(40, dtype="float32")[None, :, None, None, None], (8, 40, 50, 100, 3))
+    y = keras.ops.convert_to_numpy(layer(x, training=True))[:, :, 0, 0, 0]
+    masked = y != np.arange(40)
+    assert masked.any() and np.all(y[masked] == 19.5)  # the mean of frames 0..39
+    assert masked.sum(1).max() <= 3 * 6  # env.TIME_MASKS spans of up to 6 frames
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)  # never at inference
+
+
+def test_a_model_trained_on_turned_crops_is_turned_to_read_upright_ones():
+    """`upright` turns the kernels and the features the BiGRU reads. Where every strided window and pooling is
+    symmetric (15 x 31 crops: each block's output even), the turned network reads upright crops exactly as the
+    original read them turned; on 50 x 100 crops it is off by a pixel here and there (see `upright`)."""
+    config = model.ModelConfig(height=15, width=31, filters=(4, 8, 8), gru_units=8, rotate_input=True)
+    turned = model.build(config, seed=0)
+    upright, upright_config = model.upright(turned, config)
+    assert not upright_config.rotate_input and upright_config.height == 15
+    crops = np.random.default_rng(0).integers(0, 255, (2, 10, 15, 31, 3)).astype("uint8")
+    want = keras.ops.convert_to_numpy(turned.predict_on_batch(crops))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(upright.predict_on_batch(crops)), want, atol=1e-4)
+    plain = model.build(upright_config, seed=0)  # the same weights, not turned: another network
+    plain.set_weights(turned.get_weights())
+    assert np.abs(keras.ops.convert_to_numpy(plain.predict_on_batch(crops)) - want).max() > 1e-2
+
+
+def test_checkpoint_extra_fields_are_rewritten_in_place(tmp_path):
+    built = model.build(TINY, seed=0)
+    path = model.save(tmp_path / "m.hdf5", built, TINY, extra={"grammar": "grid"})
+    model.update_extra(path, {"grammar": "grid", "confidence": [1.5, -0.2]})
+    loaded, config, extra = model.load(path)
+    assert extra == {"grammar": "grid", "confidence": [1.5, -0.2]} and config == TINY
+    for a, b in zip(loaded.weights, built.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
 def test_ctc_loss_replaces_non_finite_values_by_zero():
     logits = np.zeros((3, 5, 28), "float32")
     logits[2, 1, 4] = np.nan  # a diverged batch element must not poison the whole batch

@@ -93,6 +93,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--model", type=json.loads, default={}, help="model overrides as JSON, e.g. '{\"batch_norm\": true}'"
     )
+    p.add_argument(
+        "--heads-only",
+        action="store_true",
+        help="keep the lip reader of -w as it is and train only its frame heads (--aux-*, --distill) on its features: "
+        "minutes on a CPU; the heads time words on the lips and see when nobody speaks",
+    )
     p.add_argument("-o", "--run-dir", help="where the run's files go (default runs/<timestamp>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last completed epoch")
     return p.parse_args(argv)
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 distill=args.distill,
                 source_dirs=args.sources,
             )
-            run_dir = trainer.train(config, args.run_dir)
+            run_dir = (trainer.fit_heads if args.heads_only else trainer.train)(config, args.run_dir)
     except LipnetError as err:
         return cli.fail(err)
     except KeyboardInterrupt:

@@ -102,6 +102,8 @@ def _new_model(config: TrainConfig, train_set: list[dataset.Sample]) -> tuple[ke
     """The model a new run starts from: the fine-tuned checkpoint's, or a fresh one normalised for `train_set`."""
     if config.weights:  # fine-tuning keeps the checkpoint's architecture and input normalisation
         source, source_config, _ = lipnet_model.load(config.weights)
+        if source_config.rotate_input:  # trained on turned crops: the same network, turned to read upright ones
+            source, source_config = lipnet_model.upright(source, source_config)
         model_config = lipnet_model.ModelConfig.from_dict({**asdict(source_config), **config.model})
         model = lipnet_model.build(model_config, seed=config.seed, heads=config.heads())
         _copy_weights(source, model, config.weights)
@@ -138,6 +140,94 @@ def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> 
             start = extra["epoch"]
     keras.utils.set_random_seed(config.seed + start)
     return _fit(model, model_config, config, train_set, val_set, targets, run_dir, start_epoch=start, verbose=verbose)
+
+
+HEAD_FIELDS = ("epoch", "loss", "val_loss", "val_viseme_accuracy", "learning_rate", "clips_per_s", "seconds")
+HEAD_CURVES = (
+    ("Loss", "cross-entropy per clip", ("loss", "val_loss"), True),
+    ("Viseme head", "%", ("val_viseme_accuracy",), False),
+)
+
+
+def fit_heads(config: TrainConfig, run_dir: str | Path | None = None, verbose: int = 1) -> Path:
+    """Give a trained lip reader (`config.weights`) frame heads without changing how it reads: its BiGRU features of
+    every clip are computed once, then only the heads learn, from those features and the clips' sound
+    (`_frame_targets`), for `config.epochs` epochs of seconds each, where a whole-model fine-tune takes minutes an
+    epoch on a CPU. ``best.hdf5`` is the reader with the heads that read the validation clips' visemes best;
+    reading times words on the phone head and sees silence with it (`reader.LipReader`)."""
+    if not config.weights or not config.heads():
+        raise LipnetError("--heads-only needs the weights of a trained lip reader (-w) and a head (--aux-*/--distill)")
+    run_dir = Path(run_dir or env.RUNS_DIR / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if (run_dir / "best.hdf5").exists():
+        raise LipnetError(f"{run_dir}: holds a run already")
+    train_set, val_set = _samples(config)
+    if verbose:
+        print(f"per-frame targets of {len(train_set) + len(val_set)} clips (cached beside the crops)...", flush=True)
+    labels = {s: dataset.frame_targets(s, [Path(d) for d in config.align_dirs]) for s in train_set + val_set}
+    targets = {s: _head_targets(t, config) for s, t in labels.items()}
+    source, model_config, extra = lipnet_model.load(config.weights)
+    reader = lipnet_model.build(model_config, heads=config.heads())
+    _copy_weights(source, reader, config.weights)
+    trunk = keras.Model(reader.input, reader.get_layer("gru_dropout2").output)
+    if verbose:
+        print(f"BiGRU features of {len(train_set) + len(val_set)} clips...", flush=True)
+    features = {
+        s: keras.ops.convert_to_numpy(trunk.predict_on_batch(dataset.load_clip(s.path, config.frames)[None]))[0]
+        for s in train_set + val_set
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.json", json.dumps({"train": asdict(config), "model": asdict(model_config)}))
+    keras.utils.set_random_seed(config.seed)
+    inputs = keras.Input((None, trunk.output.shape[-1]))
+    outputs = {  # the reader's own head layers (`lipnet_model.build`): their weights are copied back one to one
+        name: keras.layers.Dense(classes, kernel_initializer="zeros", name=f"{lipnet_model.HEAD_PREFIX}{name}")(inputs)
+        * env.AUX_HEAD_SPEEDUP
+        for name, classes in config.heads().items()
+    }
+    heads = keras.Model(inputs, outputs)
+
+    def arrays(samples):
+        x = np.stack([features[s] for s in samples])
+        return x, {
+            name: np.stack([dataset.fit_frames(targets[s][name], config.frames) for s in samples])
+            for name in config.heads()
+        }
+
+    (x, y), (val_x, val_y) = arrays(train_set), arrays(val_set)
+    heads.compile(
+        keras.optimizers.Adam(config.learning_rate),
+        loss={name: keras.losses.CategoricalCrossentropy(from_logits=True) for name in config.heads()},
+    )
+
+    def validate(model: keras.Model) -> dict:
+        read = model.predict(val_x, verbose=0)
+        if "visemes" in read:
+            visemes_read = read["visemes"].argmax(-1)
+        else:
+            visemes_read = (decoding.softmax(read["phones"]) @ visemes.pooling("phones", "ovr")).argmax(-1)
+        truth = np.stack([dataset.fit_frames(labels[s]["visemes"], config.frames) for s in val_set])
+        return {"val_viseme_accuracy": float(np.mean(visemes_read == truth))}
+
+    def save(path: Path, model: keras.Model, with_optimizer: bool, row: dict) -> None:
+        for name in config.heads():
+            layer = f"{lipnet_model.HEAD_PREFIX}{name}"
+            reader.get_layer(layer).set_weights(model.get_layer(layer).get_weights())
+        grammar = extra.get("grammar")
+        lipnet_model.save(
+            path, reader, model_config, None, {**extra, **row, "grammar": grammar, "heads": config.heads()}
+        )
+
+    epochs = runs.Epochs(
+        run_dir, HEAD_FIELDS, save, ".hdf5", "val_viseme_accuracy", "max", validate, HEAD_CURVES,
+        describe=lambda r: f"epoch {r['epoch']}: loss {r['loss']:.2f} val_loss {r['val_loss']:.2f} "
+        f"visemes {r['val_viseme_accuracy']:.1%}",
+        train_items=len(train_set), verbose=verbose,
+    )  # fmt: skip
+    heads.fit(
+        x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=(val_x, val_y),
+        callbacks=[epochs], verbose=0, shuffle=True,
+    )  # fmt: skip
+    return run_dir
 
 
 def _samples(config: TrainConfig) -> tuple[list[dataset.Sample], list[dataset.Sample]]:
@@ -274,7 +364,7 @@ def _fit(
         runs.Epochs(
             run_dir,
             _log_fields(config),
-            save=functools.partial(_save, model_config=model_config, grammar=grammar),
+            save=functools.partial(_save, model_config=model_config, grammar=grammar, heads=config.heads()),
             suffix=".hdf5",
             monitor="val_cer",
             validate=functools.partial(_validate, val_set=val_set, validation=validation, visemes=visemes),
@@ -347,9 +437,10 @@ def _validate(
     return figures
 
 
-def _save(path: Path, model: keras.Model, with_optimizer: bool, extra: dict, model_config, grammar) -> None:
+def _save(path: Path, model: keras.Model, with_optimizer: bool, extra: dict, model_config, grammar, heads) -> None:
+    """A checkpoint that names its decoding grammar and its frame heads (name -> classes), which reading uses."""
     optimizer = model.optimizer if with_optimizer else None
-    lipnet_model.save(path, model, model_config, optimizer, {**extra, "grammar": grammar})
+    lipnet_model.save(path, model, model_config, optimizer, {**extra, "grammar": grammar, "heads": heads})
 
 
 def _describe(row: dict) -> str:
