@@ -132,6 +132,9 @@ JITTER_PROBABILITY = 0.05  # per frame: drop or duplicate (LipNet paper)
 AUGMENT_SHIFT = 4.0  # pixels, random translation of whole clips
 AUGMENT_ZOOM = 0.08  # relative, random zoom of whole clips
 AUGMENT_BRIGHTNESS = 0.2  # relative, random brightness and contrast of whole clips
+# time masking (Ma et al. 2022): this many spans of up to ModelConfig.time_mask frames per training clip show the
+# clip's mean frame, so no word can be read from one fixed stretch of frames alone
+TIME_MASKS = 3
 NORM_STATS_CLIPS = 200  # clips sampled to estimate the per-channel mean and std
 # Auxiliary heads (train.py --aux-visemes/--aux-phones/--distill) learn this many times faster than the trunk: they
 # start from zero and their logits are scaled by it, so under Adam their steps are this much larger, and a new head
@@ -146,6 +149,13 @@ READ_WINDOW = FRAME_COUNT  # longer clips are read in windows as long as the tra
 READ_HOP = 25  # ...starting every second, their posteriors averaged (see reader.LipReader.probabilities)
 READ_BATCH = 16  # windows per network call
 GRAMMAR_MAX_FRAMES = 100  # longer clips (over 4 s) may hold several sentences: decoded with beam search by default
+GRAMMAR_MIN_FRAMES = 27  # shorter clips cannot hold a GRID sentence (the shortest of all 34,000 spans 27 frames)
+TIMINGS = ("auto", "audio", "video")  # predict.py --timing: word times from the sound, the lips, or sound when heard
+# No speech, no sentence: a clip is read only when it is long enough to hold a word, its lips move, and (with a frame
+# head) the head sees this many frames of speech; otherwise the transcript is empty
+MIN_READ_FRAMES = 8  # 0.32 s: GRID's shortest words last 4-8 frames
+MIN_LIP_MOTION = 0.03  # spread (5th-95th percentile) of the inner lips' gap over the clip, in mouth widths
+MIN_SPEECH_FRAMES = 6.0  # expected frames of speech (summed non-silence posteriors of the frame head)
 
 # Output ---------------------------------------------------------------------------------------
 SUBTITLE_LINE_WIDTH = 42  # characters; subtitle cues group words into lines up to this long

@@ -56,6 +56,16 @@ class MouthTrack:
         """Frames whose landmarks were filled from neighbouring frames (no face found there)."""
         return int((~self.detected[: self.source_frames]).sum())
 
+    def lip_motion(self) -> float:
+        """How much the lips open and close over the clip: the spread (5th to 95th percentile) of the gap between
+        the inner lips' middles (landmarks 62 and 66), in mouth widths (corners 48 and 54). About 0 for a photo or a
+        face that does not speak; speech opens and closes the mouth by a tenth of its width or more."""
+        points = self.landmarks[: max(self.source_frames, 1)]
+        gap = np.linalg.norm(points[:, 62] - points[:, 66], axis=-1)
+        width = np.maximum(np.linalg.norm(points[:, 48] - points[:, 54], axis=-1), 1e-6)
+        low, high = np.percentile(gap / width, [5, 95])
+        return float(high - low)
+
     def save(self, path: str | Path) -> None:
         """Write ``<name>.npy`` (the crops) and its sidecar ``<name>.track.npz``, each atomically.
 

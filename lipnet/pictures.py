@@ -45,7 +45,7 @@ def annotate(video_path: str | Path, reading: Reading, path: str | Path, viseme_
     """
     from lipnet import audio
 
-    cues = visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration)
+    cues = reading.cues(viseme_set)
     try:
         samples = audio.load(video_path)
     except LipnetError:  # no sound track, or silence: the picture alone
@@ -80,15 +80,19 @@ def plot(reading: Reading, path: str | Path, viseme_set: str = "ovr", reference:
     fig.colorbar(image, ax=heat, label="probability", pad=0.01, fraction=0.02)
     shapes.set_xlim(-0.5, frames - 0.5)  # shared by the three rows; the spans' labels depend on it
 
-    for word, start, end in reading.words:
-        _span(words, start - 0.5, end - 0.5, word, "tab:blue", 0.25)
-    _label_row(words, "words")
+    for word, start, end in reading.words:  # seconds, on the frame axis: frame i is shown from i / fps
+        _span(words, start * env.FPS - 0.5, end * env.FPS - 0.5, word, "tab:blue", 0.25)
+    _label_row(words, f"words\n({reading.timing or 'untimed'})")
 
-    cues = visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration)
+    cues = reading.cues(viseme_set)
     _viseme_row(shapes, cues, viseme_set, scale=env.FPS, offset=-0.5)
     shapes.set_xlabel(f"frame ({env.FPS} fps)")
 
-    title = f"“{reading.text}”   ({reading.decoder} decoder)"
+    title = (
+        f"“{reading.text}”   ({reading.decoder} decoder, confidence {reading.confidence:.0%})"
+        if reading.speech
+        else f"no speech: {reading.notice}"
+    )
     if reference is not None:
         cer, wer = metrics.sentence_cer(reference, reading.text), metrics.sentence_wer(reference, reading.text)
         title += f"\nreference: “{reference}”   CER {cer:.1%}, WER {wer:.1%}"
@@ -159,9 +163,9 @@ def _frame(frame: np.ndarray, t: int, reading: Reading, cues: list[visemes.Cue])
         panel[_PAD : _PAD + crop.shape[0], _PAD : _PAD + crop.shape[1]] = crop
         x += crop.shape[1] + 2 * _PAD
 
-    spoken = [(word, start <= t < end) for word, start, end in reading.words if start <= t]
-    _words(panel, spoken, (x, _PAD + 26), panel.shape[1] - _PAD - x)
     middle = (t + 0.5) / env.FPS
+    spoken = [(word, start <= middle < end) for word, start, end in reading.words if start <= middle]
+    _words(panel, spoken, (x, _PAD + 26), panel.shape[1] - _PAD - x)
     cue = next((c for c in cues if c.start <= middle < c.end), None)
     if cue is not None:
         detail = f"  ({cue.phoneme} in '{cue.word}')" if cue.word else ""

@@ -29,13 +29,20 @@ class VideoInfo:
     height: int
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_TAIL_S = 2.0  # `cut_short` decodes this much of the end of a file...
+_REORDER = 2  # ...and calls it cut short when the decoder complains within this many frames of its end
+
+
 def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     path = input_file(path, "a video")
+    if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would read it as a one-frame video
+        raise LipnetError(f"{path}: an image, not a video: lips are read from moving pictures")
     # One decoding thread: clips are short, so FFmpeg's thread pool costs more to start than it saves,
     # and the extractor already runs one process per core.
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, env.DECODE_THREADS])
     if not capture.isOpened():
-        raise LipnetError(f"{path}: not a video OpenCV can read")
+        raise LipnetError(f"{path}: not a video OpenCV can read{_why(path)}")
     fps = capture.get(cv2.CAP_PROP_FPS)
     if not (1.0 <= fps <= 1000.0):
         fps = float(env.FPS)
@@ -47,6 +54,27 @@ def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
         height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
     )
     return capture, info
+
+
+def _why(path: Path) -> str:
+    """FFmpeg's reason a file does not open, as `` (reason)``; a missing MP4 index says the file was cut short."""
+    import av
+    import av.logging
+
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as logs:
+            av.open(str(path)).close()
+    except av.FFmpegError as err:
+        said = " ".join(message.strip() for _, _, message in logs)
+        if "moov atom not found" in said:
+            return " (its index, the moov atom, is missing: the file is cut short, or still being written)"
+        return f" ({said or getattr(err, 'strerror', None) or err})"
+    except (UnicodeDecodeError, OSError):
+        pass
+    finally:
+        av.logging.set_level(None)
+    return ""
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -87,6 +115,43 @@ def read(path: str | Path, fps: float = env.FPS) -> tuple[np.ndarray, VideoInfo]
     """All frames of a video as one (T, H, W, 3) RGB uint8 array, resampled to `fps`, and its info."""
     capture, info = _open(path)
     return np.stack(list(_decode(capture, info, fps))), info
+
+
+def cut_short(path: str | Path) -> float | None:
+    """Seconds of a video that decode before its end is found damaged (a file cut short: a download or copy that
+    stopped), or None when its last frames decode cleanly. Only the last `_TAIL_S` seconds are decoded again, with
+    FFmpeg's error messages listened to: a damaged frame at the very end is the mark of a truncated file."""
+    import av
+    import av.logging
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            if container.duration and container.duration > _TAIL_S * av.time_base:
+                container.seek(int(container.duration - _TAIL_S * av.time_base))
+            end, since = None, _REORDER + 1  # frames decoded since the decoder last complained
+            av.logging.set_level(av.logging.ERROR)
+            try:
+                with av.logging.Capture() as logs:
+                    for frame in container.decode(stream):
+                        if frame.time is not None:
+                            end = frame.time + 1 / float(stream.average_rate or env.FPS)
+                        since = 0 if logs else since + 1
+                        logs.clear()
+                    since = 0 if logs else since  # the demuxer's complaint that the data stops short
+            finally:
+                av.logging.set_level(None)
+            promised = container.duration / av.time_base if container.duration else None
+    except av.FFmpegError:
+        return None  # unreadable: reading it says why
+    if end is None:
+        return None
+    # the damaged packet is the last one read, its frame among the last few shown (frames are reordered); or the
+    # pictures stop well before the length the container's header promises
+    short = promised is not None and end < promised - _REORDER / float(stream.average_rate or env.FPS) - 0.1
+    return round(end, 2) if since <= _REORDER or short else None
 
 
 def _decode(capture: cv2.VideoCapture, info: VideoInfo, fps: float) -> Iterator[np.ndarray]:

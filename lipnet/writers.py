@@ -1,10 +1,11 @@
 """Output files of a reading, one per format, written beside each other as whisper writes its transcripts.
 
-``txt`` the transcript; ``json`` everything (text, decoder, word times, viseme cues and, when the sentence is known,
-the reference with CER and WER); ``srt`` and ``vtt`` subtitles with one cue per word, the line shown throughout and
-the word spoken underlined (whisper's highlighted words); ``tsv`` word start and end in milliseconds; ``visemes`` the
+``txt`` the transcript; ``json`` everything (text, whether speech was seen, confidence, decoder, word times and
+confidences, viseme cues and, when the sentence is known, the reference with CER and WER); ``srt`` and ``vtt`` subtitles with one cue per word, the line shown throughout and
+the word spoken underlined (whisper's highlighted words); ``tsv`` word start and end in seconds, and confidence; ``visemes`` the
 viseme timeline as ``.visemes.json`` and ``.visemes.tsv``, plus Rhubarb Lip Sync's ``.rhubarb.tsv`` and
-``.rhubarb.json`` when the viseme set is ``rhubarb``. Every time comes from the CTC alignment at env.FPS.
+``.rhubarb.json`` when the viseme set is ``rhubarb``. Every time is the reading's (``timing`` in the JSON says whether
+the words were timed on the sound, on the lips or, for a model without a frame head, by the CTC alignment).
 Lip-sync timelines (`write_timeline`) and mouth animation parameters (`write_animation`) have writers here too.
 """
 
@@ -46,7 +47,7 @@ def write(
         raise ValueError(f"unknown output formats {sorted(unknown)}; choose from {', '.join(FORMATS)}")
     cues = []
     if formats & {"json", "visemes"}:
-        cues = visemes.timeline(reading.words, env.FPS, viseme_set, reading.duration)
+        cues = reading.cues(viseme_set)
     texts = {}
     if "txt" in formats:
         texts[".txt"] = reading.text + "\n"
@@ -79,11 +80,17 @@ def to_json(
     out = {"source": str(source)} if source is not None else {}
     out |= {
         "text": reading.text,
+        "speech": reading.speech,
+        **({"notice": reading.notice} if reading.notice else {}),
+        **({"warning": reading.warning} if reading.warning else {}),
+        "confidence": round(reading.confidence, 4),
+        "timing": reading.timing,
         "decoder": reading.decoder,
         "duration": round(reading.duration, 3),
         "fps": env.FPS,
         "words": [
-            {"word": w, "start": round(s / env.FPS, 3), "end": round(e / env.FPS, 3)} for w, s, e in reading.words
+            {"word": w, "start": round(s, 3), "end": round(e, 3), "confidence": round(c, 4)}
+            for (w, s, e), c in zip(reading.words, _word_confidences(reading))
         ],
         "visemes": {
             "set": viseme_set,
@@ -117,9 +124,16 @@ def to_vtt(reading: Reading) -> str:
 
 
 def to_tsv(reading: Reading) -> str:
-    """Tab-separated words under a header that names the unit: start and end in seconds (3 decimals), the word."""
-    rows = [f"{s / env.FPS:.3f}\t{e / env.FPS:.3f}\t{w}" for w, s, e in reading.words]
-    return "\n".join(["start_s\tend_s\tword", *rows]) + "\n"
+    """Tab-separated words under a header that names the unit: start and end in seconds (3 decimals), the word and
+    its confidence (0-1)."""
+    rows = [f"{s:.3f}\t{e:.3f}\t{w}\t{c:.3f}" for (w, s, e), c in zip(reading.words, _word_confidences(reading))]
+    return "\n".join(["start_s\tend_s\tword\tconfidence", *rows]) + "\n"
+
+
+def _word_confidences(reading: Reading) -> list[float]:
+    """One confidence per timed word (the timed words are the transcript's, unless timing failed: then none)."""
+    confidences = reading.word_confidences
+    return confidences if len(confidences) == len(reading.words) else [reading.confidence] * len(reading.words)
 
 
 def _subtitle_cues(reading: Reading) -> list[tuple[float, float, str]]:
@@ -130,7 +144,7 @@ def _subtitle_cues(reading: Reading) -> list[tuple[float, float, str]]:
     """
     if not reading.words:
         return [(0.0, reading.duration, reading.text)] if reading.text else []
-    lines: list[list[tuple[str, int, int]]] = [[]]
+    lines: list[list[tuple[str, float, float]]] = [[]]
     for word in reading.words:
         if lines[-1] and len(" ".join(w for w, _, _ in [*lines[-1], word])) > env.SUBTITLE_LINE_WIDTH:
             lines.append([])
@@ -141,9 +155,9 @@ def _subtitle_cues(reading: Reading) -> list[tuple[float, float, str]]:
         last = line[0][1]
         for i, (_, start, end) in enumerate(line):
             if start > last:
-                cues.append((last / env.FPS, start / env.FPS, " ".join(words)))
+                cues.append((last, start, " ".join(words)))
             highlighted = " ".join(f"<u>{w}</u>" if j == i else w for j, w in enumerate(words))
-            cues.append((start / env.FPS, end / env.FPS, highlighted))
+            cues.append((start, end, highlighted))
             last = end
     return cues
 

@@ -173,3 +173,20 @@ def test_word_spans_are_ordered_and_disjoint():
     ends = [0] + [e for _, _, e in spans]
     for (_, start, end), previous_end in zip(spans, ends):
         assert previous_end <= start < end <= len(probs)
+
+
+def test_word_confidences_are_each_words_posterior_in_its_slot():
+    """Clear posteriors: every word is sure. The letter blurred between two candidates: that word alone is in doubt,
+    its confidence its share of the two sentences' probability."""
+    text = "bin blue at f two now"
+    clear = sentence_posteriors(text, 75, seed=0, noise=0.3) ** 3  # sharpened: no letter hides between the words
+    clear /= clear.sum(1, keepdims=True)
+    assert all(c > 0.99 for c in decoding.word_confidences(clear, text, grid.GRAMMAR))
+    where = np.linspace(0, 75, len(text) + 2)[1:-1].astype(int)[text.index(" f ") + 1]
+    blurred = clear.copy()
+    blurred[where] = _distribution({"f": 0.6, "s": 0.4})
+    confidences = decoding.word_confidences(blurred, text, grid.GRAMMAR)
+    assert confidences[3] == pytest.approx(0.6, abs=0.02) and min(np.delete(confidences, 3)) > 0.99
+    # without a grammar, the characters' own posteriors over their frames
+    free = decoding.word_confidences(blurred, text)
+    assert len(free) == 6 and free[3] == pytest.approx(0.6) and min(np.delete(free, 3)) > 0.99

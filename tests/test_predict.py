@@ -83,9 +83,9 @@ def test_writes_every_format(everything):
     assert vtt.startswith("WEBVTT\n\n") and len(VTT_CUE.findall(vtt)) == len(srt)
 
     header, *rows = [line.split("\t") for line in (out / "lgil7a.tsv").read_text().splitlines()]
-    assert header == ["start_s", "end_s", "word"]  # seconds, as every TSV lipnet writes
-    assert [word for _, _, word in rows] == text.split()
-    assert all(0 <= float(start) < float(end) <= 3.0 for start, end, _ in rows)
+    assert header == ["start_s", "end_s", "word", "confidence"]  # seconds, as every TSV lipnet writes
+    assert [word for _, _, word, _ in rows] == text.split()
+    assert all(0 <= float(start) < float(end) <= 3.0 and 0 <= float(c) <= 1 for start, end, _, c in rows)
 
     cues = visemes.from_json((out / "lgil7a.visemes.json").read_text())
     assert cues[0].start == 0 and cues[-1].end == pytest.approx(3.0)
@@ -240,15 +240,17 @@ def test_directory_run_reports_bad_clip_and_continues(tmp_path, tiny_weights):
 
 
 def test_subtitles_group_long_readings_into_lines():
-    words = [(f"word{i}", 10 * i, 10 * i + 8) for i in range(8)]  # 8 words of 5 letters: two lines of 42 characters
-    reading = Reading(" ".join(w for w, _, _ in words), "beam", np.zeros((80, 28)), words)
+    words = [
+        (f"word{i}", 0.4 * i, 0.4 * i + 0.32) for i in range(8)
+    ]  # 8 words of 5 letters: two lines of 42 characters
+    reading = Reading(" ".join(w for w, _, _ in words), "beam", np.zeros((80, 28)), words, "video", 0.5)
     cues = writers._subtitle_cues(reading)
     assert len(cues) == 8 + 6  # a cue per word, and one per gap within a line
     assert cues[0] == (0.0, 0.32, "<u>word0</u> word1 word2 word3 word4 word5 word6")
     assert cues[-1][2] == "<u>word7</u>"
-    assert writers.to_srt(Reading("", "beam", np.zeros((75, 28)), [])) == ""
+    assert writers.to_srt(Reading("", "beam", np.zeros((75, 28)), [], "", 0.0)) == ""
     assert (
-        writers.to_vtt(Reading("a b", "greedy", np.zeros((75, 28)), []))
+        writers.to_vtt(Reading("a b", "greedy", np.zeros((75, 28)), [], "", 0.5))
         == "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\na b\n\n"
     )
 
@@ -303,7 +305,9 @@ def test_long_clips_are_read_in_windows_as_long_as_the_training_clips():
     np.testing.assert_allclose(
         windowed[-env.READ_HOP :], reader.probabilities(crops[-env.READ_WINDOW :])[-env.READ_HOP :], atol=1e-5
     )
-    whole = decoding.softmax(keras.ops.convert_to_numpy(reader.model.predict_on_batch(crops[None])))[0]
+    outputs = reader.model.predict_on_batch(crops[None])  # the whole clip at once, frame heads and all
+    logits = outputs["logits"] if isinstance(outputs, dict) else outputs
+    whole = decoding.softmax(keras.ops.convert_to_numpy(logits))[0]
     cer = {
         name: metrics.sentence_cer(reference, decoding.beam_search(p))
         for name, p in [("windows", windowed), ("whole", whole)]

@@ -44,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--decoder", choices=decoding.DECODERS, help="CTC decoder (default: the model's own, grammar for GRID models)"
     )
     p.add_argument(
+        "--timing",
+        choices=env.TIMINGS,
+        default="auto",
+        help="time the words on the clip's sound (audio), on the lips (video), or on the sound when it has one "
+        "(auto, the default); the JSON says which was used",
+    )
+    p.add_argument(
         "-f",
         "--output-format",
         type=cli.formats(writers.FORMATS),
@@ -74,7 +81,11 @@ def predict(reader: LipReader, clip: Path, name: Path, args: argparse.Namespace,
     except ValueError as err:  # a malformed .align file: read the clip anyway, unscored
         print(f"warning: {err}", file=sys.stderr)
         reference = None
-    reading = reader.read(clip, args.decoder)
+    reading = reader.read(clip, args.decoder, args.timing)
+    if reading.warning:
+        print(f"{clip}: warning: {reading.warning}", file=sys.stderr)
+    if not reading.speech:
+        print(f"{clip}: no speech: {reading.notice} (empty transcript)", file=sys.stderr)
     print(f"{prefix}{reading.text}")
     if reference is not None:
         cer, wer = metrics.sentence_cer(reference, reading.text), metrics.sentence_wer(reference, reading.text)
@@ -105,7 +116,8 @@ def live(args: argparse.Namespace) -> int:
         for start, reading in reader.stream(frames, decoder=args.decoder):
             seconds = start / env.FPS
             span = f"{seconds:6.1f}s-{seconds + env.FRAME_COUNT / env.FPS:.1f}s"
-            print(f"{span}  {reading.text if reading else '(no face)'}", flush=True)
+            text = "(no face)" if reading is None else reading.text if reading.speech else "(no speech)"
+            print(f"{span}  {text}", flush=True)
     except LipnetError as err:
         return cli.fail(err)
     except KeyboardInterrupt:

@@ -122,6 +122,37 @@ def sentence_probability(probs: np.ndarray, text: str) -> float:
     return float(np.exp(log_scale) * alpha[-2:].sum())  # the last label or the trailing blank
 
 
+def word_confidences(probs: np.ndarray, text: str, slots: Sequence[Sequence[str]] | None = None) -> list[float]:
+    """How sure the posteriors are of each word of `text`, 0-1.
+
+    With `slots` (a grammar's words per position, `text` one of its sentences), a word's posterior among its slot's
+    words with the other words kept: P(text) over the sum of P(text with that word replaced), the CTC probability
+    summed over alignments. Without, the geometric mean of the posteriors of the word's characters over the frames
+    the CTC forced alignment gives them (the only evidence a free decoder has).
+    """
+    text = alphabet.normalize(text)
+    words = text.split(" ") if text else []
+    if slots is not None and len(words) == len(slots) and all(w in slot for w, slot in zip(words, slots)):
+        chosen = sentence_probability(probs, text)
+        out = []
+        for k, slot in enumerate(slots):
+            total = sum(sentence_probability(probs, " ".join([*words[:k], w, *words[k + 1 :]])) for w in slot)
+            out.append(chosen / total if total > 0 else 0.0)
+        return out
+    try:
+        spans = align(probs, text)
+    except ValueError:
+        return [0.0] * len(words)
+    labels = alphabet.encode(text)
+    char = [float(np.mean(probs[s : e + 1, label])) for (s, e), label in zip(spans, labels)]
+    out, first = [], 0
+    for word in words:
+        part = np.clip(char[first : first + len(word)], 1e-12, 1.0)
+        out.append(float(np.exp(np.mean(np.log(part)))))
+        first += len(word) + 1
+    return out
+
+
 def align(probs: np.ndarray, text: str) -> list[tuple[int, int]]:
     """CTC forced alignment: for every character of `text`, the first and last frame (inclusive) of its state in
     the most probable path (Viterbi) that reads `text`.

@@ -1,49 +1,88 @@
-"""Lip reading end to end: video -> mouth crops -> logits -> text -> word timings.
+"""Lip reading end to end: video -> mouth crops -> logits -> text -> timed words, phones and visemes.
 
 `LipReader` is what `predict.py` and `evaluate.py` use, and what a program embedding lipnet should
 use: it runs the same mouth extraction as training (`lipnet.mouth`) and the same model.
+
+Nothing is read where nothing is said: a clip too short to hold a word, lips that do not move, or (with the model's
+frame head) no frame of speech give an empty transcript and a notice why. The words of a transcript are timed on the
+clip's sound when it has one (forced alignment, `lipnet.speech.align`), else on the lips: aligned to the phone
+posteriors of the model's frame head (`align.guided`), or, for a model without one, from the CTC emissions, which
+sit at fixed frames and are only a rough guide. Each word and the sentence carry a confidence.
 """
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from lipnet import alphabet, env
+from lipnet import audio, env, grid, video, visemes
 from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
 from lipnet.lipreading import model as lipnet_model
 from lipnet.mouth import MouthExtractor, MouthTrack
+from lipnet.speech import align, lipsync
+from lipnet.speech.align import Segment
+
+_SILENCE = visemes.PHONES.index(align.SILENCE)
 
 
 @dataclass
 class Reading:
     """What was read from one clip."""
 
-    text: str
+    text: str  # "" when no speech was seen (`notice` says why)
     decoder: str
     probs: np.ndarray  # (T, 28) per-frame character posteriors
-    words: list[tuple[str, int, int]]  # (word, start frame, end frame) at env.FPS, from the CTC alignment
+    words: list[Segment]  # (word, start, end) in seconds
+    timing: str  # how the words were timed: "audio", "video" (the frame head), "ctc" (rough), "" (no words)
+    confidence: float  # the probability that the sentence is exactly right (calibrated); 0 without speech
+    word_confidences: list[float] = field(default_factory=list)  # 0-1, one per word
+    notice: str = ""  # why nothing was read, when nothing was
+    warning: str = ""  # what the reading could not see: a file cut short
+    timeline: lipsync.Timeline | None = None  # the timed words' phones and viseme cues
     track: MouthTrack | None = None  # the mouth crops and landmarks, when read from a video
+    phones: np.ndarray | None = None  # (T, phones) the frame head's posteriors, when the model has one
 
     @property
     def duration(self) -> float:
         """Seconds of video the reading covers."""
         return len(self.probs) / env.FPS
 
+    @property
+    def speech(self) -> bool:
+        """Whether speech was seen (and so read)."""
+        return not self.notice
+
+    def cues(self, viseme_set: str = "ovr") -> list[visemes.Cue]:
+        """The viseme timeline over the clip: decoded from the timed phones (`lipsync.Timeline.cues`), or, with CTC
+        timings only, each word's span shared among its phonemes."""
+        if self.timeline is not None:
+            cues = [c for c in self.timeline.cues(viseme_set) if c.start < self.duration]
+            # the sound may stop a little before the last picture, or run on past it: the cues span the pictures
+            return cues[:-1] + [replace(cues[-1], end=self.duration)] if cues else cues
+        return visemes.timeline(self.words, 1.0, viseme_set, self.duration)
+
 
 class LipReader:
     """A trained model plus the mouth extractor. Create once: loading both takes a few seconds."""
 
-    def __init__(self, weights: str | Path = env.DEFAULT_WEIGHTS, predictor_path: str | Path | None = None):
+    def __init__(
+        self,
+        weights: str | Path = env.DEFAULT_WEIGHTS,
+        predictor_path: str | Path | None = None,
+        teacher: str | Path = env.LIPSYNC_MODEL,
+    ):
         self.weights = Path(weights)
-        self.model, self.config, self.extra = lipnet_model.load(self.weights)
+        _, extra = lipnet_model.read_config(self.weights)
+        self.heads: dict[str, int] = extra.get("heads") or {}  # the frame heads it was trained with
+        self.model, self.config, self.extra = lipnet_model.load(self.weights, heads=self.heads or None)
         self.default_decoder = "grammar" if self.extra.get("grammar") == "grid" else "beam"
-        self._predictor_path = predictor_path
+        self._predictor_path, self._teacher_path = predictor_path, teacher
         self._extractor: MouthExtractor | None = None
+        self._teacher: lipsync.VisemeModel | None = None
 
     @property
     def extractor(self) -> MouthExtractor:
@@ -52,8 +91,20 @@ class LipReader:
             self._extractor = MouthExtractor(self._predictor_path)
         return self._extractor
 
+    @property
+    def teacher(self) -> lipsync.VisemeModel:
+        """The audio phone classifier, loaded on first use: it times the words on the sound when alignment fails."""
+        if self._teacher is None:
+            self._teacher = lipsync.load(self._teacher_path)
+        return self._teacher
+
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
-        """Per-frame posteriors (T, 28) of one clip of crops (T, 50, 100, 3), or (B, T, 28) of a batch.
+        """Per-frame character posteriors (T, 28) of one clip of crops (T, 50, 100, 3), or (B, T, 28) of a batch."""
+        return self.posteriors(crops)["chars"]
+
+    def posteriors(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-frame posteriors of one clip of crops (T, 50, 100, 3), or of a batch (B, T, ...): ``chars`` (28
+        classes) and each frame head's (``phones``: `visemes.PHONES`, ``visemes``: OVR), if the model has them.
 
         A clip longer than the model's training clips (env.READ_WINDOW frames) is read in windows of that
         length every env.READ_HOP frames, and each frame's posteriors are the windows' average, weighted
@@ -63,28 +114,39 @@ class LipReader:
         if crops.ndim == 4 and len(crops) > env.READ_WINDOW:
             return self._windowed(crops)
         batch = crops if crops.ndim == 5 else crops[None]
-        logits = keras.ops.convert_to_numpy(self.model.predict_on_batch(batch))  # compiled: ~10x faster than eager
-        probs = decoding.softmax(logits)
-        return probs if crops.ndim == 5 else probs[0]
+        outputs = self.model.predict_on_batch(batch)  # compiled: ~10x faster than eager
+        if not isinstance(outputs, dict):
+            outputs = {"logits": outputs}
+        out = {}
+        for name, logits in outputs.items():
+            logits = keras.ops.convert_to_numpy(logits)
+            probs = decoding.softmax(logits if name == "logits" else logits[..., :-1])  # a head's last: frame index
+            out["chars" if name == "logits" else name] = probs if crops.ndim == 5 else probs[0]
+        return out
 
-    def _windowed(self, crops: np.ndarray) -> np.ndarray:
+    def _windowed(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         window, frames = env.READ_WINDOW, len(crops)
         starts = list(range(0, frames - window + 1, env.READ_HOP))
         if starts[-1] + window < frames:
             starts.append(frames - window)
         weight = np.minimum(np.arange(window) + 0.5, window - np.arange(window) - 0.5)[:, None]  # a tent
-        total, norm = np.zeros((frames, alphabet.NUM_CLASSES)), np.zeros((frames, 1))
+        total, norm = {}, np.zeros((frames, 1))
         for first in range(0, len(starts), env.READ_BATCH):
             chunk = starts[first : first + env.READ_BATCH]
-            for start, probs in zip(chunk, self.probabilities(np.stack([crops[s : s + window] for s in chunk]))):
-                total[start : start + window] += weight * probs
+            read = self.posteriors(np.stack([crops[s : s + window] for s in chunk]))
+            for i, start in enumerate(chunk):
+                for name, probs in read.items():
+                    total.setdefault(name, np.zeros((frames, probs.shape[-1])))[start : start + window] += (
+                        weight * probs[i]
+                    )
                 norm[start : start + window] += weight
-        return (total / norm).astype(np.float32)
+        return {name: (t / norm).astype(np.float32) for name, t in total.items()}
 
     def decoder_for(self, frames: int) -> str:
-        """The default decoder for a clip: the model's own, but never the grammar (one GRID sentence)
-        for clips longer than env.GRAMMAR_MAX_FRAMES, which may hold several sentences."""
-        if self.default_decoder == "grammar" and frames > env.GRAMMAR_MAX_FRAMES:
+        """The default decoder for a clip: the model's own, but never the grammar (one GRID sentence) for clips
+        longer than env.GRAMMAR_MAX_FRAMES, which may hold several sentences, or shorter than env.GRAMMAR_MIN_FRAMES,
+        which cannot hold one."""
+        if self.default_decoder == "grammar" and not env.GRAMMAR_MIN_FRAMES <= frames <= env.GRAMMAR_MAX_FRAMES:
             return "beam"
         return self.default_decoder
 
@@ -99,21 +161,89 @@ class LipReader:
             return decoding.grammar(probs)
         raise LipnetError(f"unknown decoder {decoder!r}: choose from {', '.join(decoding.DECODERS)}")
 
-    def read_crops(self, crops: np.ndarray, decoder: str | None = None, track: MouthTrack | None = None) -> Reading:
-        """Read one clip of mouth crops (T, 50, 100, 3) uint8."""
-        probs = self.probabilities(crops)
+    def read_crops(
+        self,
+        crops: np.ndarray,
+        decoder: str | None = None,
+        track: MouthTrack | None = None,
+        samples: np.ndarray | None = None,
+    ) -> Reading:
+        """Read one clip of mouth crops (T, 50, 100, 3) uint8; `samples`, its sound (16 kHz mono on the video's
+        clock), times the words when given."""
+        posteriors = self.posteriors(crops)
+        probs, phones = posteriors["chars"], posteriors.get("phones")
         decoder = decoder or self.decoder_for(len(probs))
+        if notice := self._no_speech(len(probs), track, phones):
+            return Reading("", decoder, probs, [], "", 0.0, notice=notice, track=track, phones=phones)
         text = self.decode(probs, decoder)
-        try:
-            words = decoding.word_spans(probs, text)
-        except ValueError:  # the text needs more frames than the clip has: no timings, but still the text
-            words = []
-        return Reading(text, decoder, probs, words, track)
+        confidences = decoding.word_confidences(probs, text, grid.GRAMMAR if decoder == "grammar" else None)
+        words, timeline, timing = self._timed(text, probs, phones, samples)
+        confidence = self.sentence_confidence(confidences)
+        return Reading(
+            text, decoder, probs, words, timing, confidence, confidences, timeline=timeline, track=track, phones=phones
+        )
 
-    def read(self, video: str | Path, decoder: str | None = None) -> Reading:
-        """Read a video file of any length and frame rate (resampled to 25 fps)."""
-        track = self.extractor.extract(video, frames=None)
-        return self.read_crops(track.crops, decoder, track)
+    def read(self, path: str | Path, decoder: str | None = None, timing: str = "auto") -> Reading:
+        """Read a video file of any length and frame rate (resampled to 25 fps). `timing`: "audio" times the words on
+        its sound (an error when it has none), "video" on the lips, "auto" on the sound when there is one."""
+        if timing not in env.TIMINGS:
+            raise LipnetError(f"unknown timing {timing!r}: choose from {', '.join(env.TIMINGS)}")
+        track = self.extractor.extract(path, frames=None)
+        samples = None
+        if timing != "video":
+            try:
+                samples = audio.load(path)
+            except LipnetError:
+                if timing == "audio":
+                    raise
+        reading = self.read_crops(track.crops, decoder, track, samples)
+        if (end := video.cut_short(path)) is not None:
+            reading.warning = f"the file is cut short: only its first {end:.2f} s could be read"
+        return reading
+
+    def sentence_confidence(self, word_confidences: list[float]) -> float:
+        """The probability that a sentence is exactly right, from its words' confidences: their product (all right),
+        calibrated by the checkpoint's Platt scaling (``confidence``: scale, bias on its log-odds) when it has one."""
+        if not word_confidences:
+            return 0.0
+        p = float(np.clip(np.prod(word_confidences), 1e-9, 1 - 1e-9))
+        scale, bias = self.extra.get("confidence", (1.0, 0.0))
+        return float(1.0 / (1.0 + np.exp(-(scale * np.log(p / (1 - p)) + bias))))
+
+    def _no_speech(self, frames: int, track: MouthTrack | None, phones: np.ndarray | None) -> str:
+        """Why a clip holds no speech to read ("" when it may): too short, lips still, or no speech frames."""
+        if frames < env.MIN_READ_FRAMES:
+            return f"{frames / env.FPS:.2f} s of video is too short to hold a word"
+        if track is not None and (motion := track.lip_motion()) < env.MIN_LIP_MOTION:
+            return f"the lips do not move (they open by {motion:.3f} mouth widths)"
+        if phones is not None and (speaking := float(np.sum(1.0 - phones[:, _SILENCE]))) < env.MIN_SPEECH_FRAMES:
+            return f"no speech seen on the lips ({speaking:.1f} frames of it)"
+        return ""
+
+    def _timed(
+        self, text: str, probs: np.ndarray, phones: np.ndarray | None, samples: np.ndarray | None
+    ) -> tuple[list[Segment], lipsync.Timeline | None, str]:
+        """The words of `text` timed on the sound if given and it takes them, else on the frame head's phones, else
+        by the CTC alignment; with the timeline of their phones (none for CTC timings) and how they were timed."""
+        if not text:
+            return [], None, ""
+        if samples is not None:
+            try:
+                timeline = lipsync.timeline(samples, self.teacher, text)
+                return timeline.words, timeline, "audio"
+            except LipnetError:
+                pass  # the sound does not hold these words (or any): time them on the lips
+        if phones is not None:
+            try:
+                result, fit = align.guided(phones, text, env.FPS)
+                return result.words, lipsync.aligned(result, fit), "video"
+            except LipnetError:
+                pass
+        try:
+            spans = decoding.word_spans(probs, text)
+        except ValueError:  # the text needs more frames than the clip has: no timings, but still the text
+            return [], None, ""
+        return [Segment(w, round(s / env.FPS, 3), round(e / env.FPS, 3)) for w, s, e in spans], None, "ctc"
 
     def stream(
         self,

@@ -495,12 +495,7 @@ def timeline(samples: np.ndarray, model: VisemeModel | None = None, text: str | 
             if model is None or model.config.classes != "phones":
                 raise
             result, fit = align.guided(model.probabilities(samples), text, 1000 / model.config.hop_ms)
-        rate, n = 1000 / env.HOP_MS, audio.frame_count(len(samples))
-        frame_phones = visemes.frame_phones(result.phones, rate, n)
-        probabilities = {
-            name: _one_hot(targets(frame_phones, name), len(CLASS_SETS[name])) for name in visemes.VISEME_SETS
-        }
-        return Timeline(duration, rate, probabilities, result.phones, result.words, aligned=True, fit=fit)
+        return aligned(result, fit)
     if model is None:
         raise ValueError("give a model to recognise visemes, or the words said")
     rate = 1000 / model.config.hop_ms
@@ -513,6 +508,16 @@ def timeline(samples: np.ndarray, model: VisemeModel | None = None, text: str | 
     }
     phones = _runs(scores, names, rate, duration) if model.config.classes == "phones" else []
     return Timeline(duration, rate, probabilities, phones, [], aligned=False)
+
+
+def aligned(result: align.Alignment, fit: float | None = None) -> Timeline:
+    """The timeline of words and phones aligned to a clip (to its sound, or to a recogniser's frame posteriors,
+    of the sound or of the lips): each viseme set's classes one-hot at the audio frame rate, so the cues of every
+    timeline come from the one decoder."""
+    rate, n = 1000 / env.HOP_MS, audio.frame_count(round(result.duration * env.SAMPLE_RATE))
+    frame_phones = visemes.frame_phones(result.phones, rate, n)
+    probabilities = {name: _one_hot(targets(frame_phones, name), len(CLASS_SETS[name])) for name in visemes.VISEME_SETS}
+    return Timeline(result.duration, rate, probabilities, result.phones, result.words, aligned=True, fit=fit)
 
 
 def _one_hot(indices: np.ndarray, classes: int) -> np.ndarray:
