@@ -18,6 +18,7 @@ import html
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -26,12 +27,13 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import gradio as gr
+from typing import TYPE_CHECKING, Any
 
 from lipnet import env, grid, metrics, visemes, writers
 from lipnet.errors import LipnetError, input_file
+
+if TYPE_CHECKING:  # gradio is imported by `serve`, once its settings (no analytics, its folder) are made
+    import gradio as gr
 
 MAX_UPLOAD_MB = 200  # an upload larger than this is refused by the server before it is stored
 MAX_SECONDS = 120.0  # a longer recording is refused before any model sees it (a 3 s clip reads in about a second)
@@ -291,6 +293,8 @@ def answered(jobs: Jobs, work: Callable[..., tuple]) -> Callable[..., tuple]:
             traceback.print_exc(file=sys.stderr)
             first = str(err).splitlines()[0] if str(err) else ""
             message = f"could not process this file ({type(err).__name__}: {first})"
+        import gradio as gr
+
         raise gr.Error(html.escape(jobs.public(message)), print_exception=False)
 
     return run
@@ -298,6 +302,8 @@ def answered(jobs: Jobs, work: Callable[..., tuple]) -> Callable[..., tuple]:
 
 def page(pages: Pages) -> gr.Blocks:
     """The page: a tab per job, each button an API endpoint named after the job."""
+    import gradio as gr
+
     viseme_sets = sorted(visemes.VISEME_SETS)
     speech_types = ["audio", "video"]
     with gr.Blocks(title="lipnet", analytics_enabled=False, delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
@@ -372,20 +378,16 @@ def page(pages: Pages) -> gr.Blocks:
     return demo
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Callable[[], None]:
-    """Start the app on `host`:`port`; returns the function that stops it and removes its files (called here when
-    `block`, after Ctrl-C)."""
+def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Serve the app on `host`:`port` until Ctrl-C or a kill (SIGTERM), then remove its files."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no version check, no telemetry
     os.environ["HF_HUB_OFFLINE"] = "1"
     jobs = Jobs()
     os.environ["GRADIO_TEMP_DIR"] = str(jobs.root)  # uploads land in our folder, removed when the server stops
-    demo = page(Pages(Models(), jobs)).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
-
-    def stop() -> None:
-        demo.close()
-        jobs.remove()
-
     try:
+        import gradio as gr
+
+        demo = page(Pages(Models(), jobs)).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
         demo.launch(
             server_name=host,
             server_port=port,
@@ -396,13 +398,9 @@ def serve(host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Call
             ssr_mode=False,
             theme=gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS),
         )
-    except BaseException:
+        print(f"lipnet app: http://{host}:{port} (Ctrl-C stops it)", flush=True)
+        for stop in (signal.SIGINT, signal.SIGTERM):  # a kill stops it as Ctrl-C does (also when started in the
+            signal.signal(stop, signal.default_int_handler)  # background, where a shell ignores Ctrl-C for it)
+        demo.block_thread()  # until KeyboardInterrupt, then it closes the server
+    finally:
         jobs.remove()
-        raise
-    print(f"lipnet app: http://{host}:{port} (Ctrl-C stops it)", flush=True)
-    if block:
-        try:
-            demo.block_thread()
-        finally:
-            stop()
-    return stop

@@ -1,8 +1,12 @@
 """The web app (`lipnet app`) served for real on a free loopback port, once for the module, and called as a user's
 program calls it (`gradio_client`) and as a person does (headless Debian chromium driven by Selenium)."""
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,15 +38,25 @@ def streams(path: str | Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The app on a free loopback port for this module (its models load once, on their first request)."""
-    from lipnet import app
-
+    """`lipnet app` on a free loopback port, a process of its own for this module (its models load once, on their
+    first request); stopped with a kill, after which it has exited cleanly and removed every file it kept."""
+    temp = tmp_path_factory.mktemp("temp")  # its temporary folder goes here: the test sees it go
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    stop = app.serve("127.0.0.1", port, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    stop()
+    command = [sys.executable, "-m", "lipnet", "app", "--port", str(port)]
+    app = subprocess.Popen(command, env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        assert app.stdout.readline() == f"lipnet app: {url[:-1]} (Ctrl-C stops it)\n"
+        assert urllib.request.urlopen(url, timeout=10).status == 200
+        assert [p.name for p in temp.glob("lipnet-app-*")], "no temporary folder of its own"
+        yield url
+    finally:
+        app.terminate()
+        code = app.wait(60)
+    assert code == 0
+    assert not list(temp.iterdir()), "uploads or outputs left behind"
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ mouth or a face photo from speech; each tab is also an API endpoint for `gradio_
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lipnet import cli
@@ -30,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         app.serve(args.host, args.port)
     except OSError as err:  # the port is taken, the address is not this computer's
         return cli.fail(f"cannot serve on {args.host}:{args.port}: {err}")
-    return 0
+    # Served, stopped, its files removed: leave now. The server's worker threads have run TensorFlow and FFmpeg,
+    # whose native threads can abort the interpreter's own shutdown ("terminate called without an active exception").
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
