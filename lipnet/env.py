@@ -154,7 +154,9 @@ TIMINGS = ("auto", "audio", "video")  # predict.py --timing: word times from the
 # No speech, no sentence: a clip is read only when it is long enough to hold a word, its lips move, and (with a frame
 # head) the head sees this many frames of speech; otherwise the transcript is empty
 MIN_READ_FRAMES = 8  # 0.32 s: GRID's shortest words last 4-8 frames
-MIN_LIP_MOTION = 0.03  # spread (5th-95th percentile) of the inner lips' gap over the clip, in mouth widths
+# spread (5th-95th percentile) of the inner lips' gap over the clip, in mouth widths: half the least of any s1_val
+# clip (0.095; held-out s1 0.073, the other speakers' samples 0.114-0.297), a photo or a frozen face 0-0.03
+MIN_LIP_MOTION = 0.05
 MIN_SPEECH_FRAMES = 6.0  # expected frames of speech (summed non-silence posteriors of the frame head)
 
 # Output ---------------------------------------------------------------------------------------
