@@ -62,6 +62,24 @@ def test_held_out_scores_match_the_model_card(tmp_path):
     chains = json.loads(scores.read_text())["rows"][0]
     assert chains["count"] == 36
     assert chains["cer"] == pytest.approx(0.47, abs=0.01) and chains["wer"] == pytest.approx(0.71, abs=0.02)
+    # "Frame heads": the words of each held-out clip timed on the lips alone, 47 ms from GRID's boundaries on average
+    assert timed_on_the_lips(tmp_path / "data" / "s1", held_out) == pytest.approx(0.047, abs=0.003)
+
+
+def timed_on_the_lips(data, keys: list[str]) -> float:
+    """Mean absolute error (s) of every word's start and end, read from the crops without sound, against .align."""
+    import numpy as np
+
+    from lipnet.lipreading import dataset
+    from lipnet.lipreading.reader import LipReader
+
+    reader, errors = LipReader(), []
+    for key in keys:
+        reading = reader.read_crops(dataset.load_clip(data / f"{key.split('/')[1]}.npy", None))
+        assert reading.timing == "video"
+        reference = grid.read_align(GRID / "align" / f"{key}.align")
+        errors += [abs(w[1 + i] - (r.start, r.end)[i] / 25) for w, r in zip(reading.words, reference) for i in (0, 1)]
+    return float(np.mean(errors))
 
 
 @pytest.mark.grid
