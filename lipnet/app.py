@@ -140,10 +140,12 @@ def checked(path: str | None, kind: str, pictures: bool = False) -> Path:
         with av.open(str(path)) as container:
             still = container.format.name in STILL_FORMATS or container.format.name.endswith("_pipe")
             seconds = container.duration / 1e6 if container.duration else None
-            moving = any(s.frames != 1 for s in container.streams.video)
+            frames = [s.frames for s in container.streams.video]  # 0: not counted by the container
     except (av.FFmpegError, UnicodeDecodeError):
         raise LipnetError(f"{path}: not an audio or video file FFmpeg can read") from None
-    if pictures and (still or not moving):
+    if pictures and not frames:
+        raise LipnetError(f"{path}: sound only, not {kind}")
+    if pictures and (still or frames == [1]):
         raise LipnetError(f"{path}: a still image, not {kind}")
     if seconds is not None and seconds > MAX_SECONDS:
         raise LipnetError(f"{path}: {seconds:.0f} s long, over the limit of {MAX_SECONDS:.0f} s")
@@ -392,6 +394,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
             server_name=host,
             server_port=port,
             share=False,
+            show_error=True,  # Gradio's own refusals (a file of the wrong type) say why on the page too
             max_file_size=f"{MAX_UPLOAD_MB}mb",
             prevent_thread_lock=True,
             quiet=True,

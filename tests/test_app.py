@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -95,6 +96,12 @@ def test_read_gives_a_held_out_clips_transcript_timings_files_and_then_the_annot
 def test_bad_uploads_are_answered_with_a_message_and_the_server_keeps_serving(client, still, tmp_path):
     with pytest.raises(AppError, match=r"^face\.png: a still image, not a video$"):
         client.predict(handle_file(str(still)), "ovr", api_name="/read")
+    sound = tmp_path / "speech.wav"
+    with wave.open(str(sound), "wb") as wav:  # a second of 16-bit mono silence
+        wav.setparams((1, 2, 16000, 0, "NONE", "not compressed"))
+        wav.writeframes(bytes(32000))
+    with pytest.raises(AppError, match=r"^speech\.wav: sound only, not a video$"):
+        client.predict(handle_file(str(sound)), "ovr", api_name="/read")
     empty = tmp_path / "empty.mp4"
     empty.touch()
     with pytest.raises(AppError, match="empty"):
