@@ -34,20 +34,22 @@ from lipnet.errors import LipnetError, input_file
 
 if TYPE_CHECKING:  # gradio is imported by `serve`, once its settings (no analytics, its folder) are made
     import gradio as gr
+    import pandas as pd
+
+    from lipnet.lipreading.reader import LipReader
 
 MAX_UPLOAD_MB = 200  # an upload larger than this is refused by the server before it is stored
 MAX_SECONDS = 120.0  # a longer recording is refused before any model sees it (a 3 s clip reads in about a second)
 KEEP_SECONDS = 3600  # a request's outputs stay downloadable this long, then the next request removes them
 CONCURRENCY = 2  # requests worked on at once (one per core here); the rest wait in the queue
 QUEUE_SIZE = 32  # requests waiting beyond this are turned away with a message
-# Video files FFmpeg opens as still pictures
-STILL_FORMATS = {"image2", "gif", "webp", "apng"}
+STILL_FORMATS = {"image2", "gif", "webp", "apng"}  # FFmpeg's demuxers of pictures (and its *_pipe ones)
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
-VIDEO_HEIGHT = 300  # pixels: a video beside its results, not above them
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono", "monospace"]
+VIDEO_HEIGHT = 300  # pixels: a video beside its results, not above them
 
 
-def _load_reader():
+def _load_reader() -> LipReader:
     from lipnet.lipreading.reader import LipReader
 
     reader = LipReader()
@@ -55,20 +57,20 @@ def _load_reader():
     return reader
 
 
-def _load_lipsync():
+def _load_lipsync() -> Any:
     from lipnet.commands import lipsync
 
     return lipsync.load_model(env.LIPSYNC_MODEL)
 
 
-def _load_sync():
+def _load_sync() -> tuple[Any, Any]:
     from lipnet.mouth import MouthExtractor
     from lipnet.sync import network
 
     return network.load(env.SYNC_MODEL), MouthExtractor()
 
 
-def _load_animator():
+def _load_animator() -> tuple[Any, Any, Any]:
     from lipnet.animation import animator, lipshape
     from lipnet.mouth import MouthExtractor
 
@@ -157,7 +159,7 @@ def files_in(folder: Path) -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.is_file())
 
 
-def table(tsv: str):
+def table(tsv: str) -> pd.DataFrame:
     """A TSV with a header line (what the writers write) as a table for the page, numbers as numbers: the page shows
     the columns the files hold."""
     import pandas as pd
