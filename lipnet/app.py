@@ -38,11 +38,6 @@ if TYPE_CHECKING:  # gradio is imported by `serve`, once its settings (no analyt
 
     from lipnet.lipreading.reader import LipReader
 
-MAX_UPLOAD_MB = 200  # an upload larger than this is refused by the server before it is stored
-MAX_SECONDS = 120.0  # a longer recording is refused before any model sees it (a 3 s clip reads in about a second)
-KEEP_SECONDS = 3600  # a request's outputs stay downloadable this long, then the next request removes them
-CONCURRENCY = 2  # requests worked on at once (one per core here); the rest wait in the queue
-QUEUE_SIZE = 32  # requests waiting beyond this are turned away with a message
 STILL_FORMATS = {"image2", "gif", "webp", "apng"}  # FFmpeg's demuxers of pictures (and its *_pipe ones)
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono", "monospace"]
@@ -104,7 +99,7 @@ class Models:
 
 class Jobs:
     """Where uploads and outputs live: one temporary folder (gradio's upload cache is inside it), a sub-folder per
-    request; outputs older than KEEP_SECONDS are removed as new requests come, the whole folder when the server
+    request; outputs older than env.APP_KEEP_SECONDS are removed as new requests come, the whole folder when the server
     stops."""
 
     def __init__(self) -> None:
@@ -113,10 +108,10 @@ class Jobs:
         self.outputs.mkdir()
 
     def new(self) -> Path:
-        """A fresh folder for one request's outputs, after removing those of requests past KEEP_SECONDS."""
+        """A fresh folder for one request's outputs, after removing those of requests past env.APP_KEEP_SECONDS."""
         now = time.time()
         for old in self.outputs.iterdir():
-            if now - old.stat().st_mtime > KEEP_SECONDS:
+            if now - old.stat().st_mtime > env.APP_KEEP_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
         return Path(tempfile.mkdtemp(dir=self.outputs))
 
@@ -136,8 +131,8 @@ def checked(path: str | None, kind: str, pictures: bool = False) -> Path:
     if not path:
         raise LipnetError(f"no {kind} given: upload one or record one")
     path = input_file(path, kind)
-    if (size := path.stat().st_size) > MAX_UPLOAD_MB * 1e6:
-        raise LipnetError(f"{path}: {size / 1e6:.0f} MB, over the limit of {MAX_UPLOAD_MB} MB")
+    if (size := path.stat().st_size) > env.APP_MAX_UPLOAD_MB * 1e6:
+        raise LipnetError(f"{path}: {size / 1e6:.0f} MB, over the limit of {env.APP_MAX_UPLOAD_MB} MB")
     try:
         with av.open(str(path)) as container:
             still = container.format.name in STILL_FORMATS or container.format.name.endswith("_pipe")
@@ -149,8 +144,8 @@ def checked(path: str | None, kind: str, pictures: bool = False) -> Path:
         raise LipnetError(f"{path}: sound only, not {kind}")
     if pictures and (still or frames == [1]):
         raise LipnetError(f"{path}: a still image, not {kind}")
-    if seconds is not None and seconds > MAX_SECONDS:
-        raise LipnetError(f"{path}: {seconds:.0f} s long, over the limit of {MAX_SECONDS:.0f} s")
+    if seconds is not None and seconds > env.APP_MAX_SECONDS:
+        raise LipnetError(f"{path}: {seconds:.0f} s long, over the limit of {env.APP_MAX_SECONDS:.0f} s")
     return path
 
 
@@ -310,7 +305,9 @@ def page(pages: Pages) -> gr.Blocks:
 
     viseme_sets = sorted(visemes.VISEME_SETS)
     speech_types = ["audio", "video"]
-    with gr.Blocks(title="lipnet", analytics_enabled=False, delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as demo:
+    with gr.Blocks(
+        title="lipnet", analytics_enabled=False, delete_cache=(env.APP_KEEP_SECONDS, env.APP_KEEP_SECONDS)
+    ) as demo:
         gr.Markdown("# lipnet\nLip reading, lip-sync, sync checks and mouth animation, on this computer.")
         with gr.Tab("Read lips"), gr.Row():
             with gr.Column():
@@ -382,7 +379,7 @@ def page(pages: Pages) -> gr.Blocks:
     return demo
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(host: str = env.APP_HOST, port: int = env.APP_PORT) -> None:
     """Serve the app on `host`:`port` until Ctrl-C or a kill (SIGTERM), then remove its files."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no version check, no telemetry
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -391,13 +388,15 @@ def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
     try:
         import gradio as gr
 
-        demo = page(Pages(Models(), jobs)).queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+        demo = page(Pages(Models(), jobs)).queue(
+            default_concurrency_limit=env.APP_CONCURRENCY, max_size=env.APP_QUEUE_SIZE
+        )
         demo.launch(
             server_name=host,
             server_port=port,
             share=False,
             show_error=True,  # Gradio's own refusals (a file of the wrong type) say why on the page too
-            max_file_size=f"{MAX_UPLOAD_MB}mb",
+            max_file_size=f"{env.APP_MAX_UPLOAD_MB}mb",
             prevent_thread_lock=True,
             quiet=True,
             ssr_mode=False,

@@ -163,3 +163,12 @@ MIN_SPEECH_FRAMES = 6.0  # expected frames of speech (summed non-silence posteri
 SUBTITLE_LINE_WIDTH = 42  # characters; subtitle cues group words into lines up to this long
 ANNOTATION_MIN_WIDTH = 640  # pixels; annotated videos of narrower clips are enlarged by a whole factor to fit text
 PLOT_MAX_WIDTH = 40.0  # inches (4,400 px at 110 dpi): a lip-sync plot of a long file stays one readable image
+
+# Web app (lipnet app) -------------------------------------------------------------------------
+APP_HOST = "127.0.0.1"  # this computer only, unless --host says otherwise
+APP_PORT = 7860  # Gradio's usual port
+APP_MAX_UPLOAD_MB = 200  # an upload larger than this is refused by the server before it is stored
+APP_MAX_SECONDS = 120.0  # a longer recording is refused before any model sees it (a 3 s clip reads in about a second)
+APP_KEEP_SECONDS = 3600  # a request's outputs stay downloadable this long, then the next request removes them
+APP_CONCURRENCY = 2  # requests worked on at once (one per core here); the rest wait in the queue
+APP_QUEUE_SIZE = 32  # requests waiting beyond this are turned away with a message

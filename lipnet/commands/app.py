@@ -12,13 +12,15 @@ import argparse
 import os
 import sys
 
-from lipnet import cli
+from lipnet import cli, env
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s, this computer only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s)")
+    p.add_argument(
+        "--host", default=env.APP_HOST, help="address to serve on (default: %(default)s, this computer only)"
+    )
+    p.add_argument("--port", type=int, default=env.APP_PORT, help="port (default: %(default)s)")
     return p.parse_args(argv)
 
 
