@@ -18,7 +18,7 @@ from conftest import ROOT
 import train
 from lipnet import env, grid, visemes
 from lipnet.errors import LipnetError
-from lipnet.lipreading import dataset, trainer
+from lipnet.lipreading import dataset, decoding, trainer
 from lipnet.lipreading import model as lipnet_model
 from lipnet.lipreading.reader import LipReader
 from lipnet.mouth import MouthExtractor
@@ -125,8 +125,9 @@ def test_head_targets_follow_the_frame_jitter():
 
 
 def test_aux_training_learns_saves_a_reading_model_and_resumes(corpus, tmp_path):
-    """train.py --aux-visemes --distill: the heads' losses fall, the checkpoint reads as a plain single-output model
-    (the heads' weights apart), the log has the viseme head's accuracy, and --resume keeps the weights."""
+    """train.py --aux-visemes --distill: the heads' losses fall, the checkpoint keeps the heads' weights apart and
+    names them, reading gives what the plain network gives plus each head's posteriors, the log has the viseme head's
+    accuracy, and --resume keeps the weights."""
     run = tmp_path / "run"
     (tmp_path / "val.txt").write_text("s1/sbbn6n\n")
     args = ["-d", str(corpus / "crops"), "--sources", str(corpus / "sources"), "--split", str(tmp_path / "val.txt")]
@@ -141,13 +142,38 @@ def test_aux_training_learns_saves_a_reading_model_and_resumes(corpus, tmp_path)
     with h5py.File(run / "best.hdf5") as h5:
         assert sorted(h5) == ["aux", "weights"] and len(h5["aux"]) == 4  # two heads' kernels and biases
     reader = LipReader(run / "best.hdf5")  # predict.py's path
-    assert len(reader.model.outputs) == 1
+    assert reader.heads == {"visemes": 15, "phones": 40}
     crops = np.asarray(dataset.load_clip(corpus / "crops" / "s1" / "lgil7a.npy"))
-    assert reader.model.predict_on_batch(crops[None]).shape == (1, 75, 28)
+    posteriors = reader.posteriors(crops)
+    assert {k: v.shape for k, v in posteriors.items()} == {"chars": (75, 28), "visemes": (75, 15), "phones": (75, 40)}
+    plain, _, _ = lipnet_model.load(run / "best.hdf5")  # without its heads: the same reading
+    logits = keras.ops.convert_to_numpy(plain.predict_on_batch(crops[None]))[0]
+    np.testing.assert_allclose(posteriors["chars"], decoding.softmax(logits), atol=1e-5)
     assert train.main(["--resume", str(run), "-e", "5"]) == 0
     rows = list(csv.DictReader((run / "log.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2", "3", "4", "5"] and rows[-1]["phones_loss"]
     assert lipnet_model.read_config(run / "last.hdf5")[1]["epoch"] == 5
+
+
+def test_heads_only_leaves_the_reader_as_it_was(corpus, tmp_path):
+    """train.py --heads-only: the heads learn on the frozen reader's features; the trunk's weights are the same to
+    the bit, so the text read is too, and the checkpoint names its heads."""
+    base = tmp_path / "base.hdf5"
+    lipnet_model.save(
+        base, lipnet_model.build(lipnet_model.ModelConfig(**TINY), seed=0), lipnet_model.ModelConfig(**TINY)
+    )
+    (tmp_path / "val.txt").write_text("s1/sbbn6n\n")
+    args = ["-d", str(corpus / "crops"), "--sources", str(corpus / "sources"), "--split", str(tmp_path / "val.txt")]
+    args += ["--heads-only", "-w", str(base), "--aux-visemes", "1", "--aux-phones", "1", "--distill", "1"]
+    assert train.main([*args, "-e", "30", "-lr", "1e-2", "-o", str(tmp_path / "run")]) == 0
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert len(rows) == 30 and float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    assert float(max(r["val_viseme_accuracy"] for r in rows)) > 0.3  # silence and more, from a head that began uniform
+    with h5py.File(tmp_path / "run" / "best.hdf5") as h5, h5py.File(base) as before:
+        assert all(np.array_equal(h5["weights"][k][()], before["weights"][k][()]) for k in before["weights"])
+    assert lipnet_model.read_config(tmp_path / "run" / "best.hdf5")[1]["heads"] == {"visemes": 15, "phones": 40}
+    with pytest.raises(LipnetError, match="--heads-only needs"):
+        trainer.fit_heads(dataclasses.replace(trainer.TrainConfig(), weights=str(base)))
 
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
