@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np  # noqa: E402
+from common import OTHER_SPEAKERS, SHARED  # noqa: E402
 
 from lipnet import (  # noqa: E402
     audio,  # noqa: E402
@@ -24,13 +25,6 @@ from lipnet import (  # noqa: E402
 )
 from lipnet.errors import LipnetError  # noqa: E402
 from lipnet.speech import align  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "grid"
-#: The speakers of the other-speaker samples in shared/grid/samples (its README); bbaf2n is s1's.
-SAMPLE_SPEAKERS = {
-    "pwij3p": "s2", "swwp2s": "s2", "sbia1a": "s3", "lwbsza": "s4", "lbax4n": "s5", "brbk7n": "s20",
-    "lbbc2a": "s22", "lrwp9a": "s23", "swiz3n": "s26", "sbwe5n": "s32",
-}  # fmt: skip
 
 
 def boundary_errors(clips: list[tuple[Path, Path]]) -> tuple[np.ndarray, int, float]:
@@ -67,7 +61,7 @@ def guided_table() -> None:
     }
     sets["others"] = [
         (SHARED / "samples" / f"{stem}.mpg", SHARED / "align" / speaker / f"{stem}.align")
-        for stem, speaker in SAMPLE_SPEAKERS.items()
+        for stem, speaker in OTHER_SPEAKERS.items()
     ]
     results = {}
     for name, clips in sets.items():
@@ -128,7 +122,7 @@ def main() -> None:
         "s1, letter z": [(c, SHARED / "align" / "s1" / f"{c.stem}.align") for c in s1 if c.stem[3] == "z"],
         "other speakers": [
             (SHARED / "samples" / f"{stem}.mpg", SHARED / "align" / speaker / f"{stem}.align")
-            for stem, speaker in SAMPLE_SPEAKERS.items()
+            for stem, speaker in OTHER_SPEAKERS.items()
         ],
     }
     print(f"{datetime.date.today()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}")

@@ -22,23 +22,25 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from common import OTHER_SPEAKERS, SHARED, split
 
 from lipnet import audio, cli, env, grid
 from lipnet.animation import animator, lipshape
 from lipnet.commands import animate
 from lipnet.speech import align
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "grid"
-OTHERS = ("pwij3p", "swwp2s", "sbia1a", "lwbsza", "lbax4n", "brbk7n", "lbbc2a", "lrwp9a", "swiz3n", "sbwe5n")
 MARGIN = 0.2  # seconds kept clear of the first and last word: the mouth opens ahead of speech and closes after
 
 
 def clips() -> dict[str, list[tuple[Path, Path]]]:
-    held_out = sorted(k.split("/")[1] for k in grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))
-    aligns = {p.stem: p for p in SHARED.glob("align/*/*.align")}
     return {
-        "held-out s1": [(SHARED / "s1" / f"{s}.mp4", aligns[s]) for s in held_out],
-        "other speakers": [(SHARED / "samples" / f"{s}.mpg", aligns[s]) for s in OTHERS],
+        "held-out s1": [
+            (SHARED / "s1" / f"{s}.mp4", SHARED / "align" / "s1" / f"{s}.align") for s in split("s1_heldout")
+        ],
+        "other speakers": [
+            (SHARED / "samples" / f"{s}.mpg", SHARED / "align" / speaker / f"{s}.align")
+            for s, speaker in OTHER_SPEAKERS.items()
+        ],
     }
 
 

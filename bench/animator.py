@@ -3,7 +3,7 @@
     python bench/animator.py            # trains what runs/animator-bench lacks (resumable), then scores
     python bench/animator.py --ship     # ... and saves the best causal animator on validation in models/
 
-Clips as bench/clipset.py splits them (575 s1 clips to train, 60 to choose epochs, 110 held out; 10 other-speaker
+Clips as bench/common.py splits them (575 s1 clips to train, 60 to choose epochs, 110 held out; 10 other-speaker
 samples). Ground truth: the lips tracked on each clip's video (``preprocessing/extract.py --frames 0`` into
 ``data/sync/crops/{s1,samples}``, then lipnet.animation.lipshape). Scores (lipnet.animation.animator.score): landmark RMSE
 in mouth widths, the correlation over time of predicted and tracked outer lip height (jawOpen's measure, per clip then
@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
-from clipset import load_clips  # noqa: E402
+from common import load_clips  # noqa: E402
 
 from lipnet import (
     audio,  # noqa: E402
@@ -72,7 +72,7 @@ def trained(name: str, runs: Path, train, val, shape) -> animator.Animator:
         model = animator.resume(run_dir, train, val, shape, verbose=0)
     else:
         config = animator.AnimatorConfig(**ANIMATORS[name])
-        model = animator.train(config, train, val, shape, run_dir, {"train": "bench/clipset.py"}, verbose=0)
+        model = animator.train(config, train, val, shape, run_dir, {"train": "bench/common.py"}, verbose=0)
     model.save(path)
     print(f"trained {name} in {time.perf_counter() - started:.0f} s", flush=True)
     return model

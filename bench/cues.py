@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
+from common import SHARED  # noqa: E402
 
 from lipnet import (  # noqa: E402
     env,  # noqa: E402
@@ -34,7 +35,6 @@ from lipnet import (  # noqa: E402
 )
 from lipnet.speech import corpus, lipsync  # noqa: E402
 
-SHARED = env.ROOT.parent / "shared" / "grid"
 CLOSURE_SLACK = 0.02  # seconds either side of a p/b/m that a closed mouth may come
 BILABIALS = {"P", "B", "M"}
 MIN_DURATIONS = (0.02, 0.03, 0.04, 0.05, 0.07)

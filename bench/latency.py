@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
+from common import SHARED  # noqa: E402
 
 from lipnet import (
     audio,  # noqa: E402
@@ -33,7 +34,6 @@ from lipnet import (
 )
 from lipnet.speech import lipsync, microphone, student  # noqa: E402
 
-SHARED = env.ROOT.parent / "shared" / "grid"
 CLASSIFIERS = ("svm-ovr.skops", "dnn-ovr.keras", "sequence-ovr.keras")  # bench/lipsync.py's, when trained
 TARGET_MS = 60  # end to end: OVRLipSync's class
 

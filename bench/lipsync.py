@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
-from clipset import load_clips  # noqa: E402
+from common import load_clips  # noqa: E402
 
 from lipnet import (
     env,  # noqa: E402

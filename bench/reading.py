@@ -25,18 +25,14 @@ import platform
 from pathlib import Path
 
 import numpy as np
+from common import SHARED, split
 
 from lipnet import audio, cli, env, grid, metrics, visemes
 from lipnet.lipreading import dataset, decoding
 from lipnet.lipreading import model as lipnet_model
 from lipnet.speech import align, lipsync
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "grid"
 RATE = 100  # frames a second at which timelines are compared
-
-
-def clips(split: str) -> list[str]:
-    return sorted(k.split("/")[1] for k in grid.read_list(env.SPLITS_DIR / f"{split}.txt"))
 
 
 def boundaries(words, reference: list[grid.Word]) -> list[float]:
@@ -74,7 +70,7 @@ def main() -> None:
 
     if args.calibrate:
         raw, right = [], []
-        for stem in clips("s1_val"):
+        for stem in split("s1_val"):
             _, _, text, words = read(stem)
             raw.append(np.clip(np.prod(words), 1e-9, 1 - 1e-9))
             right.append(text == grid.sentence_from_name(stem))
@@ -92,7 +88,7 @@ def main() -> None:
     head, teacher_right = [], []
     confidence, right, scores = [], [], []
     silent, silent_read = 0, 0
-    held_out = clips("s1_heldout")[: args.clips or None]
+    held_out = split("s1_heldout")[: args.clips or None]
     for stem in held_out:
         crops, posteriors, text, words = read(stem)
         reference = grid.read_align(SHARED / "align" / "s1" / f"{stem}.align")

@@ -3,7 +3,7 @@
     python bench/student.py            # trains what runs/student-bench lacks (resumable), then scores
     python bench/student.py --ship     # ... and saves the distilled student best on validation in models/
 
-Every student trains on the same clips (bench/clipset.py: 575 s1 clips and 4 speed-perturbed copies, validation on
+Every student trains on the same clips (bench/common.py: 575 s1 clips and 4 speed-perturbed copies, validation on
 60) for at most the same number of epochs; they differ only in what the name says. Scores: OVR viseme frame
 accuracy on the 110 held-out s1 clips and the 10 other-speaker samples, all frames and speech frames (reference
 not silence), beside the teacher's (the shipped lipsync model, whose phones add up into visemes); size and
@@ -22,7 +22,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-from clipset import load_clips  # noqa: E402
+from common import load_clips  # noqa: E402
 
 from lipnet import (
     env,  # noqa: E402
@@ -105,7 +105,7 @@ def trained(name: str, runs: Path, train, val, teacher) -> student.Student:
     else:
         config = student.StudentConfig(epochs=EPOCHS, **{**BASE, **STUDENTS[name]})
         config.teacher = str(env.LIPSYNC_MODEL.relative_to(env.ROOT)) if config.distill else ""
-        about = {"train": "bench/clipset.py", "clips": len(train)}
+        about = {"train": "bench/common.py", "clips": len(train)}
         model = student.train(config, train, val, teacher, run_dir, about, verbose=0)
     model.save(path)
     print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
