@@ -118,7 +118,7 @@ def main() -> None:
             read_visemes = (phones @ visemes.pooling("phones", "ovr")).argmax(1)
             head += list((read_visemes == video_truth)[video_truth != 0])
         taught = reader.teacher.probabilities(samples)
-        taught = dataset.fit_frames(taught, len(crops) * 4).reshape(len(crops), 4, -1).mean(1)
+        taught = audio.per_video_frame(taught, len(crops))
         teacher_right += list(((taught @ visemes.pooling("phones", "ovr")).argmax(1) == video_truth)[video_truth != 0])
         for first, last in ((0, int(reference[0].start)), (int(np.ceil(reference[-1].end)), len(crops))):
             if last - first >= env.MIN_READ_FRAMES:

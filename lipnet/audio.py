@@ -139,6 +139,26 @@ def frame_count(samples: int, hop_ms: int = env.HOP_MS, sample_rate: int = env.S
     return samples // hop_length(hop_ms, sample_rate)
 
 
+def per_video_frame(
+    frames: np.ndarray, video_frames: int, hop_ms: int = env.HOP_MS, causal: bool = False, stack: bool = False
+) -> np.ndarray:
+    """Audio frames (T, ...) on the one time base -> one row per video frame (`video_frames`, ...): the mean of the
+    audio frames it holds, or with `stack` those frames side by side (`video_frames`, per * d).
+
+    Video frame j holds audio frames per*j .. per*j + per - 1, the 40 ms it is shown from its instant; `causal`, the
+    per frames ending at its instant, per*j - per + 1 .. per*j (zeros before the sound), for models that may not
+    hear ahead. Missing frames at the end repeat the last; frames past `video_frames` are dropped.
+    """
+    per = frames_per_video_frame(hop_ms)
+    x = np.asarray(frames)
+    if causal:
+        x = np.concatenate([np.zeros((per - 1, *x.shape[1:]), x.dtype), x])
+    need = video_frames * per
+    x = x[:need] if len(x) >= need else np.concatenate([x, np.repeat(x[-1:], need - len(x), axis=0)])
+    x = x.reshape(video_frames, per, *x.shape[1:])
+    return x.reshape(video_frames, -1) if stack else x.mean(axis=1)
+
+
 def video_frame(audio_frame: int | np.ndarray, hop_ms: int = env.HOP_MS) -> int | np.ndarray:
     """The 25 fps video frame an audio frame falls in."""
     return audio_frame // frames_per_video_frame(hop_ms)

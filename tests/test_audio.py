@@ -186,3 +186,12 @@ def test_a_file_played_live_gives_its_sound_in_blocks_and_fast_skips_the_pace():
     blocks = list(microphone.blocks(str(SAMPLE), block=400, fast=True))  # 3 s of sound, not 3 s of waiting
     assert {len(b) for b in blocks[:-1]} == {400}
     np.testing.assert_array_equal(np.concatenate(blocks), audio.load(SAMPLE))
+
+
+def test_audio_frames_pool_onto_video_frames_one_way():
+    """Video frame j holds audio frames 4j..4j+3 (10 ms hop), or the four ending at its instant when causal."""
+    x = np.arange(10, dtype=np.float32)[:, None]  # 2.5 video frames of audio frames 0..9
+    np.testing.assert_array_equal(audio.per_video_frame(x, 3)[:, 0], [1.5, 5.5, 8.75])  # the last repeats frame 9
+    causal = audio.per_video_frame(x, 3, causal=True, stack=True)
+    np.testing.assert_array_equal(causal, [[0, 0, 0, 0], [1, 2, 3, 4], [5, 6, 7, 8]])
+    np.testing.assert_array_equal(audio.per_video_frame(np.arange(6.0), 3, hop_ms=20), [0.5, 2.5, 4.5])

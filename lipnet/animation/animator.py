@@ -247,11 +247,8 @@ def video_frames(samples: int) -> int:
 def video_rate(frames: np.ndarray) -> np.ndarray:
     """(audio frames, d) at the feature rate -> (video frames, 4 d): video frame j gets audio frames 4j-3..4j, the
     four ending at its instant (zeros before the sound starts)."""
-    per = audio.frames_per_video_frame()
-    n = -(-len(frames) // per)
-    padded = np.concatenate([np.zeros((per - 1, frames.shape[1]), frames.dtype), frames])
-    padded = np.concatenate([padded, np.repeat(padded[-1:], max(0, n * per - len(padded)), axis=0)])
-    return padded[: n * per].reshape(n, per * frames.shape[1]).astype(np.float32)
+    n = -(-len(frames) // audio.frames_per_video_frame())
+    return audio.per_video_frame(frames, n, causal=True, stack=True).astype(np.float32)
 
 
 def pressing(rows: np.ndarray) -> np.ndarray:

@@ -106,12 +106,11 @@ def frame_targets(
     if not clip.phones:
         raise LipnetError(f"{sample.key}: {sample.source} is labelled with visemes, not phones")
     names = visemes.frame_phones(clip.phones, env.FPS, frames)
-    per_frame = audio.frames_per_video_frame()
-    posteriors = fit_frames(_teacher(str(teacher)).probabilities(clip.samples), frames * per_frame)
+    posteriors = _teacher(str(teacher)).probabilities(clip.samples)
     targets = {
         "phones": visemes.targets(names, "phones"),
         "visemes": visemes.targets(names, "ovr"),
-        "teacher": posteriors.reshape(frames, per_frame, -1).mean(axis=1).astype(np.float32),
+        "teacher": audio.per_video_frame(posteriors, frames).astype(np.float32),
     }
     atomic_write(cache, lambda f: np.savez(f, stamp=np.array(stamp), **targets))
     return targets

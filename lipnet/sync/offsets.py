@@ -98,8 +98,7 @@ def spans(frames: int, window: int) -> list[tuple[int, int]]:
 def energy(mel_db: np.ndarray) -> np.ndarray:
     """(T,) speech energy per video frame in dB, from the (F, 40) mel energies (dB) of its speech frames."""
     power = 10 * np.log10(np.sum(10 ** (mel_db / 10), axis=-1))
-    frames = len(power) // AUDIO_PER_VIDEO
-    return power[: frames * AUDIO_PER_VIDEO].reshape(frames, AUDIO_PER_VIDEO).mean(axis=1)
+    return audio.per_video_frame(power, len(power) // AUDIO_PER_VIDEO, env.SYNC_HOP_MS)
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> float:
