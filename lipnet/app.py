@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # gradio is imported by `serve`, once its settings (no analyt
 
     from lipnet.lipreading.reader import LipReader
 
-STILL_FORMATS = {"image2", "gif", "webp", "apng"}  # FFmpeg's demuxers of pictures (and its *_pipe ones)
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono", "monospace"]
 VIDEO_HEIGHT = 300  # pixels: a video beside its results, not above them
@@ -128,6 +127,8 @@ def checked(path: str | None, kind: str, pictures: bool = False) -> Path:
     and (`pictures`) a moving picture, not a still image. LipnetError says what is wrong."""
     import av
 
+    from lipnet import video
+
     if not path:
         raise LipnetError(f"no {kind} given: upload one or record one")
     path = input_file(path, kind)
@@ -135,7 +136,7 @@ def checked(path: str | None, kind: str, pictures: bool = False) -> Path:
         raise LipnetError(f"{path}: {size / 1e6:.0f} MB, over the limit of {env.APP_MAX_UPLOAD_MB} MB")
     try:
         with av.open(str(path)) as container:
-            still = container.format.name in STILL_FORMATS or container.format.name.endswith("_pipe")
+            still = video.is_picture_format(container.format.name)
             seconds = container.duration / 1e6 if container.duration else None
             frames = [s.frames for s in container.streams.video]  # 0: not counted by the container
     except (av.FFmpegError, UnicodeDecodeError):

@@ -1,6 +1,7 @@
 """Video: reading any container OpenCV reads, at any frame rate, resampled to a fixed rate, as RGB frames; writing
 H.264 with the sound, which browsers play."""
 
+import contextlib
 import itertools
 import time
 from collections.abc import Iterable, Iterator
@@ -29,14 +30,14 @@ class VideoInfo:
     height: int
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+_STILL_FORMATS = {"image2", "gif", "webp", "apng"}  # FFmpeg's demuxers of pictures (and its *_pipe ones)
 _TAIL_S = 2.0  # `cut_short` decodes this much of the end of a file...
 _REORDER = 2  # ...and calls it cut short when the decoder complains within this many frames of its end
 
 
 def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     path = input_file(path, "a video")
-    if path.suffix.lower() in IMAGE_SUFFIXES:  # OpenCV would read it as a one-frame video
+    if _still(path):  # OpenCV would read it as a one-frame video
         raise LipnetError(f"{path}: an image, not a video: lips are read from moving pictures")
     # One decoding thread: clips are short, so FFmpeg's thread pool costs more to start than it saves,
     # and the extractor already runs one process per core.
@@ -56,14 +57,42 @@ def _open(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     return capture, info
 
 
-def _why(path: Path) -> str:
-    """FFmpeg's reason a file does not open, as `` (reason)``; a missing MP4 index says the file was cut short."""
+def is_picture_format(name: str) -> bool:
+    """Whether an FFmpeg demuxer (`av.container.Container.format.name`) reads still pictures, not a video."""
+    return name in _STILL_FORMATS or name.endswith("_pipe")
+
+
+def _still(path: Path) -> bool:
+    """Whether the file is a picture (PNG, JPEG, GIF...), whatever its name; False when FFmpeg cannot open it."""
     import av
+
+    try:
+        with av.open(str(path)) as container:
+            return is_picture_format(container.format.name)
+    except (av.FFmpegError, UnicodeDecodeError, OSError):
+        return False  # not a picture either: opening it as a video says what it is
+
+
+@contextlib.contextmanager
+def _ffmpeg_errors() -> Iterator[list]:
+    """The error messages FFmpeg logs while the block runs, as (level, name, message) tuples: PyAV keeps its
+    logging off otherwise."""
     import av.logging
 
     av.logging.set_level(av.logging.ERROR)
     try:
         with av.logging.Capture() as logs:
+            yield logs
+    finally:
+        av.logging.set_level(None)
+
+
+def _why(path: Path) -> str:
+    """FFmpeg's reason a file does not open, as `` (reason)``; a missing MP4 index says the file was cut short."""
+    import av
+
+    try:
+        with _ffmpeg_errors() as logs:
             av.open(str(path)).close()
     except av.FFmpegError as err:
         said = " ".join(message.strip() for _, _, message in logs)
@@ -72,8 +101,6 @@ def _why(path: Path) -> str:
         return f" ({said or getattr(err, 'strerror', None) or err})"
     except (UnicodeDecodeError, OSError):
         pass
-    finally:
-        av.logging.set_level(None)
     return ""
 
 
@@ -122,27 +149,23 @@ def cut_short(path: str | Path) -> float | None:
     stopped), or None when its last frames decode cleanly. Only the last `_TAIL_S` seconds are decoded again, with
     FFmpeg's error messages listened to: a damaged frame at the very end is the mark of a truncated file."""
     import av
-    import av.logging
 
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
+            frame_s = 1 / float(stream.average_rate or env.FPS)
             if container.duration and container.duration > _TAIL_S * av.time_base:
                 container.seek(int(container.duration - _TAIL_S * av.time_base))
             end, since = None, _REORDER + 1  # frames decoded since the decoder last complained
-            av.logging.set_level(av.logging.ERROR)
-            try:
-                with av.logging.Capture() as logs:
-                    for frame in container.decode(stream):
-                        if frame.time is not None:
-                            end = frame.time + 1 / float(stream.average_rate or env.FPS)
-                        since = 0 if logs else since + 1
-                        logs.clear()
-                    since = 0 if logs else since  # the demuxer's complaint that the data stops short
-            finally:
-                av.logging.set_level(None)
+            with _ffmpeg_errors() as logs:
+                for frame in container.decode(stream):
+                    if frame.time is not None:
+                        end = frame.time + frame_s
+                    since = 0 if logs else since + 1
+                    logs.clear()
+                since = 0 if logs else since  # the demuxer's complaint that the data stops short
             promised = container.duration / av.time_base if container.duration else None
     except av.FFmpegError:
         return None  # unreadable: reading it says why
@@ -150,7 +173,7 @@ def cut_short(path: str | Path) -> float | None:
         return None
     # the damaged packet is the last one read, its frame among the last few shown (frames are reordered); or the
     # pictures stop well before the length the container's header promises
-    short = promised is not None and end < promised - _REORDER / float(stream.average_rate or env.FPS) - 0.1
+    short = promised is not None and end < promised - _REORDER * frame_s - 0.1
     return round(end, 2) if since <= _REORDER or short else None
 
 

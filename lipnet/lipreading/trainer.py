@@ -212,10 +212,7 @@ def fit_heads(config: TrainConfig, run_dir: str | Path | None = None, verbose: i
         for name in config.heads():
             layer = f"{lipnet_model.HEAD_PREFIX}{name}"
             reader.get_layer(layer).set_weights(model.get_layer(layer).get_weights())
-        grammar = extra.get("grammar")
-        lipnet_model.save(
-            path, reader, model_config, None, {**extra, **row, "grammar": grammar, "heads": config.heads()}
-        )
+        lipnet_model.save(path, reader, model_config, None, {**extra, **row, "heads": config.heads()})
 
     epochs = runs.Epochs(
         run_dir, HEAD_FIELDS, save, ".hdf5", "val_viseme_accuracy", "max", validate, HEAD_CURVES,
