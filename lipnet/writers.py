@@ -1,8 +1,9 @@
 """Output files of a reading, one per format, written beside each other as whisper writes its transcripts.
 
 ``txt`` the transcript; ``json`` everything (text, whether speech was seen, confidence, decoder, word times and
-confidences, viseme cues and, when the sentence is known, the reference with CER and WER); ``srt`` and ``vtt`` subtitles with one cue per word, the line shown throughout and
-the word spoken underlined (whisper's highlighted words); ``tsv`` word start and end in seconds, and confidence; ``visemes`` the
+confidences, viseme cues and, when the sentence is known, the reference with CER and WER); ``srt`` and ``vtt``
+subtitles with one cue per word, the line shown throughout and the word spoken underlined (whisper's highlighted
+words); ``tsv`` word start and end in seconds, and confidence; ``visemes`` the
 viseme timeline as ``.visemes.json`` and ``.visemes.tsv``, plus Rhubarb Lip Sync's ``.rhubarb.tsv`` and
 ``.rhubarb.json`` when the viseme set is ``rhubarb``. Every time is the reading's (``timing`` in the JSON says whether
 the words were timed on the sound, on the lips or, for a model without a frame head, by the CTC alignment).

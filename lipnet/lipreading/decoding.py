@@ -136,7 +136,10 @@ def word_confidences(probs: np.ndarray, text: str, slots: Sequence[Sequence[str]
         chosen = sentence_probability(probs, text)
         out = []
         for k, slot in enumerate(slots):
-            total = sum(sentence_probability(probs, " ".join([*words[:k], w, *words[k + 1 :]])) for w in slot)
+            total = sum(
+                chosen if w == words[k] else sentence_probability(probs, " ".join([*words[:k], w, *words[k + 1 :]]))
+                for w in slot
+            )
             out.append(chosen / total if total > 0 else 0.0)
         return out
     try:
