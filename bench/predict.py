@@ -20,9 +20,10 @@ from lipnet import cli  # noqa: E402
 
 cli.start()
 
-from lipnet import env  # noqa: E402
+from lipnet import audio, env, grid, video  # noqa: E402
 from lipnet.lipreading import decoding  # noqa: E402
 from lipnet.lipreading.reader import LipReader  # noqa: E402
+from lipnet.speech import align, lipsync  # noqa: E402
 
 
 def median_seconds(function, runs: int) -> float:
@@ -44,6 +45,7 @@ def main() -> int:
     reader = LipReader(args.weights)
     reading = reader.read(args.video)  # warm-up: loads dlib, traces the model
     crops, probs = reading.track.crops, reading.probs
+    samples = audio.load(args.video)
     rows = {
         "mouth extraction": median_seconds(lambda: reader.extractor.extract(args.video, frames=None), args.runs),
         "network (compiled)": median_seconds(lambda: reader.probabilities(crops), args.runs),
@@ -51,8 +53,21 @@ def main() -> int:
         "greedy decoding": median_seconds(lambda: decoding.greedy(probs), args.runs),
         "beam decoding": median_seconds(lambda: decoding.beam_search(probs), args.runs),
         "grammar decoding": median_seconds(lambda: decoding.grammar(probs), args.runs),
-        "word alignment": median_seconds(lambda: decoding.word_spans(probs, reading.text), args.runs),
+        "word alignment, CTC (the old timings)": median_seconds(
+            lambda: decoding.word_spans(probs, reading.text), args.runs
+        ),
+        "word confidences (grammar slots)": median_seconds(
+            lambda: decoding.word_confidences(probs, reading.text, grid.GRAMMAR), args.runs
+        ),
+        "words timed on the sound (forced alignment)": median_seconds(
+            lambda: lipsync.timeline(samples, reader.teacher, reading.text), args.runs
+        ),
+        "words timed on the lips (phone head)": median_seconds(
+            lambda: align.guided(reading.phones, reading.text, env.FPS), args.runs
+        ),
+        "cut-short check (last 2 s decoded again)": median_seconds(lambda: video.cut_short(args.video), args.runs),
         "read(), end to end": median_seconds(lambda: reader.read(args.video), args.runs),
+        "read(), words timed on the lips": median_seconds(lambda: reader.read(args.video, timing="video"), args.runs),
     }
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, str(ROOT / "predict.py"), "-v", args.video, "-o", out, "--output-format", "txt"]
