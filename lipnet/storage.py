@@ -48,3 +48,10 @@ def remove_partial(directory: str | Path, recursive: bool = False) -> int:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write a text file atomically (UTF-8)."""
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def sha1(path: str | Path) -> str:
+    """SHA-1 of a file's bytes, hex: what a model trained on another model's outputs records of it."""
+    import hashlib
+
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()

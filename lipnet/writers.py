@@ -85,6 +85,7 @@ def to_json(
         **({"notice": reading.notice} if reading.notice else {}),
         **({"warning": reading.warning} if reading.warning else {}),
         "confidence": round(reading.confidence, 4),
+        "modality": reading.modality,
         "timing": reading.timing,
         "decoder": reading.decoder,
         "duration": round(reading.duration, 3),

@@ -20,7 +20,6 @@ the PCA coefficients of the lips tracked on the same clip's video (`lipnet.anima
 squared error: the components are orthonormal, so that is the squared landmark error within the PCA space.
 """
 
-import hashlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from lipnet.animation import lipshape
 from lipnet.errors import LipnetError
 from lipnet.speech import lipsync, student
 from lipnet.speech.align import Segment
+from lipnet.storage import sha1
 
 ROUTES = ("visemes", "features")
 NETWORKS = ("mlp", "cnn", "autoregressive", "attention")
@@ -358,7 +358,7 @@ def train(
 ) -> Animator:
     """Fit an animator in a `lipnet.runs` run directory on the tracked mouths of `train_set`, choosing the epoch
     on `val_set`; returns its best epoch."""
-    config.shape, config.student_sha1 = shape.fingerprint, _sha1(env.ROOT / config.student)
+    config.shape, config.student_sha1 = shape.fingerprint, sha1(env.ROOT / config.student)
     config.check()
     from lipnet import runs
 
@@ -452,14 +452,9 @@ def load(path: str | Path) -> Animator:
 
     config, network = runs.read_model(path, AnimatorConfig, "an animator")
     reader = env.ROOT / config.student
-    if reader.is_file() and _sha1(reader) != config.student_sha1:
+    if reader.is_file() and sha1(reader) != config.student_sha1:
         raise LipnetError(f"{path}: learnt the features of another {config.student} than the one there now: retrain it")
     return Animator(config, network, student.load(reader))
-
-
-def _sha1(path: Path) -> str:
-    """SHA-1 of a file's bytes, hex."""
-    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
 def stream(animator: Animator, chunks: Iterable[np.ndarray]) -> Iterator[Frame]:

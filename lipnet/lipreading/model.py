@@ -28,6 +28,7 @@ from lipnet.storage import atomic_write
 
 FORMAT = "lipnet-checkpoint/1"
 HEAD_PREFIX = "aux_"  # the layers of auxiliary heads, kept apart in checkpoints (their ``aux`` group)
+FEATURES = "gru_dropout2"  # the layer whose output, the BiGRU features, the logits and every head read
 
 
 @dataclass
@@ -272,6 +273,7 @@ def _feature_map(model: keras.Model) -> tuple[int, int]:
     return shape[2], shape[3]
 
 
+@keras.saving.register_keras_serializable(package="lipnet")  # a run's last.keras (the recogniser's) names it
 def ctc_loss(y_true, y_pred):
     """Keras 3 CTC (blank 0, logits) per clip; non-finite losses become 0 so one bad batch cannot poison training.
 

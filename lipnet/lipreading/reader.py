@@ -45,6 +45,7 @@ class Reading:
     timeline: lipsync.Timeline | None = None  # the timed words' phones and viseme cues
     track: MouthTrack | None = None  # the mouth crops and landmarks, when read from a video
     phones: np.ndarray | None = None  # (T, phones) the frame head's posteriors, when the model has one
+    modality: str = "video"  # what was read: the lips ("video"), the voice ("audio") or both ("av")
 
     @property
     def duration(self) -> float:
@@ -78,7 +79,10 @@ class LipReader:
         self.weights = Path(weights)
         _, extra = lipnet_model.read_config(self.weights)
         self.heads: dict[str, int] = extra.get("heads") or {}  # the frame heads it was trained with
-        self.model, self.config, self.extra = lipnet_model.load(self.weights, heads=self.heads or None)
+        model, self.config, self.extra = lipnet_model.load(self.weights, heads=self.heads or None)
+        outputs = model.output if isinstance(model.output, dict) else {"logits": model.output}
+        # its BiGRU features too: what the audio-visual recogniser (lipnet.recognition) hears the lips through
+        self.model = keras.Model(model.input, {**outputs, "features": model.get_layer(lipnet_model.FEATURES).output})
         self.default_decoder = "grammar" if self.extra.get("grammar") == "grid" else "beam"
         self._predictor_path, self._teacher_path = predictor_path, teacher
         self._extractor: MouthExtractor | None = None
@@ -104,7 +108,8 @@ class LipReader:
 
     def posteriors(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Per-frame posteriors of one clip of crops (T, 50, 100, 3), or of a batch (B, T, ...): ``chars`` (28
-        classes) and each frame head's (``phones``: `visemes.PHONES`, ``visemes``: OVR), if the model has them.
+        classes) and each frame head's (``phones``: `visemes.PHONES`, ``visemes``: OVR), if the model has them; and
+        ``features``, the BiGRU features (T, 512) they are read from.
 
         A clip longer than the model's training clips (env.READ_WINDOW frames) is read in windows of that
         length every env.READ_HOP frames, and each frame's posteriors are the windows' average, weighted
@@ -115,13 +120,12 @@ class LipReader:
             return self._windowed(crops)
         batch = crops if crops.ndim == 5 else crops[None]
         outputs = self.model.predict_on_batch(batch)  # compiled: ~10x faster than eager
-        if not isinstance(outputs, dict):
-            outputs = {"logits": outputs}
         out = {}
-        for name, logits in outputs.items():
-            logits = keras.ops.convert_to_numpy(logits)
-            probs = decoding.softmax(logits if name == "logits" else logits[..., :-1])  # a head's last: frame index
-            out["chars" if name == "logits" else name] = probs if crops.ndim == 5 else probs[0]
+        for name, values in outputs.items():
+            values = keras.ops.convert_to_numpy(values)
+            if name != "features":
+                values = decoding.softmax(values if name == "logits" else values[..., :-1])  # a head's last: frame
+            out["chars" if name == "logits" else name] = values if crops.ndim == 5 else values[0]
         return out
 
     def _windowed(self, crops: np.ndarray) -> dict[str, np.ndarray]:
@@ -171,17 +175,33 @@ class LipReader:
         """Read one clip of mouth crops (T, 50, 100, 3) uint8; `samples`, its sound (16 kHz mono on the video's
         clock), times the words when given."""
         posteriors = self.posteriors(crops)
-        probs, phones = posteriors["chars"], posteriors.get("phones")
+        return self.reading(posteriors["chars"], decoder, track, samples, posteriors.get("phones"))
+
+    def reading(
+        self,
+        probs: np.ndarray,
+        decoder: str | None = None,
+        track: MouthTrack | None = None,
+        samples: np.ndarray | None = None,
+        phones: np.ndarray | None = None,
+        modality: str = "video",
+    ) -> Reading:
+        """The reading of one clip's character posteriors (T, 28), read from `modality` (the lips, or with
+        `lipnet.recognition` the voice or both): decoded, each word's confidence, the words timed (`_timed`), or
+        nothing when the clip holds no speech (`_no_speech`, on the `track` of the lips and the `phones` of the
+        frame head; what is heard is not second-guessed by the lips)."""
         decoder = decoder or self.decoder_for(len(probs))
-        if notice := self._no_speech(len(probs), track, phones):
-            return Reading("", decoder, probs, [], "", 0.0, notice=notice, track=track, phones=phones)
+        if notice := self._no_speech(len(probs), track, phones if modality == "video" else None):
+            return Reading(
+                "", decoder, probs, [], "", 0.0, notice=notice, track=track, phones=phones, modality=modality
+            )
         text = self.decode(probs, decoder)
         confidences = decoding.word_confidences(probs, text, grid.GRAMMAR if decoder == "grammar" else None)
         words, timeline, timing = self._timed(text, probs, phones, samples)
-        confidence = self.sentence_confidence(confidences)
         return Reading(
-            text, decoder, probs, words, timing, confidence, confidences, timeline=timeline, track=track, phones=phones
-        )
+            text, decoder, probs, words, timing, self.sentence_confidence(confidences), confidences,
+            timeline=timeline, track=track, phones=phones, modality=modality,
+        )  # fmt: skip
 
     def read(self, path: str | Path, decoder: str | None = None, timing: str = "auto") -> Reading:
         """Read a video file of any length and frame rate (resampled to 25 fps). `timing`: "audio" times the words on
@@ -196,10 +216,7 @@ class LipReader:
             except LipnetError:
                 if timing == "audio":
                     raise
-        reading = self.read_crops(track.crops, decoder, track, samples)
-        if (end := video.cut_short(path)) is not None:
-            reading.warning = f"the file is cut short: only its first {end:.2f} s could be read"
-        return reading
+        return warn_if_cut_short(self.read_crops(track.crops, decoder, track, samples), path)
 
     def sentence_confidence(self, word_confidences: list[float]) -> float:
         """The probability that a sentence is exactly right, from its words' confidences: their product (all right),
@@ -268,3 +285,10 @@ class LipReader:
                     yield count - window, None
                     continue
                 yield count - window, self.read_crops(track.crops, decoder, track)
+
+
+def warn_if_cut_short(reading: Reading, path: str | Path) -> Reading:
+    """`reading` of the file `path`, warned (`Reading.warning`) when the file is cut short."""
+    if (end := video.cut_short(path)) is not None:
+        reading.warning = f"the file is cut short: only its first {end:.2f} s could be read"
+    return reading

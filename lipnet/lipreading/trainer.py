@@ -168,7 +168,7 @@ def fit_heads(config: TrainConfig, run_dir: str | Path | None = None, verbose: i
     source, model_config, extra = lipnet_model.load(config.weights)
     reader = lipnet_model.build(model_config, heads=config.heads())
     _copy_weights(source, reader, config.weights)
-    trunk = keras.Model(reader.input, reader.get_layer("gru_dropout2").output)
+    trunk = keras.Model(reader.input, reader.get_layer(lipnet_model.FEATURES).output)
     if verbose:
         print(f"BiGRU features of {len(train_set) + len(val_set)} clips...", flush=True)
     features = {
