@@ -230,3 +230,42 @@ def available(name: str) -> bool:
     if name == "headaudio":
         return headaudio_available()
     return name != "pylipsync" or importlib.util.find_spec("pylipsync") is not None
+
+
+@functools.cache
+def _word_decoder():
+    """A PocketSphinx 5 word recogniser held to GRID's grammar (a JSGF of its six slots), with the wheel's en-us
+    acoustic model and dictionary: the fairest pocketsphinx for GRID sentences, knowing what lipnet's grammar
+    decoder knows."""
+    import tempfile
+
+    from pocketsphinx import Decoder, get_model_path
+
+    from lipnet import grid
+
+    rules = " ".join("(" + " | ".join(slot) + ")" for slot in grid.GRAMMAR)
+    with tempfile.NamedTemporaryFile("w", suffix=".gram", delete=False) as f:
+        f.write(f"#JSGF V1.0;\ngrammar grid;\npublic <sentence> = {rules};\n")
+    try:
+        return Decoder(
+            hmm=get_model_path("en-us/en-us"),
+            dict=get_model_path("en-us/cmudict-en-us.dict"),
+            jsgf=f.name,
+            lm=None,
+            dither=False,
+            samprate=SAMPLE_RATE,
+            loglevel="FATAL",
+        )
+    finally:
+        Path(f.name).unlink()
+
+
+def pocketsphinx_words(samples: np.ndarray) -> str:
+    """The GRID sentence PocketSphinx hears in a clip (`_word_decoder`), lower case; "" when it hears none."""
+    pcm = np.round(np.clip(_mono(samples), -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    decoder = _word_decoder()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    hypothesis = decoder.hyp()
+    return hypothesis.hypstr.lower() if hypothesis is not None else ""

@@ -148,6 +148,9 @@ GRAMMAR_BEAM_WIDTH = 64
 READ_WINDOW = FRAME_COUNT  # longer clips are read in windows as long as the training clips...
 READ_HOP = 25  # ...starting every second, their posteriors averaged (see reader.LipReader.probabilities)
 READ_BATCH = 16  # windows per network call
+# What a clip is read from (lipnet.recognition): the lips, the voice, or both; "auto" is both when the clip has sound
+MODALITIES = ("auto", "video", "audio", "av")
+AVSR_MODEL = ROOT / "models" / "avsr-grid-s1.keras"  # the audio-visual recogniser, heard through the lip reader
 GRAMMAR_MAX_FRAMES = 100  # longer clips (over 4 s) may hold several sentences: decoded with beam search by default
 GRAMMAR_MIN_FRAMES = 27  # shorter clips cannot hold a GRID sentence (the shortest of all 34,000 spans 27 frames)
 TIMINGS = ("auto", "audio", "video")  # predict.py --timing: word times from the sound, the lips, or sound when heard

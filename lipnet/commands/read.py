@@ -23,7 +23,7 @@ from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
 
 if TYPE_CHECKING:
-    from lipnet.lipreading.reader import LipReader
+    from lipnet.recognition.recognizer import AudioVisualReader
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +51,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(auto, the default); the JSON says which was used",
     )
     p.add_argument(
+        "--modality",
+        choices=env.MODALITIES,
+        default="auto",
+        help="read the lips (video), the voice (audio: a sound file will do) or both (av); auto, the default: both "
+        "when the clip has sound, else the lips. The JSON says which was used",
+    )
+    p.add_argument(
+        "--av-model",
+        default=str(env.AVSR_MODEL),
+        help="the audio-visual recogniser, for --modality audio/av (default: %(default)s)",
+    )
+    p.add_argument(
         "-f",
         "--output-format",
         type=cli.formats(writers.FORMATS),
@@ -70,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def predict(reader: LipReader, clip: Path, name: Path, args: argparse.Namespace, single: bool) -> None:
+def predict(reader: AudioVisualReader, clip: Path, name: Path, args: argparse.Namespace, single: bool) -> None:
     """Read one clip, print the transcript (and its score when the sentence is known) and write the outputs.
 
     `name` is the clip's output name without suffix: its stem, or its path under the -v directory (not `single`).
@@ -81,7 +93,7 @@ def predict(reader: LipReader, clip: Path, name: Path, args: argparse.Namespace,
     except ValueError as err:  # a malformed .align file: read the clip anyway, unscored
         print(f"warning: {err}", file=sys.stderr)
         reference = None
-    reading = reader.read(clip, args.decoder, args.timing)
+    reading = reader.read(clip, args.decoder, args.timing, args.modality)
     if reading.warning:
         print(f"{clip}: warning: {reading.warning}", file=sys.stderr)
     if not reading.speech:
@@ -139,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return cli.fail(error)
     cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once
     from lipnet.lipreading.reader import LipReader
+    from lipnet.recognition.recognizer import AudioVisualReader
 
     if args.live is not None:
         return live(args)
@@ -147,8 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         clips = grid.find_videos(root)
         if not clips:
             raise LipnetError(f"{root}: no videos found ({', '.join(grid.VIDEO_EXTENSIONS)})")
-        reader = LipReader(args.weights, args.predictor_path)
-        reader.extractor  # noqa: B018  (load the landmark model now: a bad -pp fails once, not once per clip)
+        reader = AudioVisualReader(LipReader(args.weights, args.predictor_path), args.av_model)
+        if args.modality != "audio":
+            reader.lips.extractor  # noqa: B018  (load the landmark model now: a bad -pp fails once, not once per clip)
+        if args.modality in ("audio", "av"):
+            reader.recognizer  # noqa: B018  (and the recogniser: a bad --av-model fails once too)
     except LipnetError as err:
         return cli.fail(err)
     single = root.is_file()

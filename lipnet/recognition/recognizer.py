@@ -1,0 +1,121 @@
+"""Reading with a trained recogniser: a clip's words from its lips, its voice, or both.
+
+`AudioVisualReader` is what ``lipnet read --modality`` and a program embedding lipnet use: the lip reader
+(`LipReader`) for the lips and everything after the posteriors (decoding, confidences, word timings, no-speech),
+and the recogniser (`Recognizer`) for the voice and the fusion. Every output format is the lip reader's `Reading`,
+which says which modality it was read from.
+"""
+
+import functools
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from lipnet import audio, env
+from lipnet.errors import LipnetError
+from lipnet.lipreading import decoding
+from lipnet.lipreading.reader import LipReader, Reading, warn_if_cut_short
+from lipnet.recognition.model import RecognizerConfig, audio_input, gate
+from lipnet.storage import sha1
+
+
+class Recognizer:
+    """A trained recogniser: per-frame character posteriors of a clip from its lip features, its sound, or both."""
+
+    def __init__(self, config: RecognizerConfig, network: keras.Model):
+        self.config, self.network = config, network
+        self._gate = gate(network)
+
+    def posteriors(self, lips: np.ndarray | None, samples: np.ndarray | None, frames: int) -> dict[str, np.ndarray]:
+        """Character posteriors (frames, 28) of one clip: ``av`` and ``audio``; and with gated fusion, ``gate``, the
+        weight (frames,) it gave the sound. `lips` (frames, 512) or `samples` may be None: that stream is absent."""
+        x = {
+            "lips": np.zeros((1, frames, self.config.lip_features), np.float32) if lips is None else lips[None],
+            "sound": np.zeros((1, frames, 4 * self.config.n_mels), np.float32)
+            if samples is None
+            else audio_input(samples, frames, self.config.n_mels)[None],
+        }
+        read = self.network.predict_on_batch(x)
+        out = {k: decoding.softmax(keras.ops.convert_to_numpy(v))[0] for k, v in read.items()}
+        if self._gate is not None:
+            out["gate"] = keras.ops.convert_to_numpy(self._gate.predict_on_batch(x))[0, :, 0]
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the network (``.keras``) and its configuration (``.json``) beside it."""
+        from lipnet import runs
+
+        return runs.write_model(path, self.network, self.config, "a recogniser")
+
+
+def load(path: str | Path, lip_reader: str | Path | None = None) -> Recognizer:
+    """A recogniser `Recognizer.save` wrote. LipnetError naming the file when it is missing or not one, or (given
+    the `lip_reader` checkpoint it will hear) when it learnt another lip reader's features."""
+    from lipnet import runs
+
+    config, network = runs.read_model(path, RecognizerConfig, "a recogniser")
+    if lip_reader is not None and sha1(lip_reader) != config.lip_reader_sha1:
+        raise LipnetError(
+            f"{path}: learnt the features of another lip reader than {lip_reader}: "
+            "read with --modality video, or retrain it (bench/avsr.py --train)"
+        )
+    return Recognizer(config, network)
+
+
+class AudioVisualReader:
+    """The lip reader and the recogniser together. Create once: loading both takes a few seconds."""
+
+    def __init__(self, lip_reader: LipReader | None = None, model: str | Path = env.AVSR_MODEL):
+        self.lips = lip_reader or LipReader()
+        self.model = Path(model)
+        self._recognizer: Recognizer | None = None
+
+    @property
+    def recognizer(self) -> Recognizer:
+        """The recogniser, loaded on first use (reading the lips alone does not need it)."""
+        if self._recognizer is None:
+            self._recognizer = load(self.model, self.lips.weights)
+        return self._recognizer
+
+    @functools.cached_property
+    def hears_lip_reader(self) -> bool:
+        """Whether the recogniser is there and learnt this lip reader's features: what "auto" reads both with."""
+        meta = self.model.with_suffix(".json")
+        try:
+            return json.loads(meta.read_text()).get("lip_reader_sha1") == sha1(self.lips.weights)
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def read(
+        self, path: str | Path, decoder: str | None = None, timing: str = "auto", modality: str = "auto"
+    ) -> Reading:
+        """Read a clip from `modality`: "video" (the lips: `LipReader.read`), "audio" (the voice alone: a file of
+        sound alone will do), "av" (both), or "auto" (both when the clip has sound and the recogniser hears this lip
+        reader, else the lips). The words are
+        timed on the sound when there is one (`timing` as `LipReader.read`'s). LipnetError naming the file when the
+        modality needs sound and the file has none, or lips and it shows no face."""
+        if modality not in env.MODALITIES:
+            raise LipnetError(f"unknown modality {modality!r}: choose from {', '.join(env.MODALITIES)}")
+        if modality == "video" or (modality == "auto" and not self.hears_lip_reader):
+            return self.lips.read(path, decoder, timing)
+        try:
+            samples = audio.load(path)
+        except LipnetError:
+            if modality == "auto":  # no sound (or silence): the lips alone
+                return self.lips.read(path, decoder, timing)
+            raise
+        if modality == "audio":
+            frames = math.ceil(len(samples) / (env.SAMPLE_RATE / env.FPS))
+            probs = self.recognizer.posteriors(None, samples, frames)["audio"]
+            reading = self.lips.reading(probs, decoder, samples=samples, modality="audio")
+        else:
+            track = self.lips.extractor.extract(path, frames=None)
+            seen = self.lips.posteriors(track.crops)
+            probs = self.recognizer.posteriors(seen["features"], samples, len(track.crops))["av"]
+            timed = None if timing == "video" else samples
+            reading = self.lips.reading(probs, decoder, None, timed, seen.get("phones"), modality="av")
+            reading.track = track
+        return warn_if_cut_short(reading, path)

@@ -1,0 +1,109 @@
+"""Training the recogniser in a `lipnet.runs` run directory (checkpoints, log, curves, TensorBoard, resume).
+
+Both outputs learn together, CTC each: the fused ``av`` on every clip, the audio head wherever the clip has sound.
+The epoch kept is the one with the lowest mean of three validation WERs (greedy, `s1_val`): audio-visual clean,
+audio-visual in babble at 0 dB, and audio alone clean: a recogniser that reads the clean voice, that holds up in
+noise, and whose audio head stands on its own. The lip reader read the validation clips in its own training, so
+their lips are misread in places first (`dataset.misread_some`), as clips it never saw are.
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from lipnet import env, metrics
+from lipnet.lipreading import decoding
+from lipnet.lipreading.model import ctc_loss
+from lipnet.recognition import dataset
+from lipnet.recognition.model import RecognizerConfig, build
+from lipnet.recognition.recognizer import Recognizer, load
+from lipnet.storage import sha1
+
+LOG_FIELDS = (
+    "epoch", "loss", "av_loss", "audio_loss", "val_wer_av", "val_wer_av_babble0", "val_wer_audio", "val_wer",
+    "learning_rate", "seconds", "clips_per_s",
+)  # fmt: skip
+CURVES = (
+    ("Loss", "CTC loss per clip", ("loss", "av_loss", "audio_loss"), True),
+    ("Validation WER (greedy)", "%", ("val_wer_av", "val_wer_av_babble0", "val_wer_audio", "val_wer"), False),
+)
+VALIDATION_SNR = 0.0  # dB of the babble the validation clips are also heard in
+
+
+def train(
+    config: RecognizerConfig,
+    train_set: list[dataset.Utterance],
+    val_set: list[dataset.Utterance],
+    run_dir: str | Path,
+    verbose: int = 1,
+) -> Recognizer:
+    """Fit a recogniser in a run directory on `train_set`, choosing the epoch on `val_set`; returns its best."""
+    from lipnet import runs
+
+    config.lip_reader_sha1 = config.lip_reader_sha1 or sha1(env.ROOT / config.lip_reader)
+    run_dir = runs.start(run_dir, config.check(), {"train_clips": len(train_set), "val_clips": len(val_set)})
+    return _fit(config, train_set, val_set, run_dir, verbose)
+
+
+def resume(
+    run_dir: str | Path,
+    train_set: list[dataset.Utterance],
+    val_set: list[dataset.Utterance],
+    epochs: int | None = None,
+    verbose: int = 1,
+) -> Recognizer:
+    """Continue a recogniser's run from its last completed epoch, optimizer state included, to its own number of
+    epochs or to `epochs`."""
+    from lipnet import runs
+
+    config, _ = runs.run_config(run_dir, RecognizerConfig, "a recogniser", kind=RecognizerConfig.kind)
+    config.epochs = epochs or config.epochs
+    model, done = runs.resumable(Path(run_dir))
+    return _fit(config, train_set, val_set, Path(run_dir), verbose, model, done)
+
+
+def _fit(config, train_set, val_set, run_dir: Path, verbose: int, model=None, done: int = 0) -> Recognizer:
+    from lipnet import runs
+
+    keras.utils.set_random_seed(config.seed + done)
+    if model is None:
+        model = build(config, seed=config.seed)
+        model.compile(
+            keras.optimizers.Adam(runs.learning_rate(config.learning_rate, "cosine", _steps(config, train_set))),
+            loss={"av": ctc_loss, "audio": ctc_loss},
+        )
+    pool = [u.samples for u in val_set]
+    val_set = dataset.misread_some(val_set, config.lip_errors, config.seed)
+    clean = dataset.inputs(val_set, config)
+    babble = dataset.inputs(val_set, config, dataset.noisy(val_set, "babble", VALIDATION_SNR, pool, config.seed))
+    texts = [u.text for u in val_set]
+
+    def wer(x: dict, output: str) -> float:
+        probs = decoding.softmax(keras.ops.convert_to_numpy(model.predict(x, verbose=0)[output]))
+        return metrics.wer(texts, [decoding.greedy(p) for p in probs])
+
+    def validate(net: keras.Model) -> dict:
+        figures = {
+            "val_wer_av": wer(clean, "av"),
+            "val_wer_av_babble0": wer(babble, "av"),
+            "val_wer_audio": wer(clean, "audio"),
+        }
+        return {**figures, "val_wer": float(np.mean(list(figures.values())))}
+
+    def describe(row: dict) -> str:
+        return (
+            f"epoch {row['epoch']}: loss {row['loss']:.2f}, WER av {row['val_wer_av']:.1%}, av babble 0 dB "
+            f"{row['val_wer_av_babble0']:.1%}, audio {row['val_wer_audio']:.1%} ({row['clips_per_s']:.0f} clips/s)"
+        )
+
+    runs.fit(
+        model, dataset.Batches(train_set, config, done), run_dir, lambda path, net: Recognizer(config, net).save(path),
+        validate=validate, fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs,
+        monitor="val_wer", mode="min", done=done, train_items=len(train_set), verbose=verbose,
+    )  # fmt: skip
+    return load(run_dir / "best.keras")
+
+
+def _steps(config: RecognizerConfig, train_set: list) -> int:
+    return config.epochs * (len(train_set) // config.batch_size)

@@ -1,0 +1,157 @@
+"""Hear and see (issue #25): noise mixed at the SNR asked, lips misread as unseen clips are, a recogniser trained,
+checkpointed and resumed in a run directory, and ``--modality`` through predict.py on the bundled GRID samples
+(held-out s1 clips) with the shipped recogniser."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import in_process
+
+import predict
+from lipnet import audio, env, grid, metrics
+from lipnet.errors import LipnetError
+from lipnet.recognition import dataset, noise, recognizer, trainer
+from lipnet.recognition.model import RecognizerConfig
+
+SAMPLES = sorted((env.ROOT / "samples").glob("*.mp4"))
+
+
+def snr_db(speech: np.ndarray, noisy: np.ndarray) -> float:
+    residue = noisy - speech
+    return float(10 * np.log10(np.mean(speech**2) / np.mean(residue**2)))
+
+
+@pytest.mark.parametrize("kind", noise.KINDS)
+@pytest.mark.parametrize("snr", [10, 0, -5])
+def test_noise_is_mixed_at_the_snr_asked(kind, snr):
+    speech = audio.load(SAMPLES[0]) * 0.2  # quiet enough that nothing clips
+    pool = [audio.load(p) for p in SAMPLES[1:]]
+    noisy = noise.mix(speech, noise.make(kind, len(speech), np.random.default_rng(0), pool), snr)
+    assert np.abs(noisy).max() < 1
+    assert snr_db(speech, noisy) == pytest.approx(snr, abs=0.01)
+
+
+def test_pink_noise_is_louder_low_than_high():
+    spectrum = np.abs(np.fft.rfft(noise.pink(env.SAMPLE_RATE * 4, np.random.default_rng(1)))) ** 2
+    hz = np.fft.rfftfreq(env.SAMPLE_RATE * 4, 1 / env.SAMPLE_RATE)
+    low, high = spectrum[(hz > 100) & (hz < 200)].mean(), spectrum[(hz > 4000) & (hz < 8000)].mean()
+    assert 20 < low / high < 60  # 1/f: 4000-8000 Hz against 100-200 Hz is about 40 times less power
+
+
+def test_band_limit_removes_what_a_telephone_does_not_carry():
+    speech = audio.load(SAMPLES[0])
+    narrow = noise.band_limit(speech, 300, 3400, env.SAMPLE_RATE)
+    hz = np.fft.rfftfreq(len(speech), 1 / env.SAMPLE_RATE)
+    power = np.abs(np.fft.rfft(narrow)) ** 2
+    assert power[hz > 3600].sum() < 1e-6 * power.sum()
+
+
+def utterance(path, lips: np.ndarray) -> dataset.Utterance:
+    return dataset.Utterance(path.stem, grid.transcript(path), lips, audio.load(path))
+
+
+def test_babble_is_never_the_clips_own_voice():
+    clips = [utterance(p, np.zeros((75, 512), np.float32)) for p in SAMPLES]
+    with pytest.raises(ValueError, match="babble needs"):  # its only voice would be its own
+        dataset.noisy(clips[:1], "babble", 0, [clips[0].samples], seed=0)
+    a, b = (dataset.noisy(clips, "babble", 0, [c.samples for c in clips], seed=s)[0] for s in (0, 0))
+    np.testing.assert_array_equal(a, b)  # the same noise for the same seed, so every model hears the same
+
+
+def test_misread_lips_take_another_clips_features_in_word_long_spans():
+    mine, other = np.ones((75, 512), np.float32), np.full((75, 512), 2.0, np.float32)
+    for seed in range(20):
+        lips = mine.copy()
+        dataset.misread(lips, other, np.random.default_rng(seed))
+        taken = np.flatnonzero(lips[:, 0] == 2)
+        assert dataset.MISREAD_FRAMES[0] <= len(taken) <= 2 * dataset.MISREAD_FRAMES[1]
+        assert np.all((lips == 1) | (lips == 2))
+
+
+@pytest.fixture(scope="module")
+def lips(extractor) -> list[np.ndarray]:
+    """The shipped lip reader's BiGRU features of the bundled samples' real mouth crops."""
+    from lipnet.lipreading.reader import LipReader
+
+    reader = LipReader()
+    return [reader.posteriors(extractor.extract(p, frames=None).crops)["features"] for p in SAMPLES]
+
+
+def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, tmp_path):
+    clips = [utterance(p, f) for p, f in zip(SAMPLES, lips)]
+    config = RecognizerConfig(units=8, epochs=2, batch_size=2)
+    run = tmp_path / "run"
+    trainer.train(config, clips, clips[:2], run, verbose=0)
+    rows = (run / "log.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("epoch,loss,av_loss,audio_loss,val_wer_av")
+    assert {"last.keras", "best.keras", "best.json", "curves.png", "config.json"} <= {p.name for p in run.iterdir()}
+    best = trainer.resume(run, clips, clips[:2], epochs=3, verbose=0)
+    assert len((run / "log.csv").read_text().splitlines()) == 4  # one more epoch, not three again
+    read = best.posteriors(lips[0], audio.load(SAMPLES[0]), len(lips[0]))
+    assert read["av"].shape == read["audio"].shape == (len(lips[0]), 28)
+    np.testing.assert_allclose(read["av"].sum(-1), 1, atol=1e-4)
+    assert ((read["gate"] >= 0) & (read["gate"] <= 1)).all()
+    other = tmp_path / "other-reader.hdf5"
+    other.write_bytes(env.DEFAULT_WEIGHTS.read_bytes() + b"\0")
+    with pytest.raises(LipnetError, match="another lip reader"):
+        recognizer.load(run / "best.keras", other)
+
+
+def read_json(tmp_path, clip, *flags) -> tuple[int, str, str, dict]:
+    code, out, err = in_process(predict.main, [str(clip), "-o", str(tmp_path), "-f", "json", *flags])
+    path = tmp_path / f"{clip.stem}.json"
+    return code, out, err, json.loads(path.read_text()) if path.is_file() else {}
+
+
+@pytest.mark.parametrize("modality", ["audio", "av", "auto"])
+def test_predict_reads_the_voice_the_lips_or_both(tmp_path, modality):
+    code, out, err, saved = read_json(tmp_path, SAMPLES[0], "--modality", modality)
+    assert code == 0, err
+    assert saved["modality"] == ("av" if modality == "auto" else modality)
+    assert grid.is_sentence(saved["text"]) and saved["text"] == out.splitlines()[0]
+    assert metrics.sentence_wer(grid.transcript(SAMPLES[0]), saved["text"]) <= 1 / 3  # held-out: 12-16% WER
+    assert saved["timing"] == "audio" and saved["speech"]
+
+
+def test_a_sound_file_is_read_with_modality_audio(tmp_path):
+    wav = tmp_path / "said.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLES[1]), "-vn", str(wav)], check=True)
+    code, out, err, saved = read_json(tmp_path, wav, "--modality", "audio")
+    assert code == 0, err
+    assert saved["modality"] == "audio" and grid.is_sentence(saved["text"])
+    assert metrics.sentence_wer(grid.transcript(SAMPLES[1]), saved["text"]) <= 1 / 3
+
+
+def test_no_sound_is_one_line_with_modality_audio_and_the_lips_with_auto(tmp_path):
+    silent = tmp_path / "mute.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLES[2]), "-an", "-c:v", "copy", str(silent)], check=True)
+    code, out, err, _ = read_json(tmp_path, silent, "--modality", "audio")
+    assert code == 1 and out == ""
+    assert err.strip().count("\n") == 0 and str(silent) in err and "no audio track" in err
+    code, out, err, saved = read_json(tmp_path, silent)
+    assert code == 0 and saved["modality"] == "video", err
+
+
+@pytest.mark.grid
+def test_the_shipped_audio_recogniser_scores_as_its_card_says(grid_data):
+    """models/AVSR_MODEL_CARD.md, "Results": the audio head on held-out s1, GRID grammar decoder, clean and in babble
+    at 0 dB (bench/avsr.py's noise: seed 25, babble of the other held-out clips)."""
+    import keras
+
+    from lipnet.lipreading import decoding
+
+    stems = sorted(k.split("/")[1] for k in grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))
+    clips = [
+        dataset.Utterance(s, grid.transcript(grid_data / "s1" / f"{s}.mp4", [grid_data / "align"]),
+                          np.zeros((env.FRAME_COUNT, 512), np.float32), audio.load(grid_data / "s1" / f"{s}.mp4"))
+        for s in stems
+    ]  # fmt: skip
+    shipped = recognizer.load(env.AVSR_MODEL, env.DEFAULT_WEIGHTS)
+    card = {None: 0.123, 0: 0.405}  # WER clean, babble 0 dB
+    for snr, wer in card.items():
+        sound = None if snr is None else dataset.noisy(clips, "babble", snr, [c.samples for c in clips], 25)
+        out = shipped.network.predict(dataset.inputs(clips, shipped.config, sound), verbose=0)["audio"]
+        hyps = [decoding.grammar(p) for p in decoding.softmax(keras.ops.convert_to_numpy(out))]
+        assert metrics.wer([c.text for c in clips], hyps) == pytest.approx(wer, abs=0.01), snr
