@@ -1,0 +1,204 @@
+"""Audio-visual recognition scored (issue #25): WER against noise for the lips, the voice and both.
+
+    python bench/avsr.py --train     # train early and gated fusion at equal budget (runs/avsr-bench/, resumable)
+    python bench/avsr.py --ship      # then score both, ship the better on s1_val as models/avsr-grid-s1.keras
+    python bench/avsr.py             # score the shipped recogniser
+
+Clips: GRID s1 split by clip as every lipnet model (`common.split`): 575 to train, ``s1_val`` (60) to choose the
+epoch and the fusion, ``s1_heldout`` (110) to score; and the 10 other-speaker clips, clean. Lips: the shipped lip
+reader's crops (``data/s1``, extracted by preprocessing/extract.py) read once and cached beside them
+(`lipnet.recognition.dataset.lip_features`); the other speakers' crops are extracted here. Sound: the clips' own
+(``../shared/grid``).
+
+Each held-out clip is heard clean and in babble and white noise at 10, 5, 0, -5 and -10 dB (speech power over noise
+power over the clip; babble is 3-6 other held-out utterances, never the clip's own; the same noise for every
+model), and read three ways, all with the GRID grammar decoder: ``video`` (the lip reader alone: it does not hear the
+noise), ``audio`` (the recogniser's audio head) and ``av`` (its fused head). Beside them, pocketsphinx (Rhubarb's
+recogniser) held to the same GRID grammar (`peers.pocketsphinx_words`). One table, one PNG (WER vs SNR, a panel a
+noise) in bench/.
+"""
+
+import argparse
+import datetime
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+from common import OTHER_SPEAKERS, SHARED, split
+
+from lipnet import audio, cli, env, grid, metrics
+from lipnet.storage import atomic_write_text, sha1
+
+SNRS = (10, 5, 0, -5, -10)
+NOISES = ("babble", "white")
+FUSIONS = ("early", "gated")
+MODEL = env.ROOT / "models" / "avsr-grid-s1.keras"
+SEED = 25  # of the test noise
+
+
+def utterances(stems: list[str], reader, crops_dir: Path):
+    """The s1 clips `stems` as `Utterance`s, with the lip reader's character posteriors of each."""
+    from lipnet.recognition import dataset
+
+    fingerprint, out, chars = sha1(reader.weights), [], []
+    for stem in stems:
+        lips = dataset.lip_features(crops_dir / f"{stem}.npy", reader, fingerprint)
+        text = grid.transcript(SHARED / "s1" / f"{stem}.mp4", [SHARED / "align"])
+        out.append(dataset.Utterance(f"s1/{stem}", text, lips["features"], audio.load(SHARED / "s1" / f"{stem}.mp4")))
+        chars.append(lips["chars"])
+    return out, chars
+
+
+def other_speakers(reader):
+    """The other speakers' clips, their crops extracted here (a few seconds each)."""
+    from lipnet.recognition import dataset
+
+    out, chars = [], []
+    for stem in sorted(OTHER_SPEAKERS):
+        path = SHARED / "samples" / f"{stem}.mpg"
+        read = reader.posteriors(reader.extractor.extract(path, frames=None).crops)
+        text = grid.transcript(path, [SHARED / "align"])
+        out.append(dataset.Utterance(f"samples/{stem}", text, read["features"], audio.load(path)))
+        chars.append(read["chars"])
+    return out, chars
+
+
+def heard(utts, noise: str, snr: float | None) -> list[np.ndarray]:
+    """The clips' sound, clean (`snr` None) or in `noise` at `snr` dB."""
+    from lipnet.recognition import dataset
+
+    if snr is None:
+        return [u.samples for u in utts]
+    return dataset.noisy(utts, noise, snr, [u.samples for u in utts], SEED)
+
+
+def wers(recognizer, utts, sound) -> dict[str, float]:
+    """WER of the recogniser's audio and av heads on the clips heard as `sound` (grammar decoder)."""
+    import keras
+
+    from lipnet.lipreading import decoding
+    from lipnet.recognition import dataset
+
+    out = recognizer.network.predict(dataset.inputs(utts, recognizer.config, sound), verbose=0)
+    texts = [u.text for u in utts]
+    scores = {}
+    for head in ("audio", "av"):
+        probs = decoding.softmax(keras.ops.convert_to_numpy(out[head]))
+        scores[head] = metrics.wer(texts, [decoding.grammar(p[: len(u.lips)]) for p, u in zip(probs, utts)])
+    return scores
+
+
+def table(recognizer, utts, chars, peers_too: bool) -> dict:
+    """Every condition's WER: {condition: {modality: WER}}."""
+    import peers
+
+    from lipnet.lipreading import decoding
+
+    video = metrics.wer([u.text for u in utts], [decoding.grammar(c) for c in chars])
+    rows = {}
+    for noise, snr in [("clean", None)] + [(n, s) for n in NOISES for s in SNRS]:
+        sound = heard(utts, noise, snr)
+        row = {"video": video, **wers(recognizer, utts, sound)}
+        if peers_too:
+            row["pocketsphinx"] = metrics.wer([u.text for u in utts], [peers.pocketsphinx_words(s) for s in sound])
+        rows[noise if snr is None else f"{noise} {snr:+d} dB"] = row
+        print(f"  {noise} {'' if snr is None else snr}: " + ", ".join(f"{k} {v:.1%}" for k, v in row.items()))
+    return rows
+
+
+def plot(path: Path, rows: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(NOISES), figsize=(10, 4), sharey=True)
+    xs = ["clean", *map(str, SNRS)]
+    for ax, noise in zip(axes, NOISES):
+        for modality, style in (("video", "-o"), ("audio", "-s"), ("av", "-^"), ("pocketsphinx", ":x")):
+            ys = [rows["clean"][modality]] + [rows[f"{noise} {s:+d} dB"][modality] for s in SNRS]
+            ax.plot(xs, [100 * y for y in ys], style, label=modality)
+        ax.set_title(f"{noise} noise, held-out s1 (110 clips)")
+        ax.set_xlabel("SNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("WER (%), GRID grammar decoder")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-d", "--data", default=str(env.DATA_DIR / "s1"), help="extracted s1 crops")
+    p.add_argument("--runs", default=str(env.RUNS_DIR / "avsr-bench"))
+    p.add_argument("--train", action="store_true", help="train (or resume) both fusions")
+    p.add_argument("--only", choices=FUSIONS, help="train only this fusion")
+    p.add_argument("--epochs", type=int, default=None, help="epochs a fusion (default: RecognizerConfig's)")
+    p.add_argument("--ship", action="store_true", help=f"score both, save the better on s1_val as {MODEL}")
+    args = p.parse_args()
+    cli.start()
+    import peers
+
+    from lipnet.lipreading import decoding
+    from lipnet.lipreading.reader import LipReader
+    from lipnet.recognition import trainer
+    from lipnet.recognition.model import RecognizerConfig
+
+    reader = LipReader()
+    held_out, val = split("s1_heldout"), split("s1_val")
+    stems = sorted(p.stem for p in (SHARED / "s1").glob("*.mp4"))
+    train_stems = [s for s in stems if s not in set(held_out) | set(val)]
+    data = Path(args.data)
+    if args.train:
+        train_set, _ = utterances(train_stems, reader, data)
+        val_set, _ = utterances(val, reader, data)
+        for fusion in [args.only] if args.only else FUSIONS:
+            run = Path(args.runs) / fusion
+            print(f"{fusion} fusion: {run}", flush=True)
+            if (run / "last.json").is_file():
+                trainer.resume(run, train_set, val_set)
+            else:
+                config = RecognizerConfig(fusion=fusion)
+                if args.epochs:
+                    config.epochs = args.epochs
+                trainer.train(config, train_set, val_set, run)
+        return
+    test, chars = utterances(held_out, reader, data)
+    results = {"machine": platform.processor() or platform.machine(), "date": str(datetime.date.today())}
+    if args.ship:
+        val_set, _ = utterances(val, reader, data)
+        chosen = {}
+        for fusion in FUSIONS:
+            recognizer = trainer.load(Path(args.runs) / fusion / "best.keras", reader.weights)
+            clean, babble = (
+                wers(recognizer, val_set, heard(val_set, "clean", None)),
+                wers(recognizer, val_set, heard(val_set, "babble", 0)),
+            )
+            chosen[fusion] = (clean["av"] + babble["av"] + clean["audio"]) / 3
+            print(
+                f"{fusion}: s1_val WER av {clean['av']:.1%}, babble 0 dB {babble['av']:.1%}, audio {clean['audio']:.1%}"
+            )
+            print(f"{fusion} fusion, held-out s1:", flush=True)
+            results[fusion] = table(recognizer, test, chars, peers_too=False)
+        best = min(chosen, key=chosen.get)
+        print(f"shipping {best} fusion (s1_val mean WER {chosen[best]:.1%})")
+        trainer.load(Path(args.runs) / best / "best.keras", reader.weights).save(MODEL)
+    recognizer = trainer.load(MODEL, reader.weights)
+    print(f"shipped ({recognizer.config.fusion} fusion), held-out s1:", flush=True)
+    results["shipped"] = table(recognizer, test, chars, peers_too=True)
+    others, other_chars = other_speakers(reader)
+    print("other speakers, clean:", flush=True)
+    texts = [u.text for u in others]
+    results["others"] = {
+        "video": metrics.wer(texts, [decoding.grammar(c) for c in other_chars]),
+        **wers(recognizer, others, heard(others, "clean", None)),
+        "pocketsphinx": metrics.wer(texts, [peers.pocketsphinx_words(u.samples) for u in others]),
+    }
+    print("  " + ", ".join(f"{k} {v:.1%}" for k, v in results["others"].items()))
+    plot(Path(__file__).with_name("avsr.png"), results["shipped"])
+    atomic_write_text(Path(__file__).with_name("avsr.json"), json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
