@@ -145,6 +145,8 @@ def test_aux_training_learns_saves_a_reading_model_and_resumes(corpus, tmp_path)
     assert reader.heads == {"visemes": 15, "phones": 40}
     crops = np.asarray(dataset.load_clip(corpus / "crops" / "s1" / "lgil7a.npy"))
     posteriors = reader.posteriors(crops)
+    features = posteriors.pop("features")  # the BiGRU's, which the audio-visual recogniser hears the lips through
+    assert features.shape == (75, 2 * reader.config.gru_units)
     assert {k: v.shape for k, v in posteriors.items()} == {"chars": (75, 28), "visemes": (75, 15), "phones": (75, 40)}
     plain, _, _ = lipnet_model.load(run / "best.hdf5")  # without its heads: the same reading
     logits = keras.ops.convert_to_numpy(plain.predict_on_batch(crops[None]))[0]

@@ -115,10 +115,10 @@ def test_predict_reads_the_voice_the_lips_or_both(tmp_path, modality):
     assert saved["timing"] == "audio" and saved["speech"]
 
 
-def test_a_sound_file_is_read_with_modality_audio(tmp_path):
+def test_a_sound_file_is_heard(tmp_path):
     wav = tmp_path / "said.wav"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLES[1]), "-vn", str(wav)], check=True)
-    code, out, err, saved = read_json(tmp_path, wav, "--modality", "audio")
+    code, out, err, saved = read_json(tmp_path, wav)  # auto: a file of sound alone is heard
     assert code == 0, err
     assert saved["modality"] == "audio" and grid.is_sentence(saved["text"])
     assert metrics.sentence_wer(grid.transcript(SAMPLES[1]), saved["text"]) <= 1 / 3

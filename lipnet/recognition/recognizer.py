@@ -94,7 +94,7 @@ class AudioVisualReader:
     ) -> Reading:
         """Read a clip from `modality`: "video" (the lips: `LipReader.read`), "audio" (the voice alone: a file of
         sound alone will do), "av" (both), or "auto" (both when the clip has sound and the recogniser hears this lip
-        reader, else the lips). The words are
+        reader, else the lips; the voice for a file of sound alone). The words are
         timed on the sound when there is one (`timing` as `LipReader.read`'s). LipnetError naming the file when the
         modality needs sound and the file has none, or lips and it shows no face."""
         if modality not in env.MODALITIES:
@@ -107,6 +107,8 @@ class AudioVisualReader:
             if modality == "auto":  # no sound (or silence): the lips alone
                 return self.lips.read(path, decoder, timing)
             raise
+        if modality == "auto" and audio.video_start(path) is None:  # a file of sound alone: the voice is all there is
+            modality = "audio"
         if modality == "audio":
             frames = math.ceil(len(samples) / (env.SAMPLE_RATE / env.FPS))
             probs = self.recognizer.posteriors(None, samples, frames)["audio"]
