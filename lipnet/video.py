@@ -159,14 +159,22 @@ def cut_short(path: str | Path) -> float | None:
             if container.duration and container.duration > _TAIL_S * av.time_base:
                 container.seek(int(container.duration - _TAIL_S * av.time_base))
             end, since = None, _REORDER + 1  # frames decoded since the decoder last complained
+            sound_end = None  # where the sound's last packet ends: a container's length may be the sound's
             with _ffmpeg_errors() as logs:
-                for frame in container.decode(stream):
-                    if frame.time is not None:
-                        end = frame.time + frame_s
-                    since = 0 if logs else since + 1
-                    logs.clear()
+                for packet in container.demux(stream, *container.streams.audio[:1]):
+                    if packet.stream.type == "audio":
+                        if packet.pts is not None and packet.duration:
+                            sound_end = float((packet.pts + packet.duration) * packet.time_base)
+                        continue
+                    for frame in packet.decode():
+                        if frame.time is not None:
+                            end = frame.time + frame_s
+                        since = 0 if logs else since + 1
+                        logs.clear()
                 since = 0 if logs else since  # the demuxer's complaint that the data stops short
             promised = container.duration / av.time_base if container.duration else None
+            if promised is not None and sound_end is not None and sound_end >= promised - 0.1:
+                promised = None  # the sound runs to the end the header promises: it promised nothing of the pictures
     except av.FFmpegError:
         return None  # unreadable: reading it says why
     if end is None:

@@ -2,6 +2,7 @@
 face, a silent cut or a photo, and a word that a file was cut short. The shipped model on the bundled GRID samples."""
 
 import json
+import subprocess
 
 import cv2
 import numpy as np
@@ -90,6 +91,14 @@ def test_a_file_cut_short_says_how_much_was_read(tmp_path):
     seconds = video.cut_short(cut)
     assert seconds is not None and 1.0 < seconds < 2.5
     assert video.cut_short(source) is None and video.cut_short(SAMPLE) is None
+    # an H.264 recording whose sound is delayed in its samples runs 0.2 s past the pictures: whole, not cut short
+    h264, late = tmp_path / "h264.mp4", tmp_path / "late.mkv"
+    for args in (
+        ["-i", str(source), "-c:v", "libx264", "-c:a", "aac", str(h264)],
+        ["-i", str(h264), "-c:v", "copy", "-af", "adelay=200:all=1", "-c:a", "aac", str(late)],
+    ):
+        subprocess.run(["ffmpeg", "-v", "error", *args], check=True)
+    assert video.cut_short(late) is None
     code, _, stderr = in_process(predict.main, [str(cut), "-o", str(tmp_path), "-f", "txt"])
     assert (
         code == 0 and f"{cut}: warning: the file is cut short: only its first {seconds:.2f} s could be read" in stderr
