@@ -105,14 +105,14 @@ class Baselines:
         return animator.video_rate(mel).mean(1)
 
     def mean(self, samples: np.ndarray) -> np.ndarray:
-        return np.zeros((animator.video_frames(len(samples)), env.ANIMATION_COMPONENTS), np.float32)
+        return np.zeros((audio.video_frames(len(samples)), env.ANIMATION_COMPONENTS), np.float32)
 
     def lookup(self, samples: np.ndarray) -> np.ndarray:
         p = animator.video_rate(self.reader.probabilities(samples))  # the four frames to each video frame's instant
-        return self.table[p[:, -len(self.table) :].argmax(1)][: animator.video_frames(len(samples))]
+        return self.table[p[:, -len(self.table) :].argmax(1)][: audio.video_frames(len(samples))]
 
     def loudness(self, samples: np.ndarray) -> np.ndarray:
-        x = self._loudness(samples)[: animator.video_frames(len(samples))]
+        x = self._loudness(samples)[: audio.video_frames(len(samples))]
         return (np.stack([x, np.ones_like(x)], axis=1) @ self.energy).astype(np.float32)
 
 

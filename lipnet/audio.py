@@ -134,6 +134,16 @@ def frames_per_video_frame(hop_ms: int = env.HOP_MS) -> int:
     return VIDEO_FRAME_MS // hop_ms
 
 
+def samples_per_video_frame() -> int:
+    """Samples in one video frame (640 at 16 kHz and 25 fps)."""
+    return hop_length() * frames_per_video_frame()
+
+
+def video_frames(samples: int) -> int:
+    """Video frames (at env.FPS) a recording of `samples` spans: frame j's instant is j / FPS, within the sound."""
+    return -(-samples // samples_per_video_frame())
+
+
 def frame_count(samples: int, hop_ms: int = env.HOP_MS, sample_rate: int = env.SAMPLE_RATE) -> int:
     """Feature frames of `samples` samples: one per whole hop."""
     return samples // hop_length(hop_ms, sample_rate)

@@ -49,7 +49,7 @@ def test_video_frame_j_reads_the_four_audio_frames_ending_at_its_instant():
     assert rows[1].tolist() == [2, 3, 4, 5]  # frame 1 (40 ms): audio frames 1..4 (10..40 ms)
     assert [len(animator.video_rate(np.ones((m, 2)))) for m in (1, 4, 5, 100, 101)] == [1, 1, 2, 25, 26]
     assert audio.frames_per_video_frame() == 4
-    assert animator.video_frames(3 * env.SAMPLE_RATE) == 75 and animator.video_frames(641) == 2
+    assert audio.video_frames(3 * env.SAMPLE_RATE) == 75 and audio.video_frames(641) == 2
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_scores_of_the_tracked_mouth_and_of_the_mean_mouth(clips, shape):
     tracked = animator.score_points([u.mouth.points for u in clips], clips, shape)
     assert tracked.rmse == 0 and tracked.opening == pytest.approx(1)
     assert tracked.measures == pytest.approx(dict.fromkeys(lipshape.MEASURES, 1.0))
-    mean = animator.score(lambda s: np.zeros((animator.video_frames(len(s)), 8), np.float32), clips, shape)
+    mean = animator.score(lambda s: np.zeros((audio.video_frames(len(s)), 8), np.float32), clips, shape)
     by_hand = np.sqrt(np.mean([(np.linalg.norm(u.mouth.points - shape.mean, axis=-1) ** 2).mean() for u in clips]))
     assert mean.rmse == pytest.approx(by_hand, rel=0.05) and mean.opening == 0
     closed = shape.mean.copy()

@@ -115,14 +115,16 @@ class Animator:
 
     def heard(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`inputs`, and for each row how surely the student hears /p b m/ there (`pressing`)."""
-        padded = np.concatenate([samples, np.zeros(self.config.lookahead * _video_hop(), np.float32)])
+        padded = np.concatenate(
+            [samples, np.zeros(self.config.lookahead * audio.samples_per_video_frame(), np.float32)]
+        )
         hidden, probabilities = self.student.outputs(padded)
         rows = video_rate(probabilities)
         return video_rate(hidden) if self.config.route == "features" else rows, pressing(rows)
 
     def coefficients(self, samples: np.ndarray) -> np.ndarray:
         """(frames, components) PCA coefficients of the mouth at every video frame of a recording."""
-        return self.answers(self.inputs(samples))[: video_frames(len(samples))]
+        return self.answers(self.inputs(samples))[: audio.video_frames(len(samples))]
 
     def answers(self, x: np.ndarray) -> np.ndarray:
         """(frames, components) coefficients of the video frames `inputs` rows answer for (those `lookahead` rows
@@ -147,7 +149,7 @@ class Animator:
         """Animation parameters (points, coefficients, channels) of every video frame of a recording, the lips
         pressed together where the student hears /p b m/ (unless `press` is False: `mouth`)."""
         x, pressed = self.heard(samples)
-        frames = video_frames(len(samples))
+        frames = audio.video_frames(len(samples))
         return mouth(self.answers(x)[:frames], pressed[:frames] * press, shape)
 
     def stream(self) -> "Stream":
@@ -205,8 +207,8 @@ class Stream:
 
     def end(self) -> list[Frame]:
         """The frames left when the sound ends (the last `lookahead` with silence after them)."""
-        frames = video_frames(self.samples)
-        padding = np.zeros(self.config.lookahead * _video_hop(), np.float32)
+        frames = audio.video_frames(self.samples)
+        padding = np.zeros(self.config.lookahead * audio.samples_per_video_frame(), np.float32)
         out = self._take(self.heard.push(padding) + self.heard.end())
         return [f for f in out if f.index < frames]
 
@@ -237,11 +239,6 @@ class Stream:
         features = np.asarray(self.animator.trunk().predict_on_batch(x))[:, -1:]
         self.previous = self.animator._feedback(features, self.previous)[:, -1]
         return self.previous[0]
-
-
-def video_frames(samples: int) -> int:
-    """Video frames (at env.FPS) a recording of `samples` spans: frame j's instant is j / FPS, within the sound."""
-    return -(-samples // _video_hop())
 
 
 def video_rate(frames: np.ndarray) -> np.ndarray:
@@ -285,11 +282,6 @@ def mouth(coefficients: np.ndarray, pressed: np.ndarray, shape: lipshape.ShapeMo
     return lipshape.MouthParameters(
         times, points, coefficients.astype(np.float32), shape.channels(points), shape.fingerprint
     )
-
-
-def _video_hop() -> int:
-    """Samples per video frame (640 at 16 kHz and 25 fps)."""
-    return audio.hop_length() * audio.frames_per_video_frame()
 
 
 @keras.saving.register_keras_serializable("lipnet")
