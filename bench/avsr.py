@@ -75,18 +75,12 @@ def heard(utts, noise: str, snr: float | None) -> list[np.ndarray]:
 
 def wers(recognizer, utts, sound) -> dict[str, float]:
     """WER of the recogniser's audio and av heads on the clips heard as `sound` (grammar decoder)."""
-    import keras
-
     from lipnet.lipreading import decoding
     from lipnet.recognition import dataset
 
-    out = recognizer.network.predict(dataset.inputs(utts, recognizer.config, sound), verbose=0)
+    read = recognizer.batch_posteriors(dataset.inputs(utts, recognizer.config, sound), [len(u.lips) for u in utts])
     texts = [u.text for u in utts]
-    scores = {}
-    for head in ("audio", "av"):
-        probs = decoding.softmax(keras.ops.convert_to_numpy(out[head]))
-        scores[head] = metrics.wer(texts, [decoding.grammar(p[: len(u.lips)]) for p, u in zip(probs, utts)])
-    return scores
+    return {head: metrics.wer(texts, [decoding.grammar(p) for p in read[head]]) for head in ("audio", "av")}
 
 
 def table(recognizer, utts, chars, peers_too: bool) -> dict:

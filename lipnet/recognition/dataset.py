@@ -62,7 +62,7 @@ def inputs(utterances: list[Utterance], config: RecognizerConfig, sound: list[np
     sound = sound if sound is not None else [u.samples for u in utterances]
     frames = max(len(u.lips) for u in utterances)
     lips = np.zeros((len(utterances), frames, config.lip_features), np.float32)
-    heard = np.zeros((len(utterances), frames, 4 * config.n_mels), np.float32)
+    heard = np.zeros((len(utterances), frames, config.sound_width), np.float32)
     for i, (u, s) in enumerate(zip(utterances, sound)):
         lips[i, : len(u.lips)] = u.lips
         heard[i, : len(u.lips)] = audio_input(s, len(u.lips), config.n_mels)

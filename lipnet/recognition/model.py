@@ -56,6 +56,11 @@ class RecognizerConfig:
         self.snr, self.speeds = tuple(self.snr), tuple(self.speeds)  # JSON gives lists
         return self
 
+    @property
+    def sound_width(self) -> int:
+        """Values a video frame of sound gives the audio encoder: its log-mel frames side by side."""
+        return audio.frames_per_video_frame() * self.n_mels
+
 
 def audio_input(samples: np.ndarray, frames: int, n_mels: int = env.N_MELS) -> np.ndarray:
     """What the audio encoder hears of 16 kHz samples on the video's clock: (frames, 4 n_mels) float32, the log-mel
@@ -69,9 +74,8 @@ def audio_input(samples: np.ndarray, frames: int, n_mels: int = env.N_MELS) -> n
 def build(config: RecognizerConfig, seed: int | None = None) -> keras.Model:
     """The network for `config`: inputs ``lips`` (B, T, lip_features) and ``sound`` (B, T, 4 n_mels), outputs
     ``av`` and ``audio`` logits (B, T, classes)."""
-    per = audio.frames_per_video_frame()
     lips = keras.Input((None, config.lip_features), name="lips")
-    sound = keras.Input((None, per * config.n_mels), name="sound")
+    sound = keras.Input((None, config.sound_width), name="sound")
     a = layers.Conv1D(config.units, 3, padding="same", activation="relu", name="audio_conv1")(sound)
     a = layers.Conv1D(config.units, 3, padding="same", activation="relu", name="audio_conv2")(a)
     gru = layers.GRU(config.units // 2, return_sequences=True, name="audio_gru")
@@ -92,10 +96,11 @@ def build(config: RecognizerConfig, seed: int | None = None) -> keras.Model:
     return keras.Model({"lips": lips, "sound": sound}, {"av": av_logits, "audio": audio_logits}, name="recogniser")
 
 
-def gate(network: keras.Model) -> keras.Model | None:
-    """The gated network's per-frame weight on the sound (B, T, 1), as its own model; None for early fusion."""
+def with_gate(network: keras.Model) -> keras.Model:
+    """The network with, for gated fusion, its per-frame weight on the sound (B, T, 1) as a third output ``gate``, so
+    one call gives all three; early fusion's network as it is."""
     try:
         layer = network.get_layer("gate")
     except ValueError:
-        return None
-    return keras.Model(network.input, layer.output)
+        return network
+    return keras.Model(network.input, {**network.output, "gate": layer.output})

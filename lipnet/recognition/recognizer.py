@@ -8,7 +8,6 @@ which says which modality it was read from.
 
 import functools
 import json
-import math
 from pathlib import Path
 
 import keras
@@ -18,7 +17,7 @@ from lipnet import audio, env
 from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
 from lipnet.lipreading.reader import LipReader, Reading, warn_if_cut_short
-from lipnet.recognition.model import RecognizerConfig, audio_input, gate
+from lipnet.recognition.model import RecognizerConfig, audio_input, with_gate
 from lipnet.storage import sha1
 
 
@@ -27,22 +26,28 @@ class Recognizer:
 
     def __init__(self, config: RecognizerConfig, network: keras.Model):
         self.config, self.network = config, network
-        self._gate = gate(network)
+        self._reader = with_gate(network)
 
     def posteriors(self, lips: np.ndarray | None, samples: np.ndarray | None, frames: int) -> dict[str, np.ndarray]:
         """Character posteriors (frames, 28) of one clip: ``av`` and ``audio``; and with gated fusion, ``gate``, the
         weight (frames,) it gave the sound. `lips` (frames, 512) or `samples` may be None: that stream is absent."""
         x = {
             "lips": np.zeros((1, frames, self.config.lip_features), np.float32) if lips is None else lips[None],
-            "sound": np.zeros((1, frames, 4 * self.config.n_mels), np.float32)
+            "sound": np.zeros((1, frames, self.config.sound_width), np.float32)
             if samples is None
             else audio_input(samples, frames, self.config.n_mels)[None],
         }
-        read = self.network.predict_on_batch(x)
-        out = {k: decoding.softmax(keras.ops.convert_to_numpy(v))[0] for k, v in read.items()}
-        if self._gate is not None:
-            out["gate"] = keras.ops.convert_to_numpy(self._gate.predict_on_batch(x))[0, :, 0]
-        return out
+        read = {k: keras.ops.convert_to_numpy(v)[0] for k, v in self._reader.predict_on_batch(x).items()}
+        return {k: v[:, 0] if k == "gate" else decoding.softmax(v) for k, v in read.items()}
+
+    def batch_posteriors(self, inputs: dict[str, np.ndarray], frames: list[int]) -> dict[str, list[np.ndarray]]:
+        """Character posteriors of both heads (``av``, ``audio``) for a batch of clips (`dataset.inputs`), each clip's
+        cut to its `frames`: what training validates and the benchmark scores, in one pass of the network."""
+        read = self.network.predict(inputs, verbose=0)
+        return {
+            head: [p[:n] for p, n in zip(decoding.softmax(keras.ops.convert_to_numpy(read[head])), frames)]
+            for head in ("av", "audio")
+        }
 
     def save(self, path: str | Path) -> Path:
         """Write the network (``.keras``) and its configuration (``.json``) beside it."""
@@ -110,8 +115,7 @@ class AudioVisualReader:
         if modality == "auto" and audio.video_start(path) is None:  # a file of sound alone: the voice is all there is
             modality = "audio"
         if modality == "audio":
-            frames = math.ceil(len(samples) / (env.SAMPLE_RATE / env.FPS))
-            probs = self.recognizer.posteriors(None, samples, frames)["audio"]
+            probs = self.recognizer.posteriors(None, samples, audio.video_frames(len(samples)))["audio"]
             reading = self.lips.reading(probs, decoder, samples=samples, modality="audio")
         else:
             track = self.lips.extractor.extract(path, frames=None)

@@ -77,17 +77,19 @@ def _fit(config, train_set, val_set, run_dir: Path, verbose: int, model=None, do
     val_set = dataset.misread_some(val_set, config.lip_errors, config.seed)
     clean = dataset.inputs(val_set, config)
     babble = dataset.inputs(val_set, config, dataset.noisy(val_set, "babble", VALIDATION_SNR, pool, config.seed))
-    texts = [u.text for u in val_set]
-
-    def wer(x: dict, output: str) -> float:
-        probs = decoding.softmax(keras.ops.convert_to_numpy(model.predict(x, verbose=0)[output]))
-        return metrics.wer(texts, [decoding.greedy(p) for p in probs])
+    texts, frames = [u.text for u in val_set], [len(u.lips) for u in val_set]
 
     def validate(net: keras.Model) -> dict:
+        reader = Recognizer(config, net)
+        heard, in_babble = reader.batch_posteriors(clean, frames), reader.batch_posteriors(babble, frames)
+
+        def wer(probs: list[np.ndarray]) -> float:
+            return metrics.wer(texts, [decoding.greedy(p) for p in probs])
+
         figures = {
-            "val_wer_av": wer(clean, "av"),
-            "val_wer_av_babble0": wer(babble, "av"),
-            "val_wer_audio": wer(clean, "audio"),
+            "val_wer_av": wer(heard["av"]),
+            "val_wer_av_babble0": wer(in_babble["av"]),
+            "val_wer_audio": wer(heard["audio"]),
         }
         return {**figures, "val_wer": float(np.mean(list(figures.values())))}
 
