@@ -1,5 +1,8 @@
 """Prediction latency on one 3 s GRID clip: warm (LipReader reused) and cold (the predict.py command).
 
+The lips alone (``--modality video``, what the command reads of a clip without sound), then the voice alone and both
+together (`AudioVisualReader`, the same lip reader inside).
+
     python bench/predict.py [-v samples/lgil7a.mp4] [--runs 10]
 
 Warm time is broken down into mouth extraction, the network and each decoder. The baseline in the
@@ -23,6 +26,7 @@ cli.start()
 from lipnet import audio, env, grid, video  # noqa: E402
 from lipnet.lipreading import decoding  # noqa: E402
 from lipnet.lipreading.reader import LipReader  # noqa: E402
+from lipnet.recognition.recognizer import AudioVisualReader  # noqa: E402
 from lipnet.speech import align, lipsync  # noqa: E402
 
 
@@ -44,8 +48,11 @@ def main() -> int:
 
     reader = LipReader(args.weights)
     reading = reader.read(args.video)  # warm-up: loads dlib, traces the model
+    both = AudioVisualReader(reader)
+    both.read(args.video, modality="av")  # warm-up: loads and traces the recogniser
     crops, probs = reading.track.crops, reading.probs
     samples = audio.load(args.video)
+    voice = both.recognizer.posteriors(None, samples, len(probs))["audio"]
     rows = {
         "mouth extraction": median_seconds(lambda: reader.extractor.extract(args.video, frames=None), args.runs),
         "network (compiled)": median_seconds(lambda: reader.probabilities(crops), args.runs),
@@ -68,6 +75,11 @@ def main() -> int:
         "cut-short check (last 2 s decoded again)": median_seconds(lambda: video.cut_short(args.video), args.runs),
         "read(), end to end": median_seconds(lambda: reader.read(args.video), args.runs),
         "read(), words timed on the lips": median_seconds(lambda: reader.read(args.video, timing="video"), args.runs),
+        "lips and voice read together (late fusion, confidences)": median_seconds(
+            lambda: both.both(probs, voice, "grammar"), args.runs
+        ),
+        "read(), --modality av": median_seconds(lambda: both.read(args.video, modality="av"), args.runs),
+        "read(), --modality audio": median_seconds(lambda: both.read(args.video, modality="audio"), args.runs),
     }
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, str(ROOT / "predict.py"), "-v", args.video, "-o", out, "--output-format", "txt"]

@@ -36,18 +36,19 @@ if TYPE_CHECKING:  # gradio is imported by `serve`, once its settings (no analyt
     import gradio as gr
     import pandas as pd
 
-    from lipnet.lipreading.reader import LipReader
+    from lipnet.recognition.recognizer import AudioVisualReader
 
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "DejaVu Sans", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono", "monospace"]
 VIDEO_HEIGHT = 300  # pixels: a video beside its results, not above them
+READ_FROM = {"video": "the lips", "audio": "the voice", "av": "the lips and the voice"}  # a reading's modality
 
 
-def _load_reader() -> LipReader:
-    from lipnet.lipreading.reader import LipReader
+def _load_reader() -> AudioVisualReader:
+    from lipnet.recognition.recognizer import AudioVisualReader
 
-    reader = LipReader()
-    reader.extractor  # noqa: B018 (dlib's landmark model too, now rather than during the first request)
+    reader = AudioVisualReader()
+    reader.lips.extractor  # noqa: B018 (dlib's landmark model too, now rather than during the first request)
     return reader
 
 
@@ -176,19 +177,20 @@ class Pages:
     def __init__(self, models: Models, jobs: Jobs) -> None:
         self.models, self.jobs = models, jobs
 
-    def read(self, video: str | None, viseme_set: str = "ovr") -> tuple:
-        """Lip reading, as ``lipnet read`` does it: transcript, confidence (when the reader gives one), a summary,
-        the word timings and every output file; last, what `annotate` draws (the page's state, not in the API)."""
+    def read(self, video: str | None, viseme_set: str = "ovr", modality: str = "auto") -> tuple:
+        """Reading, as ``lipnet read --modality`` does it (the lips, the voice or both): transcript, confidence, a
+        summary, the word timings and every output file; last, what `annotate` draws (the page's state, not in the
+        API)."""
         clip, out = checked(video, "a video", pictures=True), self.jobs.new()
         with self.models.use("reader") as reader:
-            reading = reader.read(clip)
+            reading = reader.read(clip, modality=modality)
         try:
             reference = grid.transcript(clip)  # a GRID file name (or a .lab beside it) gives the sentence said
         except ValueError:
             reference = None
         confidence = getattr(reading, "confidence", None)  # readers before confidences gave none
         confidence = None if confidence is None else round(float(confidence), 3)
-        summary = f"{reading.duration:.2f} s read with the {reading.decoder} decoder"
+        summary = f"{reading.duration:.2f} s read from {READ_FROM[reading.modality]} with the {reading.decoder} decoder"
         if confidence is not None:
             summary += f", confidence {confidence:.2f}"
         for remark in (getattr(reading, "notice", ""), getattr(reading, "warning", "")):
@@ -313,6 +315,10 @@ def page(pages: Pages) -> gr.Blocks:
         with gr.Tab("Read lips"), gr.Row():
             with gr.Column():
                 video = gr.Video(label="Video of a face speaking", sources=["upload", "webcam"], height=VIDEO_HEIGHT)
+                modality = gr.Radio(
+                    list(env.MODALITIES), value="auto", label="Read from",
+                    info="auto: the lips and the voice when the clip has sound, else the lips",
+                )  # fmt: skip
                 viseme_set = gr.Radio(viseme_sets, value="ovr", label="Viseme set")
                 button = gr.Button("Read", variant="primary")
                 annotated = gr.Video(label="Annotated video", height=VIDEO_HEIGHT)
@@ -325,7 +331,7 @@ def page(pages: Pages) -> gr.Blocks:
             reading = gr.State()
             button.click(
                 answered(pages.jobs, pages.read),
-                [video, viseme_set],
+                [video, viseme_set, modality],
                 [transcript, confidence, summary, words, files, reading],
                 api_name="read",
             ).success(answered(pages.jobs, pages.annotate), [reading], [annotated, files], api_name="annotate")

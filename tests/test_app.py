@@ -75,10 +75,10 @@ def still(tmp_path_factory) -> Path:
 
 def test_read_gives_a_held_out_clips_transcript_timings_files_and_then_the_annotated_video(client):
     text, confidence, summary, words, files = client.predict(
-        handle_file(str(SAMPLES / "lgil7a.mp4")), "rhubarb", api_name="/read"
+        handle_file(str(SAMPLES / "lgil7a.mp4")), "rhubarb", "video", api_name="/read"
     )
     assert text == sentence("lgil7a")  # s1 held out: never trained on
-    assert "CER 0.0%" in summary  # the GRID file name gives the reference
+    assert "CER 0.0%" in summary and "read from the lips with" in summary  # the GRID file name gives the reference
     assert confidence is None or 0 <= confidence <= 1
     assert {"lgil7a.txt", "lgil7a.srt", "lgil7a.json", "lgil7a.rhubarb.tsv"} <= {Path(f).name for f in files}
     assert Path(next(f for f in files if f.endswith(".txt"))).read_text().strip() == text
@@ -109,8 +109,8 @@ def test_bad_uploads_are_answered_with_a_message_and_the_server_keeps_serving(cl
     silent = video.write(tmp_path / "silent.mp4", video.frames(SAMPLES / "sbbn6n.mp4"), 25)  # the picture alone
     with pytest.raises(AppError, match=r"^silent\.mp4: no audio track$"):
         client.predict(handle_file(str(silent)), api_name="/sync")
-    text, *_ = client.predict(handle_file(str(SAMPLES / "sbbn6n.mp4")), "ovr", api_name="/read")
-    assert text == sentence("sbbn6n")
+    text, _, summary, *_ = client.predict(handle_file(str(SAMPLES / "sbbn6n.mp4")), "ovr", api_name="/read")
+    assert text == sentence("sbbn6n") and "from the lips and the voice" in summary  # auto: the clip has sound
 
 
 def test_two_requests_at_once_are_both_answered(client):

@@ -67,7 +67,19 @@ def beam_search(probs: np.ndarray, beam_width: int = env.BEAM_WIDTH) -> str:
 def grammar(
     probs: np.ndarray, beam_width: int = env.GRAMMAR_BEAM_WIDTH, slots: Sequence[Sequence[str]] = grid.GRAMMAR
 ) -> str:
-    """The most probable sentence made of one word from each slot (words joined by single spaces).
+    """The most probable sentence made of one word from each slot (words joined by single spaces): the first of
+    `grammar_nbest`."""
+    return grammar_nbest(probs, 1, beam_width, slots)[0]
+
+
+def grammar_nbest(
+    probs: np.ndarray,
+    n: int,
+    beam_width: int = env.GRAMMAR_BEAM_WIDTH,
+    slots: Sequence[Sequence[str]] = grid.GRAMMAR,
+) -> list[str]:
+    """The `n` most probable sentences made of one word from each slot, best first (fewer if the grammar or the
+    beam holds fewer).
 
     A word-level beam search: every hypothesis keeps the CTC forward variables, over all frames, of the state of its
     last character and of the blank after it; all hypotheses are extended by all words of the next slot in one
@@ -95,11 +107,11 @@ def grammar(
         else:
             ends = y[:, [alphabet.encode(s)[-1] for s in suffixes]]  # (T, W): the last label's emissions
             score = np.maximum(last[1:] - last[:-1] * ends[:, None, :], 0.0).sum(axis=0)  # entries into that state
-        keep = np.argsort(-score, axis=None, kind="stable")[: 1 if final else beam_width]
+        keep = np.argsort(-score, axis=None, kind="stable")[: n if final else beam_width]
         hyp, word = np.unravel_index(keep, score.shape)
         texts = [texts[h] + suffixes[w] for h, w in zip(hyp, word)]
         last, blank = last[:, hyp, word], blank[:, hyp, word]
-    return texts[0]
+    return texts
 
 
 def sentence_probability(probs: np.ndarray, text: str) -> float:

@@ -185,18 +185,23 @@ class LipReader:
         samples: np.ndarray | None = None,
         phones: np.ndarray | None = None,
         modality: str = "video",
+        decided: tuple[str, list[float]] | None = None,
     ) -> Reading:
         """The reading of one clip's character posteriors (T, 28), read from `modality` (the lips, or with
         `lipnet.recognition` the voice or both): decoded, each word's confidence, the words timed (`_timed`), or
         nothing when the clip holds no speech (`_no_speech`, on the `track` of the lips and the `phones` of the
-        frame head; what is heard is not second-guessed by the lips)."""
+        frame head; what is heard is not second-guessed by the lips). `decided`: the text and its words'
+        confidences when they were decided elsewhere (both streams read together), not from `probs`."""
         decoder = decoder or self.decoder_for(len(probs))
         if notice := self._no_speech(len(probs), track, phones if modality == "video" else None):
             return Reading(
                 "", decoder, probs, [], "", 0.0, notice=notice, track=track, phones=phones, modality=modality
             )
-        text = self.decode(probs, decoder)
-        confidences = decoding.word_confidences(probs, text, grid.GRAMMAR if decoder == "grammar" else None)
+        if decided is not None:
+            text, confidences = decided
+        else:
+            text = self.decode(probs, decoder)
+            confidences = decoding.word_confidences(probs, text, grid.GRAMMAR if decoder == "grammar" else None)
         words, timeline, timing = self._timed(text, probs, phones, samples)
         return Reading(
             text, decoder, probs, words, timing, self.sentence_confidence(confidences), confidences,

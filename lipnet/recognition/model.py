@@ -47,6 +47,9 @@ class RecognizerConfig:
     # lips wrong would trust them over a clean voice
     lip_errors: float = 0.5
     seed: int = 0
+    # reading both streams (`fusion`): the voice's weight against the lips is a - b * (its audio head's mean frame
+    # entropy, nats), in 0..1; (a, b) calibrated on clips the lip reader never trained on (bench/avsr.py --calibrate)
+    voice_weighting: tuple[float, float] = (0.95, 0.8)
 
     def check(self) -> "RecognizerConfig":
         if self.fusion not in FUSIONS:
@@ -54,6 +57,7 @@ class RecognizerConfig:
         if self.units < 1 or self.n_mels < 1 or not 0 <= self.dropout < 1:
             raise LipnetError("a recogniser needs units and n_mels >= 1 and dropout in 0..1")
         self.snr, self.speeds = tuple(self.snr), tuple(self.speeds)  # JSON gives lists
+        self.voice_weighting = tuple(self.voice_weighting)
         return self
 
     @property

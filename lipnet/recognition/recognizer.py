@@ -2,7 +2,7 @@
 
 `AudioVisualReader` is what ``lipnet read --modality`` and a program embedding lipnet use: the lip reader
 (`LipReader`) for the lips and everything after the posteriors (decoding, confidences, word timings, no-speech),
-and the recogniser (`Recognizer`) for the voice and the fusion. Every output format is the lip reader's `Reading`,
+the recogniser (`Recognizer`) for the voice, and `fusion` to read both together. Every output format is the lip reader's `Reading`,
 which says which modality it was read from.
 """
 
@@ -17,6 +17,7 @@ from lipnet import audio, env
 from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
 from lipnet.lipreading.reader import LipReader, Reading, warn_if_cut_short
+from lipnet.recognition import fusion
 from lipnet.recognition.model import RecognizerConfig, audio_input, with_gate
 from lipnet.storage import sha1
 
@@ -120,8 +121,21 @@ class AudioVisualReader:
         else:
             track = self.lips.extractor.extract(path, frames=None)
             seen = self.lips.posteriors(track.crops)
-            probs = self.recognizer.posteriors(seen["features"], samples, len(track.crops))["av"]
+            heard = self.recognizer.posteriors(None, samples, len(track.crops))["audio"]
+            decoder = decoder or self.lips.decoder_for(len(track.crops))
             timed = None if timing == "video" else samples
-            reading = self.lips.reading(probs, decoder, None, timed, seen.get("phones"), modality="av")
+            reading = self.lips.reading(
+                seen["chars"], decoder, None, timed, seen.get("phones"), "av", self.both(seen["chars"], heard, decoder)
+            )
             reading.track = track
         return warn_if_cut_short(reading, path)
+
+    def both(self, lips: np.ndarray, voice: np.ndarray, decoder: str) -> tuple[str, list[float]]:
+        """The sentence the lips' and the voice's posteriors (T, 28) read together (`fusion`), and its words'
+        confidences: the candidates are the grammar's n best of each stream, or each stream's reading by `decoder`."""
+        if decoder == "grammar":
+            sentences = [s for p in (lips, voice) for s in decoding.grammar_nbest(p, env.FUSION_CANDIDATES)]
+        else:
+            sentences = [self.lips.decode(p, decoder) for p in (lips, voice)]
+        text, w = fusion.Candidates.of(lips, voice, sentences).best(self.recognizer.config.voice_weighting)
+        return text, fusion.word_confidences(lips, voice, w, text, decoder == "grammar")

@@ -1,0 +1,89 @@
+"""Late fusion: the sentence the lips and the voice together find most probable, the voice weighted by how sure it is.
+
+Each stream reads the clip on its own: the lip reader's character posteriors and the recogniser's audio head's. The
+candidates are each stream's best sentences (the grammar's n best, or each free decoder's one), and every candidate
+is scored by both streams' CTC probabilities: w log P(sentence | voice) + (1 - w) log P(sentence | lips). The voice's
+weight w falls as the voice grows unsure: a - b * H, clipped to 0..1, where H is the mean entropy (nats) of the audio
+head's frames (noise flattens them). (a, b) is the recogniser's ``voice_weighting``, calibrated by `calibrate` on
+clips the lip reader never trained on.
+
+Whole sentences are scored, not frames: the two streams' CTC spikes do not fall on the same frames, and a frame by
+frame product of their posteriors read worse than either stream alone (issue #25).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lipnet import grid, metrics
+from lipnet.lipreading import decoding
+
+Weighting = tuple[float, float]
+_FLOOR = 1e-300  # probabilities are floored to this before taking logs
+
+
+def voice_weight(voice: np.ndarray, weighting: Weighting) -> float:
+    """The voice's weight, 0..1, for a clip whose audio head gave the posteriors `voice` (T, 28)."""
+    a, b = weighting
+    entropy = float(np.mean(-np.sum(voice * np.log(np.maximum(voice, 1e-12)), axis=-1)))
+    return float(np.clip(a - b * entropy, 0.0, 1.0))
+
+
+@dataclass
+class Candidates:
+    """One clip's candidate sentences, each scored by both streams (log CTC probabilities), and how unsure its voice
+    is; what the weighting is chosen on."""
+
+    sentences: list[str]
+    lips: np.ndarray
+    voice: np.ndarray
+    posteriors: tuple[np.ndarray, np.ndarray]  # (lips, voice)
+
+    @classmethod
+    def of(cls, lips: np.ndarray, voice: np.ndarray, sentences: Sequence[str]) -> "Candidates":
+        """The `sentences` (duplicates dropped) scored on the two streams' posteriors (T, 28)."""
+        sentences = list(dict.fromkeys(sentences))
+        score = [[_log_probability(p, s) for s in sentences] for p in (lips, voice)]
+        return cls(sentences, np.array(score[0]), np.array(score[1]), (lips, voice))
+
+    def best(self, weighting: Weighting) -> tuple[str, float]:
+        """The sentence both streams find most probable, and the voice's weight it was chosen with."""
+        w = voice_weight(self.posteriors[1], weighting)
+        return self.sentences[int(np.argmax(w * self.voice + (1 - w) * self.lips))], w
+
+
+def word_confidences(lips: np.ndarray, voice: np.ndarray, w: float, text: str, grammar: bool) -> list[float]:
+    """How sure the two streams together are of each word of `text`, 0-1.
+
+    Under the GRID grammar, a word's posterior among its slot's words with the others kept, on the fused score
+    (`decoding.word_confidences` with both streams); otherwise each stream's confidence, weighted as the streams are
+    (a weighted geometric mean)."""
+    words = text.split(" ") if text else []
+    if not (grammar and grid.is_sentence(text)):
+        each = [decoding.word_confidences(p, text) for p in (lips, voice)]
+        return [float(c_l ** (1 - w) * c_v**w) for c_l, c_v in zip(*each)]
+    out = []
+    for k, slot in enumerate(grid.GRAMMAR):
+        alternatives = [" ".join([*words[:k], word, *words[k + 1 :]]) for word in slot]
+        fused = [w * _log_probability(voice, s) + (1 - w) * _log_probability(lips, s) for s in alternatives]
+        posterior = np.exp(np.array(fused) - max(fused))
+        out.append(float(posterior[slot.index(words[k])] / posterior.sum()))
+    return out
+
+
+def calibrate(conditions: Sequence[Sequence[Candidates]], texts: Sequence[str]) -> Weighting:
+    """The weighting (a, b) with the lowest WER over clips heard in several `conditions` (each a list of the same
+    clips' `Candidates`, clean or in noise, in the order of their true `texts`), searched on a grid: a in 0.5..1, b in
+    0..3 nats^-1. Ties go to the smaller b, then the larger a."""
+    best, chosen = np.inf, (1.0, 0.0)
+    for b in np.round(np.arange(0.0, 3.01, 0.1), 2):
+        for a in np.round(np.arange(1.0, 0.49, -0.05), 2):
+            wer = np.mean([metrics.wer(texts, [c.best((a, b))[0] for c in clips]) for clips in conditions])
+            if wer < best - 1e-12:
+                best, chosen = wer, (float(a), float(b))
+    return chosen
+
+
+def _log_probability(probs: np.ndarray, sentence: str) -> float:
+    return float(np.log(max(decoding.sentence_probability(probs, sentence), _FLOOR)))

@@ -1,0 +1,84 @@
+"""Late fusion (issue #25): the lips and the voice read together, the voice trusted as far as it is sure of itself."""
+
+import numpy as np
+import pytest
+
+from lipnet import alphabet, metrics
+from lipnet.lipreading import decoding
+from lipnet.recognition import fusion
+
+FRAMES = 75
+
+
+def said(sentence: str, sure: float = 0.9) -> np.ndarray:
+    """CTC posteriors (75, 28) that read `sentence`, one character every other frame with blanks between; each frame
+    gives `sure` to its class and spreads the rest evenly (a lower `sure`: a voice in noise)."""
+    labels = alphabet.encode(sentence)
+    probs = np.full((FRAMES, alphabet.NUM_CLASSES), (1 - sure) / (alphabet.NUM_CLASSES - 1))
+    probs[:, alphabet.BLANK] = sure
+    for i, label in enumerate(labels):
+        probs[2 * i + 1] = (1 - sure) / (alphabet.NUM_CLASSES - 1)
+        probs[2 * i + 1, label] = sure
+    return probs
+
+
+def candidates(lips: np.ndarray, voice: np.ndarray) -> fusion.Candidates:
+    sentences = [s for p in (lips, voice) for s in decoding.grammar_nbest(p, 10)]
+    return fusion.Candidates.of(lips, voice, sentences)
+
+
+def test_grammar_nbest_is_best_first_and_starts_with_the_grammar_decoders_sentence():
+    probs = said("bin blue at f two now", 0.6)
+    best = decoding.grammar_nbest(probs, 5)
+    assert len(best) == 5 == len(set(best)) and best[0] == decoding.grammar(probs) == "bin blue at f two now"
+    scores = [decoding.sentence_probability(probs, s) for s in best]
+    assert scores[0] == max(scores)
+
+
+def test_a_sure_voice_outweighs_the_lips_and_a_voice_in_noise_does_not():
+    lips = said("bin blue at f two now")
+    clear, buried = said("bin blue at s two now", 0.98), said("bin blue at s two now", 0.3)
+    weighting = (1.0, 0.8)
+    assert fusion.voice_weight(clear, weighting) > 0.5 > fusion.voice_weight(buried, weighting)
+    assert candidates(lips, clear).best(weighting)[0] == "bin blue at s two now"
+    assert candidates(lips, buried).best(weighting)[0] == "bin blue at f two now"
+    assert candidates(lips, buried).best((1.0, 0.0))[0] == "bin blue at s two now"  # a weight blind to noise
+
+
+def test_word_confidences_are_low_where_the_streams_disagree():
+    lips, voice = said("bin blue at f two now"), said("bin blue at s two now")
+    text, w = candidates(lips, voice).best((0.5, 0.0))  # the streams as sure, and as trusted: the letter is a toss
+    sure = fusion.word_confidences(lips, voice, w, text, grammar=True)
+    assert len(sure) == 6 and all(0 <= c <= 1 for c in sure)
+    assert sure[3] == min(sure) < 0.6 and min(sure[:3] + sure[4:]) > 0.99
+    free = fusion.word_confidences(lips, voice, w, text, grammar=False)
+    assert len(free) == 6 and free[3] == min(free)
+
+
+def test_calibration_finds_weights_that_read_both_conditions():
+    texts = [
+        "bin blue at f two now",
+        "set red by g nine again",
+        "lay white with z one soon",
+        "place green in t six please",
+    ]
+    wrong = [
+        "bin blue at s two now",
+        "set red by d nine again",
+        "lay white with e one soon",
+        "place green in p six please",
+    ]
+    clean = [candidates(said(w), said(t, 0.95)) for t, w in zip(texts, wrong)]  # the lips misread, the voice is clear
+    noisy = [candidates(said(t, 0.6), said(w, 0.7)) for t, w in zip(texts, wrong)]  # the voice misheard in noise
+    chosen = fusion.calibrate([clean, noisy], texts)
+    for clips in (clean, noisy):
+        assert metrics.wer(texts, [c.best(chosen)[0] for c in clips]) == 0.0, chosen
+    for blind in ((1.0, 0.0), (0.5, 0.0)):  # a fixed weight reads one condition or the other wrong
+        assert max(metrics.wer(texts, [c.best(blind)[0] for c in clips]) for clips in (clean, noisy)) > 0
+
+
+@pytest.mark.parametrize("weighting", [(0.0, 0.0), (1.0, 0.0)])
+def test_a_stream_weighted_alone_reads_as_it_does_alone(weighting):
+    lips, voice = said("bin blue at f two now"), said("bin blue at s two now")
+    alone = "bin blue at s two now" if weighting[0] == 1.0 else "bin blue at f two now"
+    assert candidates(lips, voice).best(weighting)[0] == alone
