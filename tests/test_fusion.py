@@ -38,11 +38,21 @@ def test_grammar_nbest_is_best_first_and_starts_with_the_grammar_decoders_senten
 def test_a_sure_voice_outweighs_the_lips_and_a_voice_in_noise_does_not():
     lips = said("bin blue at f two now")
     clear, buried = said("bin blue at s two now", 0.98), said("bin blue at s two now", 0.3)
-    weighting = (1.0, 0.8)
-    assert fusion.voice_weight(clear, weighting) > 0.5 > fusion.voice_weight(buried, weighting)
+    weighting = (0.5, 0.3)
+    sure = fusion.entropy(lips)
+    assert fusion.voice_weight(sure, fusion.entropy(clear), weighting) > 0.5
+    assert fusion.voice_weight(sure, fusion.entropy(buried), weighting) < 0.5
     assert candidates(lips, clear).best(weighting)[0] == "bin blue at s two now"
     assert candidates(lips, buried).best(weighting)[0] == "bin blue at f two now"
     assert candidates(lips, buried).best((1.0, 0.0))[0] == "bin blue at s two now"  # a weight blind to noise
+
+
+def test_a_stranger_to_both_streams_is_weighted_as_a_familiar_speaker():
+    """Both streams twice as unsure (a speaker neither has met): the same weight as when both are sure."""
+    lips, voice, weighting = said("bin blue at f two now"), said("bin blue at s two now", 0.95), (0.5, 0.3)
+    familiar = fusion.voice_weight(fusion.entropy(lips), fusion.entropy(voice), weighting)
+    assert fusion.voice_weight(2 * fusion.entropy(lips), 2 * fusion.entropy(voice), weighting) == familiar
+    assert fusion.voice_weight(fusion.entropy(lips), 2 * fusion.entropy(voice), weighting) < familiar
 
 
 def test_word_confidences_are_low_where_the_streams_disagree():

@@ -17,7 +17,7 @@ from lipnet.recognition.model import RecognizerConfig
 from lipnet.storage import sha1
 
 SAMPLES = sorted((env.ROOT / "samples").glob("*.mp4"))
-AV_CLEAN, AV_BABBLE = 0.083, 0.142  # the card's held-out WER read both ways with the shipped weights
+AV_CLEAN, AV_BABBLE = 0.092, 0.142  # the card's held-out WER read both ways with the shipped weights
 
 
 def snr_db(speech: np.ndarray, noisy: np.ndarray) -> float:
@@ -134,6 +134,18 @@ def test_no_sound_is_one_line_with_modality_audio_and_the_lips_with_auto(tmp_pat
     assert err.strip().count("\n") == 0 and str(silent) in err and "no audio track" in err
     code, out, err, saved = read_json(tmp_path, silent)
     assert code == 0 and saved["modality"] == "video", err
+
+
+@pytest.mark.parametrize("modality", ["audio", "av"])
+def test_a_silent_start_is_heard_as_no_speech(tmp_path, modality):
+    """The first 0.5 s of a sample, before anyone speaks: an empty transcript and a notice, never a sentence. With
+    both streams, the voice hears nothing and the still lips say nothing either."""
+    cut = tmp_path / "silent-start.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(SAMPLES[0]), "-t", "0.5", str(cut)], check=True)
+    code, out, err, saved = read_json(tmp_path, cut, "--modality", modality)
+    assert code == 0, err
+    assert saved["text"] == "" and saved["speech"] is False and "no speech" in err
+    assert ("no speech heard" if modality == "audio" else "seen on the lips") in err  # av: the lips had the last word
 
 
 @pytest.mark.grid

@@ -186,14 +186,19 @@ class LipReader:
         phones: np.ndarray | None = None,
         modality: str = "video",
         decided: tuple[str, list[float]] | None = None,
+        heard: np.ndarray | None = None,
     ) -> Reading:
         """The reading of one clip's character posteriors (T, 28), read from `modality` (the lips, or with
         `lipnet.recognition` the voice or both): decoded, each word's confidence, the words timed (`_timed`), or
         nothing when the clip holds no speech (`_no_speech`, on the `track` of the lips and the `phones` of the
-        frame head; what is heard is not second-guessed by the lips). `decided`: the text and its words'
-        confidences when they were decided elsewhere (both streams read together), not from `probs`."""
+        frame head; what is heard is not second-guessed by the lips, but by `heard`, the voice's phone posteriors a
+        video frame). `decided`: the text and its words' confidences when they were decided elsewhere (both streams
+        read together), not from `probs`."""
         decoder = decoder or self.decoder_for(len(probs))
-        if notice := self._no_speech(len(probs), track, phones if modality == "video" else None):
+        seen = modality == "video"
+        if notice := self._no_speech(
+            len(probs), track, phones if seen else heard, "seen on the lips" if seen else "heard"
+        ):
             return Reading(
                 "", decoder, probs, [], "", 0.0, notice=notice, track=track, phones=phones, modality=modality
             )
@@ -232,14 +237,17 @@ class LipReader:
         scale, bias = self.extra.get("confidence", (1.0, 0.0))
         return float(1.0 / (1.0 + np.exp(-(scale * np.log(p / (1 - p)) + bias))))
 
-    def _no_speech(self, frames: int, track: MouthTrack | None, phones: np.ndarray | None) -> str:
-        """Why a clip holds no speech to read ("" when it may): too short, lips still, or no speech frames."""
+    def _no_speech(
+        self, frames: int, track: MouthTrack | None, phones: np.ndarray | None, where: str = "seen on the lips"
+    ) -> str:
+        """Why a clip holds no speech to read ("" when it may): too short, lips still, or no speech frames among the
+        `phones` (T, phones) posteriors, those of the lips' frame head or of the voice (`where` says which)."""
         if frames < env.MIN_READ_FRAMES:
             return f"{frames / env.FPS:.2f} s of video is too short to hold a word"
         if track is not None and (motion := track.lip_motion()) < env.MIN_LIP_MOTION:
             return f"the lips do not move (they open by {motion:.3f} mouth widths)"
         if phones is not None and (speaking := float(np.sum(1.0 - phones[:, _SILENCE]))) < env.MIN_SPEECH_FRAMES:
-            return f"no speech seen on the lips ({speaking:.1f} frames of it)"
+            return f"no speech {where} ({speaking:.1f} frames of it)"
         return ""
 
     def _timed(

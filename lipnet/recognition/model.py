@@ -47,9 +47,10 @@ class RecognizerConfig:
     # lips wrong would trust them over a clean voice
     lip_errors: float = 0.5
     seed: int = 0
-    # reading both streams (`fusion`): the voice's weight against the lips is a - b * (its audio head's mean frame
-    # entropy, nats), in 0..1; (a, b) calibrated on clips the lip reader never trained on (bench/avsr.py --calibrate)
-    voice_weighting: tuple[float, float] = (0.95, 0.8)
+    # reading both streams (`fusion`): the voice's weight against the lips is a + b ln(H_lips / H_voice), in 0..1,
+    # H a stream's mean frame entropy; (a, b) calibrated on clips the lip reader never trained on (bench/avsr.py
+    # --calibrate)
+    voice_weighting: tuple[float, float] = (1.3, 0.35)
 
     def check(self) -> "RecognizerConfig":
         if self.fusion not in FUSIONS:

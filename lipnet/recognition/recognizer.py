@@ -101,8 +101,9 @@ class AudioVisualReader:
         """Read a clip from `modality`: "video" (the lips: `LipReader.read`), "audio" (the voice alone: a file of
         sound alone will do), "av" (both), or "auto" (both when the clip has sound and the recogniser hears this lip
         reader, else the lips; the voice for a file of sound alone). The words are
-        timed on the sound when there is one (`timing` as `LipReader.read`'s). LipnetError naming the file when the
-        modality needs sound and the file has none, or lips and it shows no face."""
+        timed on the sound when there is one (`timing` as `LipReader.read`'s). Nothing is read when nothing is heard
+        (silence, or near it: the lip-sync model's phones, `said`); "av" then reads the lips alone. LipnetError naming
+        the file when the modality needs sound and the file has none, or lips and it shows no face."""
         if modality not in env.MODALITIES:
             raise LipnetError(f"unknown modality {modality!r}: choose from {', '.join(env.MODALITIES)}")
         if modality == "video" or (modality == "auto" and not self.hears_lip_reader):
@@ -116,19 +117,30 @@ class AudioVisualReader:
         if modality == "auto" and audio.video_start(path) is None:  # a file of sound alone: the voice is all there is
             modality = "audio"
         if modality == "audio":
-            probs = self.recognizer.posteriors(None, samples, audio.video_frames(len(samples)))["audio"]
-            reading = self.lips.reading(probs, decoder, samples=samples, modality="audio")
+            frames = audio.video_frames(len(samples))
+            probs = self.recognizer.posteriors(None, samples, frames)["audio"]
+            reading = self.lips.reading(
+                probs, decoder, samples=samples, modality="audio", heard=self.said(samples, frames)
+            )
         else:
             track = self.lips.extractor.extract(path, frames=None)
             seen = self.lips.posteriors(track.crops)
-            heard = self.recognizer.posteriors(None, samples, len(track.crops))["audio"]
+            voice = self.recognizer.posteriors(None, samples, len(track.crops))["audio"]
             decoder = decoder or self.lips.decoder_for(len(track.crops))
             timed = None if timing == "video" else samples
             reading = self.lips.reading(
-                seen["chars"], decoder, None, timed, seen.get("phones"), "av", self.both(seen["chars"], heard, decoder)
-            )
+                seen["chars"], decoder, None, timed, seen.get("phones"), "av", self.both(seen["chars"], voice, decoder),
+                self.said(samples, len(track.crops)),
+            )  # fmt: skip
+            if not reading.speech:  # nothing heard: the lips may still say something (and are timed on themselves)
+                reading = self.lips.reading(seen["chars"], decoder, track, None, seen.get("phones"))
             reading.track = track
         return warn_if_cut_short(reading, path)
+
+    def said(self, samples: np.ndarray, frames: int) -> np.ndarray:
+        """The phones (frames, phones) the voice says a video frame: the lip-sync model's posteriors (the lip reader's
+        teacher), what tells a silence or a noise from speech."""
+        return audio.per_video_frame(self.lips.teacher.probabilities(samples), frames)
 
     def both(self, lips: np.ndarray, voice: np.ndarray, decoder: str) -> tuple[str, list[float]]:
         """The sentence the lips' and the voice's posteriors (T, 28) read together (`fusion`), and its words'
