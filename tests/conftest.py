@@ -18,10 +18,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GRID = Path(os.environ.get("LIPNET_GRID", ROOT.parent / "shared" / "grid"))
 NO_GRID = f"needs the GRID data in {GRID} (../shared/grid beside the checkout, or LIPNET_GRID)"
+#: test files of several minutes each on a 2-core CPU (``--durations``, 2026-12-04), slowest first
+SLOW_FILES = ("test_trainer.py", "test_aux.py", "test_model_card.py", "test_sync.py", "test_backends.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "grid: reads the GRID data in ../shared/grid; skipped without it")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files that take minutes first (`SLOW_FILES`), the rest in their order: pytest-xdist's workers (the
+    README's test command runs one a core, a file to a worker) then start the long ones at once, and no worker is
+    left running one alone at the end while the others wait."""
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))  # a stable sort
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -52,8 +62,19 @@ def tool(script: str, *args: str, cwd: Path = ROOT, timeout: float | None = None
 
 
 def in_process(main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str, str]:
-    """A tool's ``main(argv)`` in this process: exit code, standard output, standard error."""
+    """A tool's ``main(argv)`` in this process: exit code, standard output, standard error. Seconds faster than
+    `tool` (Keras is imported once for the whole run), for tests of what a tool does rather than how it starts."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
+        try:
+            code = main(argv)
+        except SystemExit as exit:  # argparse: --help, or a bad option
+            code = exit.code if isinstance(exit.code, int) else 1
     return code, out.getvalue(), err.getvalue()
+
+
+def command(main: Callable[[list[str]], int], *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """`in_process`, from the folder `cwd`, as `tool` answers (a CompletedProcess)."""
+    with contextlib.chdir(cwd):
+        code, out, err = in_process(main, list(args))
+    return subprocess.CompletedProcess(list(args), code, out, err)

@@ -10,8 +10,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT, tool
+from conftest import ROOT, command, tool
 
+import animate
 from lipnet import video
 from lipnet.animation import lipshape
 
@@ -19,7 +20,15 @@ SAMPLE = ROOT / "samples" / "pwbq6p.mp4"  # a held-out s1 clip, 3 s: "place whit
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return tool("animate.py", *args)
+    """animate.py's main in this process (what it does; `tool` runs the script as a user does)."""
+    return command(animate.main, *args)
+
+
+def test_the_script_runs_as_documented(tmp_path):
+    """``python animate.py -a speech -o out``, as a user runs it: the shim starts the tool, quietly."""
+    result = tool("animate.py", "-a", str(SAMPLE), "-o", str(tmp_path))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert json.loads((tmp_path / "pwbq6p.anim.json").read_text())
 
 
 def streams(path: Path) -> tuple[int, tuple[int, int], float]:

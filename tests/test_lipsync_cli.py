@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GRID, ROOT, tool
+from conftest import GRID, ROOT, command, tool
 
+import lipsync
 from lipnet import audio, env, grid, visemes
 from lipnet.speech import align
 
@@ -20,7 +21,16 @@ SAMPLE = ROOT / "samples" / "lgil7a.mp4"  # "lay green in l seven again", its .a
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return tool("lipsync.py", *args, cwd=cwd)
+    """lipsync.py's main in this process (what it does; `tool` runs the script as a user does, where how it starts
+    is the point)."""
+    return command(lipsync.main, *args, cwd=cwd)
+
+
+def test_the_script_runs_as_documented(tmp_path):
+    """``python lipsync.py clip -o out``, as a user runs it: the shim starts the tool, quietly."""
+    result = tool("lipsync.py", str(SAMPLE), "-o", str(tmp_path), "-f", "visemes")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert (tmp_path / "lgil7a.visemes.tsv").read_text().startswith("start_s\tend_s\tviseme")
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:

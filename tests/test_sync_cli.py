@@ -9,21 +9,31 @@ import av
 import numpy as np
 import pytest
 import scipy.signal
-from conftest import ROOT, tool
+from conftest import ROOT, command, tool
 
+import sync
 from lipnet import audio, remux
 
 SAMPLE = ROOT / "samples" / "sbbn6n.mp4"  # a held-out s1 clip: "set blue by n six now"
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return tool("sync.py", *args)
+    """sync.py's main in this process (what it does; `tool` runs the script as a user does)."""
+    return command(sync.main, *args)
 
 
 def lag(x: np.ndarray, reference: np.ndarray) -> int:
     """Samples by which `x` is late against `reference`, by cross-correlation."""
     n = min(len(x), len(reference))
     return int(np.argmax(scipy.signal.correlate(x[:n], reference[:n], method="fft")) - (n - 1))
+
+
+def test_the_script_runs_as_documented():
+    """``python sync.py -v clip.mp4 --json``, as a user runs it: the shim starts the tool, quietly; a clip in sync."""
+    result = tool("sync.py", "-v", str(SAMPLE), "--json")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    (window,) = json.loads(result.stdout)["windows"]
+    assert abs(window["offset_frames"]) <= 1
 
 
 def test_finds_a_known_offset_and_fixes_it(tmp_path):

@@ -188,7 +188,7 @@ def test_two_devices_learn_as_one(crops, tmp_path, backend):
     curves = []
     for devices in (1, 2):
         run = tmp_path / f"run{devices}"
-        args = ["-d", str(crops), "--split", "unseen", "-b", "4", "--workers", "1", "-e", "3", "--seed", "1"]
+        args = ["-d", str(crops), "--split", "unseen", "-b", "4", "--workers", "1", "-e", "2", "--seed", "1"]
         args += ["--model", json.dumps(STILL), "-o", str(run), "--devices", str(devices)]
         result = subprocess.run(
             [sys.executable, "-c", TWO_DEVICES, *args], cwd=ROOT, env=env_vars, capture_output=True, text=True
@@ -196,7 +196,7 @@ def test_two_devices_learn_as_one(crops, tmp_path, backend):
         assert result.returncode == 0, result.stderr[-2000:]
         assert ("data-parallel on 2 devices" in result.stdout) == (devices == 2)
         curves.append([float(r["loss"]) for r in csv.DictReader((run / "log.csv").open())])
-    assert len(curves[0]) == 3 and curves[0][-1] < curves[0][0]
+    assert len(curves[0]) == 2 and curves[0][-1] < curves[0][0]
     np.testing.assert_allclose(curves[1], curves[0], rtol=2e-3)
 
 
