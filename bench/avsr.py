@@ -86,25 +86,30 @@ def heard(utts, noise: str, snr: float | None) -> list[np.ndarray]:
 
 def wers(recognizer, utts, sound) -> dict[str, float]:
     """WER of the recogniser's audio and fused heads on the clips heard as `sound` (grammar decoder)."""
-    from lipnet.lipreading import decoding
-    from lipnet.recognition import dataset
-
-    read = recognizer.batch_posteriors(dataset.inputs(utts, recognizer.config, sound), [len(u.lips) for u in utts])
-    texts = [u.text for u in utts]
-    return {name: metrics.wer(texts, [decoding.grammar(p) for p in read[head]]) for name, head in HEADS.items()}
+    return hear(recognizer, utts, None, sound)[0]
 
 
-def candidates(recognizer, utts, chars, sound) -> list:
-    """Each clip's late-fusion `Candidates`: the grammar's n best of its lips (`chars`) and of its voice heard as
-    `sound`, scored by both."""
+def hear(recognizer, utts, chars, sound) -> tuple[dict[str, float], list]:
+    """One pass of the recogniser over the clips heard as `sound`: the WER of its audio and fused heads (grammar
+    decoder), and, given the lips' posteriors `chars`, each clip's late-fusion `Candidates` (the grammar's n best of
+    its lips and of its voice, scored by both)."""
     from lipnet.lipreading import decoding
     from lipnet.recognition import dataset, fusion
 
-    voices = recognizer.batch_posteriors(dataset.inputs(utts, recognizer.config, sound), [len(u.lips) for u in utts])
-    return [
-        fusion.Candidates.of(c, v, [s for p in (c, v) for s in decoding.grammar_nbest(p, env.FUSION_CANDIDATES)])
-        for c, v in zip(chars, voices["audio"])
-    ]
+    read = recognizer.batch_posteriors(dataset.inputs(utts, recognizer.config, sound), [len(u.lips) for u in utts])
+    texts = [u.text for u in utts]
+    heads = {name: metrics.wer(texts, [decoding.grammar(p) for p in read[head]]) for name, head in HEADS.items()}
+    return heads, [] if chars is None else [fusion.Candidates.proposed(c, v) for c, v in zip(chars, read["audio"])]
+
+
+def hear_all(recognizer, utts, chars) -> dict[str, tuple[list[np.ndarray], dict[str, float], list]]:
+    """Every condition (clean, each noise at each SNR): its sound, and what `hear` makes of it."""
+    conditions = [("clean", None)] + [(n, s) for n in NOISES for s in SNRS]
+    out = {}
+    for noise, snr in conditions:
+        sound = heard(utts, noise, snr)
+        out[_name(noise, snr)] = (sound, *hear(recognizer, utts, chars, sound))
+    return out
 
 
 def halves(n: int) -> list[np.ndarray]:
@@ -129,26 +134,32 @@ def calibrated(heard_as: dict, texts: list[str]) -> list[tuple[float, float]]:
     return weights
 
 
-def table(recognizer, utts, chars, peers_too: bool) -> dict:
-    """Every condition's WER: {condition: {modality: WER}}; ``av`` cross-fitted (`calibrated`)."""
+def calibrate(heard: dict, texts: list[str]) -> tuple[float, float]:
+    """Late fusion's weights calibrated on all the clips in the `CALIBRATION` conditions (`hear_all`'s)."""
+    from lipnet.recognition import fusion
+
+    return fusion.calibrate([heard[name][2] for name in CALIBRATION], texts)
+
+
+def table(heard: dict, utts, chars, shipped: tuple[float, float], peers_too: bool) -> dict:
+    """Every condition's WER (`hear_all`'s `heard`): {condition: {modality: WER}}; ``av`` cross-fitted
+    (`calibrated`), and with the `shipped` weights on the `CALIBRATION` conditions."""
     import peers
 
     from lipnet.lipreading import decoding
 
     texts = [u.text for u in utts]
     video = metrics.wer(texts, [decoding.grammar(c) for c in chars])
-    conditions = {_name(n, s): heard(utts, n, s) for n, s in [("clean", None)] + [(n, s) for n in NOISES for s in SNRS]}
-    heard_as = {name: candidates(recognizer, utts, chars, sound) for name, sound in conditions.items()}
+    heard_as = {name: candidates for name, (_, _, candidates) in heard.items()}
     weights = calibrated(heard_as, texts)
     rows = {}
-    for name, sound in conditions.items():
-        row = {"video": video, **wers(recognizer, utts, sound)}
-        row["av"] = metrics.wer(texts, [c.best(w)[0] for c, w in zip(heard_as[name], weights)])
+    for name, (sound, heads, candidates) in heard.items():
+        row = {"video": video, **heads}
+        row["av"] = metrics.wer(texts, [c.best(w)[0] for c, w in zip(candidates, weights)])
         if peers_too:
             row["pocketsphinx"] = metrics.wer(texts, [peers.pocketsphinx_words(s) for s in sound])
         rows[name] = row
         print(f"  {name}: " + ", ".join(f"{k} {v:.1%}" for k, v in row.items()), flush=True)
-    shipped = recognizer.config.voice_weighting
     rows["shipped weights"] = {
         name: metrics.wer(texts, [c.best(shipped)[0] for c in heard_as[name]]) for name in CALIBRATION
     }
@@ -156,22 +167,8 @@ def table(recognizer, utts, chars, peers_too: bool) -> dict:
     return rows
 
 
-def calibrate(recognizer, utts, chars) -> tuple[float, float]:
-    """Late fusion's weights calibrated on all the held-out clips in the `CALIBRATION` conditions."""
-    from lipnet.recognition import fusion
-
-    conditions = [_parse(name) for name in CALIBRATION]
-    heard_as = [candidates(recognizer, utts, chars, heard(utts, n, s)) for n, s in conditions]
-    return fusion.calibrate(heard_as, [u.text for u in utts])
-
-
 def _name(noise: str, snr: float | None) -> str:
     return noise if snr is None else f"{noise} {snr:+d} dB"
-
-
-def _parse(name: str) -> tuple[str, int | None]:
-    noise, *snr = name.split()
-    return noise, int(snr[0]) if snr else None
 
 
 def plot(path: Path, rows: dict) -> None:
@@ -242,7 +239,7 @@ def main() -> None:
     results = {"machine": platform.processor() or platform.machine(), "date": str(datetime.date.today())}
     if args.ship:
         val_set, _ = utterances(val, reader, data)
-        chosen = {}
+        chosen, heard_by = {}, {}
         for fusion in FUSIONS:
             recognizer = trainer.load(Path(args.runs) / fusion / "best.keras", reader.weights)
             clean, babble = (
@@ -254,27 +251,29 @@ def main() -> None:
                 f"{fusion}: s1_val WER av {clean['early']:.1%}, babble 0 dB {babble['early']:.1%}, audio {clean['audio']:.1%}"
             )
             print(f"{fusion} fusion, held-out s1:", flush=True)
-            results[fusion] = table(recognizer, test, chars, peers_too=False)
+            heard_by[fusion] = hear_all(recognizer, test, chars)
+            results[fusion] = table(heard_by[fusion], test, chars, recognizer.config.voice_weighting, False)
         best = min(chosen, key=chosen.get)
         print(f"shipping {best} fusion (s1_val mean WER {chosen[best]:.1%})")
         trainer.load(Path(args.runs) / best / "best.keras", reader.weights).save(MODEL)
     recognizer = trainer.load(MODEL, reader.weights)
+    shipped = heard_by[recognizer.config.fusion] if args.ship else hear_all(recognizer, test, chars)
     if args.calibrate or args.ship:
-        recognizer.config.voice_weighting = calibrate(recognizer, test, chars)
+        recognizer.config.voice_weighting = calibrate(shipped, [u.text for u in test])
         print(f"late fusion's weights (a, b) on all held-out clips: {recognizer.config.voice_weighting}", flush=True)
         config = json.dumps(dataclasses.asdict(recognizer.config), indent=2)
         atomic_write_text(MODEL.with_suffix(".json"), config)  # the network is as it was: its configuration alone
     print(f"shipped ({recognizer.config.fusion} fusion), held-out s1:", flush=True)
-    results["shipped"] = table(recognizer, test, chars, peers_too=True)
+    results["shipped"] = table(shipped, test, chars, recognizer.config.voice_weighting, peers_too=True)
     others, other_chars = other_speakers(reader)
     print("other speakers, clean:", flush=True)
     texts = [u.text for u in others]
-    sound = heard(others, "clean", None)
+    heads, candidates = hear(recognizer, others, other_chars, heard(others, "clean", None))
     weighting = recognizer.config.voice_weighting
     results["others"] = {
         "video": metrics.wer(texts, [decoding.grammar(c) for c in other_chars]),
-        **wers(recognizer, others, sound),
-        "av": metrics.wer(texts, [c.best(weighting)[0] for c in candidates(recognizer, others, other_chars, sound)]),
+        **heads,
+        "av": metrics.wer(texts, [c.best(weighting)[0] for c in candidates]),
         "pocketsphinx": metrics.wer(texts, [peers.pocketsphinx_words(u.samples) for u in others]),
     }
     print("  " + ", ".join(f"{k} {v:.1%}" for k, v in results["others"].items()))

@@ -23,8 +23,7 @@ def said(sentence: str, sure: float = 0.9) -> np.ndarray:
 
 
 def candidates(lips: np.ndarray, voice: np.ndarray) -> fusion.Candidates:
-    sentences = [s for p in (lips, voice) for s in decoding.grammar_nbest(p, 10)]
-    return fusion.Candidates.of(lips, voice, sentences)
+    return fusion.Candidates.proposed(lips, voice)
 
 
 def test_grammar_nbest_is_best_first_and_starts_with_the_grammar_decoders_sentence():

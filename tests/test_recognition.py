@@ -172,13 +172,6 @@ def test_the_shipped_recogniser_scores_as_its_card_says(grid_data):
         sound = None if snr is None else dataset.noisy(clips, "babble", snr, [c.samples for c in clips], 25)
         read = shipped.batch_posteriors(dataset.inputs(clips, shipped.config, sound), [env.FRAME_COUNT] * len(clips))
         assert metrics.wer(texts, [decoding.grammar(p) for p in read["audio"]]) == pytest.approx(wer, abs=0.01), snr
-        fused = [
-            fusion.Candidates.of(
-                c,
-                v,
-                decoding.grammar_nbest(c, env.FUSION_CANDIDATES) + decoding.grammar_nbest(v, env.FUSION_CANDIDATES),
-            )
-            for c, v in zip(chars, read["audio"])
-        ]
+        fused = [fusion.Candidates.proposed(c, v) for c, v in zip(chars, read["audio"])]
         weighting = shipped.config.voice_weighting
         assert metrics.wer(texts, [f.best(weighting)[0] for f in fused]) == pytest.approx(both, abs=0.01), snr

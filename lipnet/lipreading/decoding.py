@@ -10,7 +10,7 @@ the first real frame needs no special case.
 """
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -145,15 +145,12 @@ def word_confidences(probs: np.ndarray, text: str, slots: Sequence[Sequence[str]
     text = alphabet.normalize(text)
     words = text.split(" ") if text else []
     if slots is not None and len(words) == len(slots) and all(w in slot for w, slot in zip(words, slots)):
-        chosen = sentence_probability(probs, text)
-        out = []
-        for k, slot in enumerate(slots):
-            total = sum(
-                chosen if w == words[k] else sentence_probability(probs, " ".join([*words[:k], w, *words[k + 1 :]]))
-                for w in slot
-            )
-            out.append(chosen / total if total > 0 else 0.0)
-        return out
+
+        def score(sentence: str) -> float:
+            p = sentence_probability(probs, sentence)
+            return float(np.log(p)) if p > 0 else -np.inf
+
+        return slot_posteriors(score, text, slots)
     try:
         spans = align(probs, text)
     except ValueError:
@@ -165,6 +162,22 @@ def word_confidences(probs: np.ndarray, text: str, slots: Sequence[Sequence[str]
         part = np.clip(char[first : first + len(word)], 1e-12, 1.0)
         out.append(float(np.exp(np.mean(np.log(part)))))
         first += len(word) + 1
+    return out
+
+
+def slot_posteriors(score: Callable[[str], float], text: str, slots: Sequence[Sequence[str]]) -> list[float]:
+    """Each word's posterior among its slot's words, the other words of `text` (one of the grammar's sentences)
+    kept: exp(score(text)) over the sum of exp(score) of the sentences with that word replaced. `score` is a
+    sentence's log probability (-inf: impossible), from one stream's posteriors or several; 0 for every word of an
+    impossible `text`."""
+    words = text.split(" ")
+    chosen = score(text)
+    if chosen == -np.inf:
+        return [0.0] * len(words)
+    out = []
+    for k, slot in enumerate(slots):
+        others = [score(" ".join([*words[:k], w, *words[k + 1 :]])) for w in slot if w != words[k]]
+        out.append(float(np.exp(chosen - np.logaddexp.reduce([chosen, *others]))))
     return out
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lipnet import grid, metrics
+from lipnet import env, grid, metrics
 from lipnet.lipreading import decoding
 
 Weighting = tuple[float, float]
@@ -48,6 +48,11 @@ class Candidates:
     entropies: tuple[float, float]  # (lips, voice): `entropy`
 
     @classmethod
+    def proposed(cls, lips: np.ndarray, voice: np.ndarray, n: int = env.FUSION_CANDIDATES) -> "Candidates":
+        """Each stream's `n` best sentences of the GRID grammar (`decoding.grammar_nbest`), scored by both."""
+        return cls.of(lips, voice, [s for p in (lips, voice) for s in decoding.grammar_nbest(p, n)])
+
+    @classmethod
     def of(cls, lips: np.ndarray, voice: np.ndarray, sentences: Sequence[str]) -> "Candidates":
         """The `sentences` (duplicates dropped) scored on the two streams' posteriors (T, 28)."""
         sentences = list(dict.fromkeys(sentences))
@@ -66,17 +71,12 @@ def word_confidences(lips: np.ndarray, voice: np.ndarray, w: float, text: str, g
     Under the GRID grammar, a word's posterior among its slot's words with the others kept, on the fused score
     (`decoding.word_confidences` with both streams); otherwise each stream's confidence, weighted as the streams are
     (a weighted geometric mean)."""
-    words = text.split(" ") if text else []
     if not (grammar and grid.is_sentence(text)):
         each = [decoding.word_confidences(p, text) for p in (lips, voice)]
         return [float(c_l ** (1 - w) * c_v**w) for c_l, c_v in zip(*each)]
-    out = []
-    for k, slot in enumerate(grid.GRAMMAR):
-        alternatives = [" ".join([*words[:k], word, *words[k + 1 :]]) for word in slot]
-        fused = [w * _log_probability(voice, s) + (1 - w) * _log_probability(lips, s) for s in alternatives]
-        posterior = np.exp(np.array(fused) - max(fused))
-        out.append(float(posterior[slot.index(words[k])] / posterior.sum()))
-    return out
+    return decoding.slot_posteriors(
+        lambda s: w * _log_probability(voice, s) + (1 - w) * _log_probability(lips, s), text, grid.GRAMMAR
+    )
 
 
 def calibrate(conditions: Sequence[Sequence[Candidates]], texts: Sequence[str]) -> Weighting:

@@ -146,8 +146,8 @@ class AudioVisualReader:
         """The sentence the lips' and the voice's posteriors (T, 28) read together (`fusion`), and its words'
         confidences: the candidates are the grammar's n best of each stream, or each stream's reading by `decoder`."""
         if decoder == "grammar":
-            sentences = [s for p in (lips, voice) for s in decoding.grammar_nbest(p, env.FUSION_CANDIDATES)]
+            candidates = fusion.Candidates.proposed(lips, voice)
         else:
-            sentences = [self.lips.decode(p, decoder) for p in (lips, voice)]
-        text, w = fusion.Candidates.of(lips, voice, sentences).best(self.recognizer.config.voice_weighting)
+            candidates = fusion.Candidates.of(lips, voice, [self.lips.decode(p, decoder) for p in (lips, voice)])
+        text, w = candidates.best(self.recognizer.config.voice_weighting)
         return text, fusion.word_confidences(lips, voice, w, text, decoder == "grammar")
