@@ -39,8 +39,8 @@ def voice_weight(lips: float, voice: float, weighting: Weighting) -> float:
 
 @dataclass
 class Candidates:
-    """One clip's candidate sentences, each scored by both streams (log CTC probabilities), and how unsure its voice
-    is; what the weighting is chosen on."""
+    """One clip's candidate sentences, each scored by both streams (log CTC probabilities), and how unsure each
+    stream is; what the weighting is chosen on."""
 
     sentences: list[str]
     lips: np.ndarray
