@@ -12,6 +12,9 @@ data/sync/crops/{s1,samples} (extracted there when missing).
 2. Offsets: each whole clip with its samples delayed by -15..+15 frames: the share whose estimated offset is within
    ±1 frame of the truth; also on 2 s excerpts and with white noise at 10 dB and 0 dB SNR.
 3. The confidence (median - minimum distance): in-sync clips against clips given another clip's sound.
+   Same speech (`--verdicts` alone): the same clips and the same other clips' sound, scored by the curve's
+   confidence and by `agreement.same_speech` (the lip reader's phones against the voice's), and sync.py's verdict
+   on each, as a user gets it.
 4. Pair selection: held-out EER by epoch of the hard- and random-pair runs (models/sync-grid-s1.selection.png).
 5. Speed of sync.py's work on a 3 s clip, warm: tracking, sound, features, networks, search.
 
@@ -98,6 +101,49 @@ def confidences(model: network.SyncModel, data: list[network.Clip]) -> tuple[np.
     return np.array(same), np.array(other)
 
 
+def verdicts(model: network.SyncModel, judge, data: list[network.Clip], crops: Path) -> dict[str, list]:
+    """Each clip as it is (``own``) and with the next clip's sound (``other``): the first window's `Offset`, as
+    sync.py judges it (`agreement.Judge`: the lip reader reads the RGB crops in `crops`)."""
+    out = {"own": [], "other": []}
+    for c, d in zip(data, data[1:] + data[:1]):
+        rgb = np.load(crops / f"{c.key}.npy")
+        n = min(len(c.samples), len(d.samples))
+        for kind, clip in (("own", c), ("other", network.Clip(c.key, c.mouths, c.opening, d.samples[:n]))):
+            out[kind].append(judge.judged(model.offsets(clip), rgb, clip.samples)[0])
+    return out
+
+
+def same_speech_table(model: network.SyncModel, sets: dict, crops: dict, say) -> None:
+    """How well the curve's confidence and the same-speech score tell a clip's own sound from another clip's, and
+    what the verdict says of each."""
+    from sklearn.metrics import roc_auc_score
+
+    from lipnet.sync import agreement
+
+    judge = agreement.Judge()
+    say("\n**Same speech** (each clip as it is against its picture with the next clip's sound: another sentence, and "
+        "for the other speakers mostly another voice; the verdict is sync.py's):\n")  # fmt: skip
+    say(
+        "| set | clips | AUC, curve confidence | AUC, same speech | same speech: own / other's, median | "
+        'own sound: "in sync" | own: offset within ±1 | other\'s sound: "not the same speech" |'
+    )
+    say("|---|---|---|---|---|---|---|---|")
+    for set_name, data in sets.items():
+        found = verdicts(model, judge, data, crops[set_name])
+        truth = [1] * len(data) + [0] * len(data)
+        auc = {
+            key: roc_auc_score(truth, [getattr(f, key) for f in found["own"] + found["other"]])
+            for key in ("confidence", "same_speech")
+        }
+        said = {kind: [f.verdict() for f in found[kind]] for kind in found}
+        within = np.mean([abs(f.offset) <= env.SYNC_TOLERANCE for f in found["own"]])
+        say(f"| {set_name} | {len(data)} | {auc['confidence']:.3f} | {auc['same_speech']:.3f} | "
+            f"{np.median([f.same_speech for f in found['own']]):.2f} / "
+            f"{np.median([f.same_speech for f in found['other']]):.2f} | "
+            f"{np.mean([v == 'in sync' for v in said['own']]):.0%} | {within:.0%} | "
+            f"{np.mean([v.startswith('not the same speech') for v in said['other']]):.0%} |")  # fmt: skip
+
+
 def plot_roc(curves: dict, path: Path) -> None:
     import matplotlib
 
@@ -175,6 +221,7 @@ def main() -> None:
     p.add_argument("--runs", default=str(env.RUNS_DIR), help="where runs/sync-hard and runs/sync-random are")
     p.add_argument("--out", default=str(env.RUNS_DIR / "sync-bench"))
     p.add_argument("--clips", type=int, help="only the first N clips of each set (a quick check)")
+    p.add_argument("--verdicts", action="store_true", help="only the same-speech table and the verdicts")
     args = p.parse_args()
     lines = []
 
@@ -186,11 +233,18 @@ def main() -> None:
     held_out = [GRID / f"{key}.mp4" for key in sorted(grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))]
     others = [p for p in sorted((GRID / "samples").glob("*.mpg")) if p.stem != "bbaf2n"]
     held_out, others = held_out[: args.clips], others[: args.clips]
+    crops = {
+        "held-out s1": env.DATA_DIR / "sync" / "crops" / "s1",
+        "other speakers": env.DATA_DIR / "sync" / "crops" / "samples",
+    }
     sets = {
-        "held-out s1": clips(held_out, env.DATA_DIR / "sync" / "crops" / "s1"),
-        "other speakers": clips(others, env.DATA_DIR / "sync" / "crops" / "samples"),
+        "held-out s1": clips(held_out, crops["held-out s1"]),
+        "other speakers": clips(others, crops["other speakers"]),
     }
     models = {"coupled 3D CNN, hard pairs (shipped)": network.load(env.SYNC_MODEL)}
+    if args.verdicts:
+        same_speech_table(models["coupled 3D CNN, hard pairs (shipped)"], sets, crops, say)
+        return
     if Path(args.random_model).is_file():
         models["coupled 3D CNN, random pairs"] = network.load(args.random_model)
     say(f"# Audio-visual sync ({datetime.date.today()}, {cpu()}, "
@@ -237,6 +291,7 @@ def main() -> None:
         same, other = confidences(shipped, data)
         rates = " | ".join(f"{(same >= t).mean():.0%} / {(other < t).mean():.0%}" for t in thresholds)
         say(f"| {set_name} | {np.median(same):.3f} | {np.median(other):.3f} | {rates} |")
+    same_speech_table(shipped, sets, crops, say)
 
     logs = {}
     for selection in ("hard", "random"):

@@ -59,10 +59,9 @@ def _load_lipsync() -> Any:
 
 
 def _load_sync() -> tuple[Any, Any]:
-    from lipnet.mouth import MouthExtractor
-    from lipnet.sync import network
+    from lipnet.sync import agreement, network
 
-    return network.load(env.SYNC_MODEL), MouthExtractor()
+    return network.load(env.SYNC_MODEL), agreement.Judge()
 
 
 def _load_animator() -> tuple[Any, Any, Any]:
@@ -246,11 +245,19 @@ class Pages:
         clip, out = checked(video, "a video", pictures=True), self.jobs.new()
         plot, fixed = out / f"{clip.stem}.png", out / f"{clip.stem}.fixed{sync.fix_suffix(clip)}"
         args = sync.parse_args(["-v", str(clip), "--json", "--plot", str(plot), "--fix", str(fixed)])
-        with self.models.use("sync") as (model, extractor):
-            found = json.loads(sync.check_file(model, extractor, clip, args, None))
+        with self.models.use("sync") as (model, judge):
+            found = json.loads(sync.check_file(model, judge, clip, args, None))
         windows = found["windows"]
         rows = [
-            [w["start_s"], w["end_s"], w["offset_frames"], w["offset_ms"], w["confidence"], w["verdict"]]
+            [
+                w["start_s"],
+                w["end_s"],
+                w["offset_frames"],
+                w["offset_ms"],
+                w["confidence"],
+                w["verdict"],
+                w["same_speech"],
+            ]
             for w in windows
         ]
         summary = "\n".join(
@@ -260,10 +267,10 @@ class Pages:
         )
         if found["fixed"]:
             summary += f"\nwrote {fixed.name}: the sound moved back into sync"
-        elif any(w["confidence"] >= env.SYNC_MIN_CONFIDENCE for w in windows):
+        elif any(w["verdict"] == "in sync" for w in windows):
             summary += f"\nnot rewritten: within {env.SYNC_TOLERANCE} frame of sync"
         else:
-            summary += "\nnot fixed: no clear minimum"
+            summary += f"\nnot fixed: {windows[0]['verdict']}"
         return summary, rows, str(plot), found["fixed"]
 
     def animate(self, upload: str | None, recording: str | None, photo: str | None = None) -> tuple:
@@ -361,7 +368,7 @@ def page(pages: Pages) -> gr.Blocks:
             with gr.Column():
                 summary = gr.Textbox(label="Verdict", lines=2)
                 windows = gr.Dataframe(
-                    headers=["start_s", "end_s", "offset_frames", "offset_ms", "confidence", "verdict"],
+                    headers=["start_s", "end_s", "offset_frames", "offset_ms", "confidence", "verdict", "same_speech"],
                     label="Offset per window",
                     interactive=False,
                 )

@@ -70,6 +70,7 @@ SYNC_MIN_SHIFT = 5  # impostor windows from the same clip are at least this many
 SYNC_MARGIN = 1.0  # contrastive loss: impostor embeddings are pushed at least this far apart (unit vectors: 0..2)
 SYNC_TOLERANCE = 1  # frames: an estimated offset this small reads "in sync" (one frame is 40 ms)
 SYNC_MIN_CONFIDENCE = 0.15  # median minus minimum distance below this: no clear minimum (bench/sync.py)
+SYNC_SAME_SPEECH = -3.3  # agreement.same_speech below this: the lips say something else (bench/sync.py)
 SYNC_WINDOW = 250  # frames (10 s): longer clips get an offset for every window of this length, so drift shows
 
 # Animation ------------------------------------------------------------------------------------

@@ -139,3 +139,23 @@ def test_json_reports_every_input_and_a_clip_in_sync_is_left_alone(tmp_path):
     assert good["file"] == str(clips / "good.mp4") and good["fixed"] is None
     assert all(w["verdict"] == "in sync" for w in good["windows"])
     assert not (tmp_path / "fixed").exists()
+
+
+def test_another_sentence_of_the_same_voice_is_not_the_same_speech_and_is_not_fixed(tmp_path):
+    """The picture of one s1 clip with the sound of another (same speaker, another sentence: a dub): the lips' and
+    the voice's phones disagree, the verdict says so whatever the curve finds, and --fix writes nothing."""
+    dubbed = tmp_path / "dubbed.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(SAMPLE), "-i", str(ROOT / "samples" / "lgil7a.mp4"),
+         "-map", "0:v", "-map", "1:a", "-c", "copy", "-shortest", str(dubbed)],
+        check=True,
+    )  # fmt: skip
+    result = run("-v", str(dubbed), "--json", "--fix", str(tmp_path / "fixed.mp4"))
+    assert result.returncode == 0, result.stderr
+    (window,) = json.loads(result.stdout)["windows"]
+    assert window["verdict"].startswith("not the same speech"), window
+    own = json.loads(run("-v", str(SAMPLE), "--json").stdout)["windows"][0]
+    assert window["same_speech"] < -3.3 <= own["same_speech"]
+    assert not (tmp_path / "fixed.mp4").exists()
+    text = run("-v", str(dubbed), "--fix", str(tmp_path / "fixed.mp4")).stdout
+    assert "same speech" in text and "not fixed (not the same speech)" in text

@@ -5,8 +5,11 @@ and can write the clip back in sync.
 mouth (±15 frames by default) and a coupled 3D CNN scores every position; for each clip it prints:
   offset      in video frames and ms, with its sign spelt out: the audio *lags* (is heard late) or *leads*
   confidence  SyncNet's: the median distance over the offsets tried minus the least; below 0.15 there is no
-              clear minimum (no speech, or often another voice), and the verdict says so
-  verdict     in sync (within a frame) / off by N frames / no clear minimum
+              clear minimum, and the verdict says so
+  same speech whether the lips say what the voice says: the lip reader's phones against the voice's (the lip-sync
+              model's), frame by frame at the offset found; below -3.3 the sound is not this face's speech
+              (another recording's, dubbed), whatever the curve says
+  verdict     in sync (within a frame) / off by N frames / no clear minimum / not the same speech / no speech
 Clips longer than 10 s get an offset for every 10 s window, so drift shows.
 
   --json       one JSON object per clip on standard output instead of the lines
@@ -57,15 +60,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path | None) -> str:
-    """Find one clip's offset(s), write what was asked; returns what to print."""
+def check_file(model, judge, path: Path, args: argparse.Namespace, out: Path | None) -> str:
+    """Find one clip's offset(s) with the sync `model`, whether it is the same speech with the `judge`
+    (`agreement.Judge`, whose lip reader's extractor finds the mouth), write what was asked; returns what to print."""
     from lipnet import audio, remux
     from lipnet.sync import network
 
     samples = audio.load(path)  # before the face: a clip without sound fails fast
-    track = extractor.extract(path, frames=None)
+    track = judge.reader.extractor.extract(path, frames=None)
     clip = network.clip(path.stem, track.crops, track.landmarks, samples)
-    found = model.offsets(clip, args.max_offset)
+    found = judge.judged(model.offsets(clip, args.max_offset), track.crops, samples)
     clear = [f.offset for f in found if f.clear]
     shift = -round(float(np.median(clear))) if clear else 0  # the whole track moves by the clear windows' median
     fixed = None
@@ -84,7 +88,7 @@ def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path
         return json.dumps({"file": str(path), "fixed": fixed and str(fixed), "windows": [f.as_dict() for f in found]})
     lines = [
         f"{path}{_span(f, len(found))}: offset {f.offset:+d} frames ({f.ms:+d} ms, the audio {f.direction}), "
-        f"confidence {f.confidence:.3f}: {f.verdict()}"
+        f"confidence {f.confidence:.3f}{_same(f)}: {f.verdict()}"
         for f in found
     ]
     if args.fix:
@@ -93,7 +97,9 @@ def check_file(model, extractor, path: Path, args: argparse.Namespace, out: Path
         elif clear:
             lines.append(f"{path}: not rewritten (within {env.SYNC_TOLERANCE} frame of sync)")
         else:
-            lines.append(f"{path}: not fixed (no clear minimum)")
+            lines.append(
+                f"{path}: not fixed ({'not the same speech' if any(f.speech is False for f in found) else 'no clear minimum'})"
+            )
     return "\n".join(lines)
 
 
@@ -103,6 +109,10 @@ def fix_suffix(path: Path) -> str:
     from lipnet import remux
 
     return path.suffix.lower() if path.suffix.lower() in remux.CONTAINERS else ".mkv"
+
+
+def _same(found) -> str:
+    return "" if found.same_speech is None else f", same speech {found.same_speech:.2f}"
 
 
 def _span(found, windows: int) -> str:
@@ -150,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return train(args)
     if not args.videos:
         return cli.fail("give a video with -v (or --train DIR); see --help")
-    from lipnet import grid, mouth
-    from lipnet.sync import network
+    from lipnet import grid
+    from lipnet.sync import agreement, network
 
     try:
         clips = []
@@ -164,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(clips) > 1 and any(out is None for _, out in clips) and (args.plot or args.fix):
             raise LipnetError("--plot and --fix name one file: give one clip, or one directory")
         model = network.load(args.model)
-        extractor = mouth.MouthExtractor()
+        judge = agreement.Judge()
     except LipnetError as err:
         if args.json:
             print(json.dumps({"error": str(err)}), flush=True)
@@ -173,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for path, out in clips:
         try:
-            print(check_file(model, extractor, path, args, out), flush=True)
+            print(check_file(model, judge, path, args, out), flush=True)
         except LipnetError as err:
             failed += 1
             if args.json:  # one JSON object per input, failures too

@@ -2,7 +2,8 @@
 baseline that needs no learning, the mouth opening cross-correlated with the speech energy envelope.
 
 A positive offset means the audio lags the picture (is heard late), a negative one that it leads. The confidence is
-SyncNet's: the median distance over the searched offsets minus the minimum.
+SyncNet's: the median distance over the searched offsets minus the minimum. Whether the sound is this face's speech
+at all is another score, `agreement.same_speech`, which the verdict uses when it is there.
 """
 
 import math
@@ -27,6 +28,7 @@ class Offset:
     distances: np.ndarray  # mean distance at each (or correlation's negative, for the baseline)
     start: int = 0  # the first and one past the last window start searched (a window spans 8 frames)
     stop: int = 0
+    same_speech: float | None = None  # `agreement.same_speech` at this offset; None: not judged
 
     @property
     def ms(self) -> int:
@@ -39,14 +41,32 @@ class Offset:
 
     @property
     def clear(self) -> bool:
-        return self.confidence >= env.SYNC_MIN_CONFIDENCE
+        """Whether the offset may be trusted (and a clip moved by it): a clear minimum of the same speech."""
+        return self.confidence >= env.SYNC_MIN_CONFIDENCE and self.speech is not False
+
+    @property
+    def speech(self) -> bool | None:
+        """Whether the lips and the voice say the same thing (`agreement.same_speech`); None: not judged, or neither
+        says anything."""
+        if self.same_speech is None or math.isnan(self.same_speech):
+            return None
+        return self.same_speech >= env.SYNC_SAME_SPEECH
 
     def verdict(self) -> str:
-        if not self.clear:
-            return "no clear minimum: not the same speaker, or no speech"
-        if abs(self.offset) <= env.SYNC_TOLERANCE:
-            return "in sync"
-        return f"off by {abs(self.offset)} frames: the audio {self.direction}"
+        if self.same_speech is not None and math.isnan(self.same_speech):
+            return "no speech seen or heard"
+        if self.speech is False:
+            return "not the same speech: the lips do not say what the voice says"
+        off = f"off by {abs(self.offset)} frames: the audio {self.direction}"
+        if self.confidence < env.SYNC_MIN_CONFIDENCE:
+            if self.speech:  # the same speech, but no clear best offset: said as found, and not fixed
+                return (
+                    "in sync (no clear minimum)"
+                    if abs(self.offset) <= env.SYNC_TOLERANCE
+                    else f"{off}? (no clear minimum)"
+                )
+            return "no clear minimum: no speech, or another voice"
+        return "in sync" if abs(self.offset) <= env.SYNC_TOLERANCE else off
 
     @property
     def direction(self) -> str:
@@ -58,6 +78,7 @@ class Offset:
         return {
             "start_s": self.seconds[0], "end_s": self.seconds[1], "offset_frames": self.offset,
             "offset_ms": self.ms, "audio": self.direction, "confidence": round(float(self.confidence), 4),
+            "same_speech": None if self.same_speech is None or math.isnan(self.same_speech) else round(self.same_speech, 3),
             "verdict": self.verdict(), "offsets": self.offsets.tolist(),
             "distances": [round(float(d), 4) for d in self.distances],
         }  # fmt: skip
