@@ -12,13 +12,14 @@ reader's crops (``data/s1``, extracted by preprocessing/extract.py) read once an
 
 Each held-out clip is heard clean and in babble and white noise at 10, 5, 0, -5 and -10 dB (speech power over noise
 power over the clip; babble is 3-6 other held-out utterances, never the clip's own; the same noise for every
-model), and read four ways, all with the GRID grammar decoder: ``video`` (the lip reader alone: it does not hear the
-noise), ``audio`` (the recogniser's audio head), ``early`` (its network's fused head) and ``av`` (what ``lipnet read
---modality av`` reads: late fusion of the lip reader's and the audio head's sentences, `lipnet.recognition.fusion`).
+model), and read five ways, all with the GRID grammar decoder: ``video`` (the lip reader alone: it does not hear the
+noise), ``audio`` (the recogniser's audio head), ``audio + phones`` (what ``lipnet read --modality audio`` reads: the
+audio head's sentences and the lip-sync model's phones together), ``early`` (its network's fused head) and ``av``
+(what ``--modality av`` reads: late fusion of the lips, the voice and its phones, `lipnet.recognition.fusion`).
 Beside them, pocketsphinx (Rhubarb's recogniser) held to the same GRID grammar (`peers.pocketsphinx_words`). One
 table, one PNG (WER vs SNR, a panel a noise) in bench/.
 
-Late fusion's two weights are calibrated on held-out clips, as s1_val cannot serve: the shipped lip reader trained
+Late fusion's weights (the voice's and the phones') are calibrated on held-out clips, as s1_val cannot serve: the shipped lip reader trained
 on it and reads it almost without error (0.3% WER). So ``av`` is cross-fitted: the held-out clips are split in two
 halves at random (seed 25), and each half is read with the weights calibrated on the other (in clean speech, babble
 at 10, 0 and -5 dB and white noise at 0 dB). ``--calibrate`` writes the weights calibrated on all 110 into the
@@ -44,7 +45,13 @@ FUSIONS = ("early", "gated")
 MODEL = env.ROOT / "models" / "avsr-grid-s1.keras"
 SEED = 25  # of the test noise, and of the halves late fusion is cross-fitted on
 HEADS = {"audio": "audio", "early": "av"}  # the recogniser network's heads: the name in the table, the output
-LABELS = {"av": "av (late fusion: what lipnet reads)", "early": "av, the network's early-fusion head"}
+LABELS = {
+    "av": "av (late fusion: what lipnet reads)",
+    "early": "av, the network's early-fusion head",
+    "audio": "audio, the network's audio head",
+    "audio + phones": "audio (+ its phones: what --modality audio reads)",
+}
+Weights = tuple[tuple[float, float], tuple[float, float]]  # late fusion's: the voice's (a, b), the phones' (c, d)
 CALIBRATION = ("clean", "babble +10 dB", "babble +0 dB", "babble -5 dB", "white +0 dB")  # late fusion's weights' noise
 
 
@@ -86,29 +93,34 @@ def heard(utts, noise: str, snr: float | None) -> list[np.ndarray]:
 
 def wers(recognizer, utts, sound) -> dict[str, float]:
     """WER of the recogniser's audio and fused heads on the clips heard as `sound` (grammar decoder)."""
-    return hear(recognizer, utts, None, sound)[0]
+    return hear(recognizer, utts, None, sound, None)[0]
 
 
-def hear(recognizer, utts, chars, sound) -> tuple[dict[str, float], list]:
+def hear(recognizer, utts, chars, sound, teacher) -> tuple[dict[str, float], list, list]:
     """One pass of the recogniser over the clips heard as `sound`: the WER of its audio and fused heads (grammar
-    decoder), and, given the lips' posteriors `chars`, each clip's late-fusion `Candidates` (the grammar's n best of
-    its lips and of its voice, scored by both)."""
+    decoder), and, given the lips' posteriors `chars` and the phone model `teacher` (the lip-sync model), each
+    clip's late-fusion `Candidates`: of the lips, the voice and its phones (``av``), and of the voice and its phones
+    alone (what ``--modality audio`` reads)."""
     from lipnet.lipreading import decoding
     from lipnet.recognition import dataset, fusion
 
     read = recognizer.batch_posteriors(dataset.inputs(utts, recognizer.config, sound), [len(u.lips) for u in utts])
     texts = [u.text for u in utts]
     heads = {name: metrics.wer(texts, [decoding.grammar(p) for p in read[head]]) for name, head in HEADS.items()}
-    return heads, [] if chars is None else [fusion.Candidates.proposed(c, v) for c, v in zip(chars, read["audio"])]
+    if chars is None:
+        return heads, [], []
+    phones = [fusion.Phones.heard(teacher, x) for x in sound]
+    both = [fusion.Candidates.proposed(c, v, f) for c, v, f in zip(chars, read["audio"], phones)]
+    return heads, both, [fusion.Candidates.proposed(None, v, f) for v, f in zip(read["audio"], phones)]
 
 
-def hear_all(recognizer, utts, chars) -> dict[str, tuple[list[np.ndarray], dict[str, float], list]]:
+def hear_all(recognizer, utts, chars, teacher) -> dict[str, tuple[list[np.ndarray], dict[str, float], list, list]]:
     """Every condition (clean, each noise at each SNR): its sound, and what `hear` makes of it."""
     conditions = [("clean", None)] + [(n, s) for n in NOISES for s in SNRS]
     out = {}
     for noise, snr in conditions:
         sound = heard(utts, noise, snr)
-        out[_name(noise, snr)] = (sound, *hear(recognizer, utts, chars, sound))
+        out[_name(noise, snr)] = (sound, *hear(recognizer, utts, chars, sound, teacher))
     return out
 
 
@@ -118,53 +130,62 @@ def halves(n: int) -> list[np.ndarray]:
     return [np.sort(order[: n // 2]), np.sort(order[n // 2 :])]
 
 
-def calibrated(heard_as: dict, texts: list[str]) -> list[tuple[float, float]]:
-    """Late fusion's weights for each clip, calibrated on the other half of the clips (`halves`) in the
-    `CALIBRATION` conditions (`heard_as`: condition -> every clip's `Candidates`)."""
+def calibrated(heard_as: dict, texts: list[str], start: Weights) -> list[Weights]:
+    """Late fusion's weights (voice, phones) for each clip, calibrated from `start` on the other half of the clips
+    (`halves`) in the `CALIBRATION` conditions (`heard_as`: condition -> every clip's `Candidates`)."""
     from lipnet.recognition import fusion
 
-    weights = [(0.0, 0.0)] * len(texts)
+    weights = [start] * len(texts)
     parts = halves(len(texts))
     for k, part in enumerate(parts):
         other = parts[1 - k]
-        chosen = fusion.calibrate([[heard_as[c][i] for i in other] for c in CALIBRATION], [texts[i] for i in other])
-        print(f"  weights calibrated on half {2 - k}: a {chosen[0]:.2f}, b {chosen[1]:.2f}", flush=True)
+        chosen = fusion.calibrate(
+            [[heard_as[c][i] for i in other] for c in CALIBRATION], [texts[i] for i in other], *start
+        )
+        print(f"  weights calibrated on half {2 - k}: (a, b) {chosen[0]}, (c, d) {chosen[1]}", flush=True)
         for i in part:
             weights[i] = chosen
     return weights
 
 
-def calibrate(heard: dict, texts: list[str]) -> tuple[float, float]:
-    """Late fusion's weights calibrated on all the clips in the `CALIBRATION` conditions (`hear_all`'s)."""
+def calibrate(heard: dict, texts: list[str], start: Weights) -> Weights:
+    """Late fusion's weights calibrated from `start` on all the clips in the `CALIBRATION` conditions
+    (`hear_all`'s)."""
     from lipnet.recognition import fusion
 
-    return fusion.calibrate([heard[name][2] for name in CALIBRATION], texts)
+    return fusion.calibrate([heard[name][2] for name in CALIBRATION], texts, *start)
 
 
-def table(heard: dict, utts, chars, shipped: tuple[float, float], peers_too: bool) -> dict:
+def table(heard: dict, utts, chars, shipped: Weights, peers_too: bool) -> dict:
     """Every condition's WER (`hear_all`'s `heard`): {condition: {modality: WER}}; ``av`` cross-fitted
-    (`calibrated`), and with the `shipped` weights on the `CALIBRATION` conditions."""
+    (`calibrated`, from the `shipped` weights), and with the `shipped` weights on the `CALIBRATION` conditions;
+    ``audio + phones``, the voice alone as ``--modality audio`` reads it, with the shipped phones' weights."""
     import peers
 
     from lipnet.lipreading import decoding
 
     texts = [u.text for u in utts]
     video = metrics.wer(texts, [decoding.grammar(c) for c in chars])
-    heard_as = {name: candidates for name, (_, _, candidates) in heard.items()}
-    weights = calibrated(heard_as, texts)
+    heard_as = {name: candidates for name, (_, _, candidates, _) in heard.items()}
+    weights = calibrated(heard_as, texts, shipped)
     rows = {}
-    for name, (sound, heads, candidates) in heard.items():
+    for name, (sound, heads, candidates, alone) in heard.items():
         row = {"video": video, **heads}
-        row["av"] = metrics.wer(texts, [c.best(w)[0] for c, w in zip(candidates, weights)])
+        row["audio + phones"] = metrics.wer(texts, [c.best(None, shipped[1])[0] for c in alone])
+        row["av"] = metrics.wer(texts, [c.best(*w)[0] for c, w in zip(candidates, weights)])
         if peers_too:
             row["pocketsphinx"] = metrics.wer(texts, [peers.pocketsphinx_words(s) for s in sound])
         rows[name] = row
         print(f"  {name}: " + ", ".join(f"{k} {v:.1%}" for k, v in row.items()), flush=True)
     rows["shipped weights"] = {
-        name: metrics.wer(texts, [c.best(shipped)[0] for c in heard_as[name]]) for name in CALIBRATION
+        name: metrics.wer(texts, [c.best(*shipped)[0] for c in heard_as[name]]) for name in CALIBRATION
     }
     print("  av with the shipped weights (calibrated on these clips): " + str(rows["shipped weights"]))
     return rows
+
+
+def weights_of(recognizer) -> Weights:
+    return recognizer.config.voice_weighting, recognizer.config.phone_weighting
 
 
 def _name(noise: str, snr: float | None) -> str:
@@ -182,7 +203,8 @@ def plot(path: Path, rows: dict) -> None:
     for ax, noise in zip(axes, NOISES):
         for modality, style in (
             ("video", "-o"),
-            ("audio", "-s"),
+            ("audio", "--s"),
+            ("audio + phones", "-s"),
             ("av", "-^"),
             ("early", "--^"),
             ("pocketsphinx", ":x"),
@@ -251,29 +273,31 @@ def main() -> None:
                 f"{fusion}: s1_val WER av {clean['early']:.1%}, babble 0 dB {babble['early']:.1%}, audio {clean['audio']:.1%}"
             )
             print(f"{fusion} fusion, held-out s1:", flush=True)
-            heard_by[fusion] = hear_all(recognizer, test, chars)
-            results[fusion] = table(heard_by[fusion], test, chars, recognizer.config.voice_weighting, False)
+            heard_by[fusion] = hear_all(recognizer, test, chars, reader.teacher)
+            results[fusion] = table(heard_by[fusion], test, chars, weights_of(recognizer), False)
         best = min(chosen, key=chosen.get)
         print(f"shipping {best} fusion (s1_val mean WER {chosen[best]:.1%})")
         trainer.load(Path(args.runs) / best / "best.keras", reader.weights).save(MODEL)
     recognizer = trainer.load(MODEL, reader.weights)
-    shipped = heard_by[recognizer.config.fusion] if args.ship else hear_all(recognizer, test, chars)
+    shipped = heard_by[recognizer.config.fusion] if args.ship else hear_all(recognizer, test, chars, reader.teacher)
     if args.calibrate or args.ship:
-        recognizer.config.voice_weighting = calibrate(shipped, [u.text for u in test])
-        print(f"late fusion's weights (a, b) on all held-out clips: {recognizer.config.voice_weighting}", flush=True)
+        chosen = calibrate(shipped, [u.text for u in test], weights_of(recognizer))
+        recognizer.config.voice_weighting, recognizer.config.phone_weighting = chosen
+        print(f"late fusion's weights (a, b), (c, d) on all held-out clips: {chosen}", flush=True)
         config = json.dumps(dataclasses.asdict(recognizer.config), indent=2)
         atomic_write_text(MODEL.with_suffix(".json"), config)  # the network is as it was: its configuration alone
     print(f"shipped ({recognizer.config.fusion} fusion), held-out s1:", flush=True)
-    results["shipped"] = table(shipped, test, chars, recognizer.config.voice_weighting, peers_too=True)
+    results["shipped"] = table(shipped, test, chars, weights_of(recognizer), peers_too=True)
     others, other_chars = other_speakers(reader)
     print("other speakers, clean:", flush=True)
     texts = [u.text for u in others]
-    heads, candidates = hear(recognizer, others, other_chars, heard(others, "clean", None))
-    weighting = recognizer.config.voice_weighting
+    heads, candidates, alone = hear(recognizer, others, other_chars, heard(others, "clean", None), reader.teacher)
+    weights = weights_of(recognizer)
     results["others"] = {
         "video": metrics.wer(texts, [decoding.grammar(c) for c in other_chars]),
         **heads,
-        "av": metrics.wer(texts, [c.best(weighting)[0] for c in candidates]),
+        "audio + phones": metrics.wer(texts, [c.best(None, weights[1])[0] for c in alone]),
+        "av": metrics.wer(texts, [c.best(*weights)[0] for c in candidates]),
         "pocketsphinx": metrics.wer(texts, [peers.pocketsphinx_words(u.samples) for u in others]),
     }
     print("  " + ", ".join(f"{k} {v:.1%}" for k, v in results["others"].items()))

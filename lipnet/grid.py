@@ -65,6 +65,12 @@ def is_sentence(text: str) -> bool:
     return len(words) == len(GRAMMAR) and all(w in slot for w, slot in zip(words, GRAMMAR))
 
 
+def neighbours(text: str) -> list[str]:
+    """Every sentence of the grammar one word away from `text` (one of its sentences): each slot's other words."""
+    words = text.split()
+    return [" ".join([*words[:k], w, *words[k + 1 :]]) for k, slot in enumerate(GRAMMAR) for w in slot if w != words[k]]
+
+
 def read_align(path: str | Path) -> list[Word]:
     """Parse an ``.align`` file: ``start end word`` per line in 1/1000 frame; ``sil``/``sp`` dropped.
 

@@ -3,11 +3,15 @@
 import numpy as np
 import pytest
 
-from lipnet import alphabet, metrics
+from lipnet import alphabet, grid, metrics, visemes
 from lipnet.lipreading import decoding
 from lipnet.recognition import fusion
+from lipnet.speech import align
 
 FRAMES = 75
+PHONES = (0.003, 2.0)  # the phones' weighting (c, d)
+#: phones that hear nothing in particular: every sentence fits them alike, so they leave the choice to the others
+NEUTRAL = fusion.Phones(np.full((300, len(visemes.PHONES)), 1 / len(visemes.PHONES)), 100.0)
 
 
 def said(sentence: str, sure: float = 0.9) -> np.ndarray:
@@ -22,8 +26,43 @@ def said(sentence: str, sure: float = 0.9) -> np.ndarray:
     return probs
 
 
-def candidates(lips: np.ndarray, voice: np.ndarray) -> fusion.Candidates:
-    return fusion.Candidates.proposed(lips, voice)
+def candidates(lips: np.ndarray, voice: np.ndarray, phones: fusion.Phones = NEUTRAL) -> fusion.Candidates:
+    return fusion.Candidates.proposed(lips, voice, phones)
+
+
+def heard(sentence: str, sure: float = 0.99) -> fusion.Phones:
+    """Phone posteriors (100 a second, 3 s) that hear `sentence`: a pause, then each phone for 8 frames, `sure`."""
+    index = [visemes.PHONES.index(p.rstrip("012")) for w in sentence.split() for p in visemes.phonemes(w)]
+    labels = np.full(300, visemes.PHONES.index(align.SILENCE))
+    labels[20 : 20 + 8 * len(index)] = np.repeat(index, 8)
+    probs = np.full((300, len(visemes.PHONES)), (1 - sure) / (len(visemes.PHONES) - 1))
+    probs[np.arange(300), labels] = sure
+    return fusion.Phones(probs, 100.0)
+
+
+def test_the_phones_fit_the_sentence_they_hear_best():
+    phones = heard("bin blue at s two now")
+    around = ["bin blue at s two now", *grid.neighbours("bin blue at s two now")]
+    assert len(around) == 1 + sum(len(slot) - 1 for slot in grid.GRAMMAR) == len(set(around))
+    fits = phones.fits(around)
+    assert fits[0] == max(fits) > fits[1:].max() + 1 and fits[0] == pytest.approx(0, abs=1e-9)
+    one = align.guided(phones.probs, around[0], phones.rate)[0]  # the batched pass agrees with the single one
+    assert [w.label for w in one.words] == around[0].split()
+    assert phones.fits(["bin blue at s two now " * 8])[0] == -np.inf  # more phones than frames: cannot fit
+
+
+def test_the_phones_settle_what_the_characters_leave_open():
+    """Lips and voice each half sure between two letters: the phones choose, and a neighbour of the n best that
+    neither character stream proposed can win."""
+    lips, voice = said("bin blue at f two now", 0.5), said("bin blue at d two now", 0.5)
+    both = candidates(lips, voice, heard("bin blue at s two now"))
+    assert both.best((0.5, 0.0), PHONES)[0] == "bin blue at s two now"
+    assert candidates(lips, voice).best((0.5, 0.0), PHONES)[0] != "bin blue at s two now"
+    alone = fusion.Candidates.proposed(None, voice, heard("bin blue at s two now"))
+    text, weights = alone.best(None, PHONES)
+    assert text == "bin blue at s two now" and weights[0] == 1.0
+    confidences = fusion.word_confidences(None, voice, heard("bin blue at s two now"), weights, text, grammar=True)
+    assert len(confidences) == 6 and min(confidences) > 0.5
 
 
 def test_grammar_nbest_is_best_first_and_starts_with_the_grammar_decoders_sentence():
@@ -41,9 +80,9 @@ def test_a_sure_voice_outweighs_the_lips_and_a_voice_in_noise_does_not():
     sure = fusion.entropy(lips)
     assert fusion.voice_weight(sure, fusion.entropy(clear), weighting) > 0.5
     assert fusion.voice_weight(sure, fusion.entropy(buried), weighting) < 0.5
-    assert candidates(lips, clear).best(weighting)[0] == "bin blue at s two now"
-    assert candidates(lips, buried).best(weighting)[0] == "bin blue at f two now"
-    assert candidates(lips, buried).best((1.0, 0.0))[0] == "bin blue at s two now"  # a weight blind to noise
+    assert candidates(lips, clear).best(weighting, PHONES)[0] == "bin blue at s two now"
+    assert candidates(lips, buried).best(weighting, PHONES)[0] == "bin blue at f two now"
+    assert candidates(lips, buried).best((1.0, 0.0), PHONES)[0] == "bin blue at s two now"  # blind to noise
 
 
 def test_a_stranger_to_both_streams_is_weighted_as_a_familiar_speaker():
@@ -56,11 +95,11 @@ def test_a_stranger_to_both_streams_is_weighted_as_a_familiar_speaker():
 
 def test_word_confidences_are_low_where_the_streams_disagree():
     lips, voice = said("bin blue at f two now"), said("bin blue at s two now")
-    text, w = candidates(lips, voice).best((0.5, 0.0))  # the streams as sure, and as trusted: the letter is a toss
-    sure = fusion.word_confidences(lips, voice, w, text, grammar=True)
+    text, w = candidates(lips, voice).best((0.5, 0.0), PHONES)  # as sure, and as trusted: the letter is a toss
+    sure = fusion.word_confidences(lips, voice, NEUTRAL, w, text, grammar=True)
     assert len(sure) == 6 and all(0 <= c <= 1 for c in sure)
     assert sure[3] == min(sure) < 0.6 and min(sure[:3] + sure[4:]) > 0.99
-    free = fusion.word_confidences(lips, voice, w, text, grammar=False)
+    free = fusion.word_confidences(lips, voice, NEUTRAL, w, text, grammar=False)
     assert len(free) == 6 and free[3] == min(free)
 
 
@@ -79,15 +118,15 @@ def test_calibration_finds_weights_that_read_both_conditions():
     ]
     clean = [candidates(said(w), said(t, 0.95)) for t, w in zip(texts, wrong)]  # the lips misread, the voice is clear
     noisy = [candidates(said(t, 0.6), said(w, 0.7)) for t, w in zip(texts, wrong)]  # the voice misheard in noise
-    chosen = fusion.calibrate([clean, noisy], texts)
+    chosen = fusion.calibrate([clean, noisy], texts, (1.0, 0.0), PHONES)
     for clips in (clean, noisy):
-        assert metrics.wer(texts, [c.best(chosen)[0] for c in clips]) == 0.0, chosen
+        assert metrics.wer(texts, [c.best(*chosen)[0] for c in clips]) == 0.0, chosen
     for blind in ((1.0, 0.0), (0.5, 0.0)):  # a fixed weight reads one condition or the other wrong
-        assert max(metrics.wer(texts, [c.best(blind)[0] for c in clips]) for clips in (clean, noisy)) > 0
+        assert max(metrics.wer(texts, [c.best(blind, PHONES)[0] for c in clips]) for clips in (clean, noisy)) > 0
 
 
 @pytest.mark.parametrize("weighting", [(0.0, 0.0), (1.0, 0.0)])
 def test_a_stream_weighted_alone_reads_as_it_does_alone(weighting):
     lips, voice = said("bin blue at f two now"), said("bin blue at s two now")
     alone = "bin blue at s two now" if weighting[0] == 1.0 else "bin blue at f two now"
-    assert candidates(lips, voice).best(weighting)[0] == alone
+    assert candidates(lips, voice).best(weighting, PHONES)[0] == alone

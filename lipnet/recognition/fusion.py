@@ -1,16 +1,25 @@
 """Late fusion: the sentence the lips and the voice together find most probable, each trusted as far as it is sure.
 
-Each stream reads the clip on its own: the lip reader's character posteriors and the recogniser's audio head's. The
-candidates are each stream's best sentences (the grammar's n best, or each free decoder's one), and every candidate
-is scored by both streams' CTC probabilities: w log P(sentence | voice) + (1 - w) log P(sentence | lips). The voice's
-weight w = a + b ln(H_lips / H_voice), clipped to 0..1, where H is a stream's mean frame entropy (nats): noise
-flattens the voice's frames and raises H_voice, and w falls. It is the ratio that counts: a speaker neither stream
-has met raises both entropies alike (about twice as high as on s1's own held-out clips), and then neither stream is
-trusted the less for it. (a, b) is the recogniser's ``voice_weighting``, calibrated by `calibrate` on clips the lip
-reader never trained on.
+Three readings of a clip: the lip reader's character posteriors (``lips``), the recogniser's audio head's (``voice``),
+and the voice's phones (``phones``: the lip-sync model's phone posteriors, what the lip reader learnt its frame head
+from). The candidates are each character stream's best sentences (the grammar's n best, or each free decoder's one)
+and, under the grammar, every sentence one word away from the candidate the phones fit best (GRID's letters and
+digits are where both character streams err). Every candidate is scored by all three: its CTC log probability under
+the lips and under the voice, and how well the phones fit it (`align.fits`: its phones force-aligned to the phone
+posteriors, in nats below free phone recognition), as
 
-Whole sentences are scored, not frames: the two streams' CTC spikes do not fall on the same frames, and a frame by
-frame product of their posteriors read worse than either stream alone (issue #25).
+    w (log P(sentence | voice) + g fit(sentence | phones)) + (1 - w) log P(sentence | lips)
+
+The voice's weight w = a + b ln(H_lips / H_voice), clipped to 0..1, where H is a stream's mean frame entropy (nats):
+noise flattens the voice's frames and raises H_voice, and w falls. It is the ratio that counts: a speaker neither
+stream has met raises both entropies alike (about twice as high as on s1's own held-out clips), and then neither is
+trusted the less for it. The phones' weight g = c H_phones^-d: the phones know every sound of English from all 575
+training clips, where the character streams learnt each letter from some 23, and they are sure in clean speech and
+unsure in noise. (a, b) is the recogniser's ``voice_weighting``, (c, d) its ``phone_weighting``, calibrated by
+`calibrate` on clips the lip reader never trained on.
+
+Whole sentences are scored, not frames: the streams' CTC spikes do not fall on the same frames, and a frame by frame
+product of their posteriors read worse than either stream alone (issue #25).
 """
 
 from collections.abc import Sequence
@@ -20,6 +29,7 @@ import numpy as np
 
 from lipnet import env, grid, metrics
 from lipnet.lipreading import decoding
+from lipnet.speech import align, lipsync
 
 Weighting = tuple[float, float]
 _FLOOR = 1e-300  # probabilities are floored to this before taking logs
@@ -27,70 +37,136 @@ _SURE = 1e-6  # entropies (nats) are floored to this: a stream cannot be surer t
 
 
 def entropy(probs: np.ndarray) -> float:
-    """The mean entropy (nats) of a stream's frames (T, 28): how unsure it is."""
+    """The mean entropy (nats) of a stream's frames (T, classes): how unsure it is."""
     return max(float(np.mean(-np.sum(probs * np.log(np.maximum(probs, 1e-12)), axis=-1))), _SURE)
 
 
 def voice_weight(lips: float, voice: float, weighting: Weighting) -> float:
-    """The voice's weight, 0..1, given the two streams' entropies (`entropy`)."""
+    """The voice's weight, 0..1, given the two character streams' entropies (`entropy`)."""
     a, b = weighting
     return float(np.clip(a + b * np.log(lips / voice), 0.0, 1.0))
 
 
+def phone_weight(phones: float, weighting: Weighting) -> float:
+    """The phones' weight beside the voice's characters, given the phones' entropy (`entropy`)."""
+    c, d = weighting
+    return float(c * phones**-d)
+
+
+@dataclass
+class Phones:
+    """The voice's phone posteriors (frames x `visemes.PHONES`) at `rate` frames a second: the lip-sync model's."""
+
+    probs: np.ndarray
+    rate: float
+
+    @classmethod
+    def heard(cls, model: "lipsync.VisemeModel", samples: np.ndarray) -> "Phones":
+        """What a phone model (the lip-sync model, `lipsync.load`) hears in mono 16 kHz samples."""
+        return cls(model.probabilities(samples), 1000 / model.config.hop_ms)
+
+    def fits(self, sentences: Sequence[str]) -> np.ndarray:
+        """How well each sentence fits the phones (`align.fits`)."""
+        return align.fits(self.probs, list(sentences), self.rate)
+
+
 @dataclass
 class Candidates:
-    """One clip's candidate sentences, each scored by both streams (log CTC probabilities), and how unsure each
-    stream is; what the weighting is chosen on."""
+    """One clip's candidate sentences, each scored by the three streams, and how unsure each stream is; what the
+    weighting is chosen on."""
 
     sentences: list[str]
-    lips: np.ndarray
-    voice: np.ndarray
-    entropies: tuple[float, float]  # (lips, voice): `entropy`
+    lips: np.ndarray  # log CTC probabilities
+    voice: np.ndarray  # log CTC probabilities
+    phones: np.ndarray  # `align.fits`
+    entropies: tuple[float, float, float]  # (lips, voice, phones): `entropy`
 
     @classmethod
-    def proposed(cls, lips: np.ndarray, voice: np.ndarray, n: int = env.FUSION_CANDIDATES) -> "Candidates":
-        """Each stream's `n` best sentences of the GRID grammar (`decoding.grammar_nbest`), scored by both."""
-        return cls.of(lips, voice, [s for p in (lips, voice) for s in decoding.grammar_nbest(p, n)])
+    def proposed(
+        cls, lips: np.ndarray | None, voice: np.ndarray, phones: Phones, n: int = env.FUSION_CANDIDATES
+    ) -> "Candidates":
+        """Each character stream's `n` best sentences of the GRID grammar (`decoding.grammar_nbest`), and every
+        sentence one word away from the one of them the phones fit best, scored by all the streams (`lips` None: the
+        voice alone)."""
+        streams = [voice] if lips is None else [lips, voice]
+        nbest = list(dict.fromkeys(s for p in streams for s in decoding.grammar_nbest(p, n)))
+        fitted = nbest[int(np.argmax(phones.fits(nbest)))]
+        return cls.of(lips, voice, phones, nbest + grid.neighbours(fitted))
 
     @classmethod
-    def of(cls, lips: np.ndarray, voice: np.ndarray, sentences: Sequence[str]) -> "Candidates":
-        """The `sentences` (duplicates dropped) scored on the two streams' posteriors (T, 28)."""
+    def of(cls, lips: np.ndarray | None, voice: np.ndarray, phones: Phones, sentences: Sequence[str]) -> "Candidates":
+        """The `sentences` (duplicates dropped) scored on the streams' posteriors (`lips` None: the voice alone)."""
         sentences = list(dict.fromkeys(sentences))
-        score = [[_log_probability(p, s) for s in sentences] for p in (lips, voice)]
-        return cls(sentences, np.array(score[0]), np.array(score[1]), (entropy(lips), entropy(voice)))
+        seen = np.zeros(len(sentences)) if lips is None else np.array([_log_probability(lips, s) for s in sentences])
+        return cls(
+            sentences, seen, np.array([_log_probability(voice, s) for s in sentences]), phones.fits(sentences),
+            (np.nan if lips is None else entropy(lips), entropy(voice), entropy(phones.probs)),
+        )  # fmt: skip
 
-    def best(self, weighting: Weighting) -> tuple[str, float]:
-        """The sentence both streams find most probable, and the voice's weight it was chosen with."""
-        w = voice_weight(*self.entropies, weighting)
-        return self.sentences[int(np.argmax(w * self.voice + (1 - w) * self.lips))], w
+    def weights(self, voice: Weighting | None, phones: Weighting) -> tuple[float, float]:
+        """(w, g): the voice's weight (1 with `voice` None, or when there are no lips) and the phones'
+        (`voice_weight`, `phone_weight`)."""
+        lips_unsure, voice_unsure, phones_unsure = self.entropies
+        w = 1.0 if voice is None or np.isnan(lips_unsure) else voice_weight(lips_unsure, voice_unsure, voice)
+        return w, phone_weight(phones_unsure, phones)
+
+    def best(self, voice: Weighting | None, phones: Weighting) -> tuple[str, tuple[float, float]]:
+        """The sentence the streams together find most probable, and the weights (w, g) it was chosen with."""
+        w, g = self.weights(voice, phones)
+        return self.sentences[int(np.argmax(w * (self.voice + g * self.phones) + (1 - w) * self.lips))], (w, g)
 
 
-def word_confidences(lips: np.ndarray, voice: np.ndarray, w: float, text: str, grammar: bool) -> list[float]:
-    """How sure the two streams together are of each word of `text`, 0-1.
+def word_confidences(
+    lips: np.ndarray | None, voice: np.ndarray, phones: Phones, weights: tuple[float, float], text: str, grammar: bool
+) -> list[float]:
+    """How sure the streams together are of each word of `text`, 0-1, given their weights (w, g) (`lips` None: the
+    voice alone).
 
     Under the GRID grammar, a word's posterior among its slot's words with the others kept, on the fused score
-    (`decoding.word_confidences` with both streams); otherwise each stream's confidence, weighted as the streams are
-    (a weighted geometric mean)."""
+    (`decoding.slot_posteriors`); otherwise each character stream's confidence, weighted as the streams are (a
+    weighted geometric mean)."""
+    w, g = weights
+    if lips is None:
+        lips, w = voice, 1.0
     if not (grammar and grid.is_sentence(text)):
         each = [decoding.word_confidences(p, text) for p in (lips, voice)]
         return [float(c_l ** (1 - w) * c_v**w) for c_l, c_v in zip(*each)]
-    return decoding.slot_posteriors(
-        lambda s: w * _log_probability(voice, s) + (1 - w) * _log_probability(lips, s), text, grid.GRAMMAR
-    )
+    around = [text, *grid.neighbours(text)]
+    fit = dict(zip(around, phones.fits(around)))  # the phones fit every sentence asked for in one pass
+
+    def score(s: str) -> float:
+        seen = 0.0 if w == 1.0 else (1 - w) * _log_probability(lips, s)
+        return w * (_log_probability(voice, s) + g * fit[s]) + seen
+
+    return decoding.slot_posteriors(score, text, grid.GRAMMAR)
 
 
-def calibrate(conditions: Sequence[Sequence[Candidates]], texts: Sequence[str]) -> Weighting:
-    """The weighting (a, b) with the lowest WER over clips heard in several `conditions` (each a list of the same
-    clips' `Candidates`, clean or in noise, in the order of their true `texts`), searched on a grid: a in 0..2 (the
-    voice's weight when both streams are as sure; above 1, the voice is trusted fully until it is a little less sure
-    than the lips), b in 0..1.5. Ties go to the smaller b, then the larger a."""
-    best, chosen = np.inf, (1.0, 0.0)
-    for b in np.round(np.arange(0.0, 1.51, 0.05), 2):
-        for a in np.round(np.arange(2.0, -0.01, -0.1), 2):
-            wer = np.mean([metrics.wer(texts, [c.best((a, b))[0] for c in clips]) for clips in conditions])
-            if wer < best - 1e-12:
-                best, chosen = wer, (float(a), float(b))
-    return chosen
+def calibrate(
+    conditions: Sequence[Sequence[Candidates]], texts: Sequence[str], voice: Weighting, phones: Weighting
+) -> tuple[Weighting, Weighting]:
+    """The weightings (voice, phones) with the lowest WER over clips heard in several `conditions` (each a list of
+    the same clips' `Candidates`, clean or in noise, in the order of their true `texts`), searched on grids one after
+    the other from the given ones: the phones' (c in 0.001..0.1, d in 0..3), then the voice's (a in 0..2: the
+    voice's weight when both character streams are as sure; above 1, the voice is trusted fully until it is a little
+    less sure than the lips; b in 0..1.5). Ties go to the smaller exponent, then to the larger factor."""
+
+    def wer(v: Weighting, p: Weighting) -> float:
+        return float(np.mean([metrics.wer(texts, [c.best(v, p)[0] for c in clips]) for clips in conditions]))
+
+    def search(grid_a, grid_b, score) -> Weighting:
+        best, chosen = np.inf, None
+        for b in grid_b:
+            for a in grid_a:
+                value = score((float(a), float(b)))
+                if value < best - 1e-12:
+                    best, chosen = value, (float(a), float(b))
+        return chosen
+
+    factors = (0.1, 0.03, 0.01, 0.003, 0.001)
+    phones = search(factors, np.round(np.arange(0.0, 3.01, 0.5), 2), lambda p: wer(voice, p))
+    voice = search(np.round(np.arange(2.0, -0.01, -0.1), 2), np.round(np.arange(0.0, 1.51, 0.05), 2),
+                   lambda v: wer(v, phones))  # fmt: skip
+    return voice, phones
 
 
 def _log_probability(probs: np.ndarray, sentence: str) -> float:

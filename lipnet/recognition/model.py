@@ -51,6 +51,9 @@ class RecognizerConfig:
     # H a stream's mean frame entropy; (a, b) calibrated on clips the lip reader never trained on (bench/avsr.py
     # --calibrate)
     voice_weighting: tuple[float, float] = (1.3, 0.35)
+    # the voice's phones' weight beside its characters, g = c H_phones^-d (H: the lip-sync model's phone posteriors'
+    # mean entropy); (c, d) calibrated with (a, b)
+    phone_weighting: tuple[float, float] = (0.003, 2.0)
 
     def check(self) -> "RecognizerConfig":
         if self.fusion not in FUSIONS:
@@ -58,7 +61,7 @@ class RecognizerConfig:
         if self.units < 1 or self.n_mels < 1 or not 0 <= self.dropout < 1:
             raise LipnetError("a recogniser needs units and n_mels >= 1 and dropout in 0..1")
         self.snr, self.speeds = tuple(self.snr), tuple(self.speeds)  # JSON gives lists
-        self.voice_weighting = tuple(self.voice_weighting)
+        self.voice_weighting, self.phone_weighting = tuple(self.voice_weighting), tuple(self.phone_weighting)
         return self
 
     @property

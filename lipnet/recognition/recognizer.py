@@ -116,12 +116,15 @@ class AudioVisualReader:
             raise
         if modality == "auto" and audio.video_start(path) is None:  # a file of sound alone: the voice is all there is
             modality = "audio"
+        phones = self.phones(samples)
         if modality == "audio":
             frames = audio.video_frames(len(samples))
             probs = self.recognizer.posteriors(None, samples, frames)["audio"]
+            decoder = decoder or self.lips.decoder_for(frames)
             reading = self.lips.reading(
-                probs, decoder, samples=samples, modality="audio", heard=self.said(samples, frames)
-            )
+                probs, decoder, samples=samples, modality="audio", decided=self.both(None, probs, phones, decoder),
+                heard=self.said(phones, frames),
+            )  # fmt: skip
         else:
             track = self.lips.extractor.extract(path, frames=None)
             seen = self.lips.posteriors(track.crops)
@@ -129,25 +132,34 @@ class AudioVisualReader:
             decoder = decoder or self.lips.decoder_for(len(track.crops))
             timed = None if timing == "video" else samples
             reading = self.lips.reading(
-                seen["chars"], decoder, None, timed, seen.get("phones"), "av", self.both(seen["chars"], voice, decoder),
-                self.said(samples, len(track.crops)),
+                seen["chars"], decoder, None, timed, seen.get("phones"), "av",
+                self.both(seen["chars"], voice, phones, decoder), self.said(phones, len(track.crops)),
             )  # fmt: skip
             if not reading.speech:  # nothing heard: the lips may still say something (and are timed on themselves)
                 reading = self.lips.reading(seen["chars"], decoder, track, None, seen.get("phones"))
             reading.track = track
         return warn_if_cut_short(reading, path)
 
-    def said(self, samples: np.ndarray, frames: int) -> np.ndarray:
-        """The phones (frames, phones) the voice says a video frame: the lip-sync model's posteriors (the lip reader's
-        teacher), what tells a silence or a noise from speech."""
-        return audio.per_video_frame(self.lips.teacher.probabilities(samples), frames)
+    def phones(self, samples: np.ndarray) -> fusion.Phones:
+        """The voice's phones: the lip-sync model's posteriors (the lip reader's teacher)."""
+        return fusion.Phones.heard(self.lips.teacher, samples)
 
-    def both(self, lips: np.ndarray, voice: np.ndarray, decoder: str) -> tuple[str, list[float]]:
-        """The sentence the lips' and the voice's posteriors (T, 28) read together (`fusion`), and its words'
-        confidences: the candidates are the grammar's n best of each stream, or each stream's reading by `decoder`."""
+    @staticmethod
+    def said(phones: fusion.Phones, frames: int) -> np.ndarray:
+        """The phones (frames, phones) the voice says a video frame: what tells a silence or a noise from speech."""
+        return audio.per_video_frame(phones.probs, frames)
+
+    def both(
+        self, lips: np.ndarray | None, voice: np.ndarray, phones: fusion.Phones, decoder: str
+    ) -> tuple[str, list[float]]:
+        """The sentence the lips' and the voice's posteriors (T, 28) and the voice's phones read together (`fusion`;
+        `lips` None: the voice alone), and its words' confidences: the candidates are the grammar's n best of each
+        stream and their neighbours, or each character stream's reading by `decoder`."""
         if decoder == "grammar":
-            candidates = fusion.Candidates.proposed(lips, voice)
+            candidates = fusion.Candidates.proposed(lips, voice, phones)
         else:
-            candidates = fusion.Candidates.of(lips, voice, [self.lips.decode(p, decoder) for p in (lips, voice)])
-        text, w = candidates.best(self.recognizer.config.voice_weighting)
-        return text, fusion.word_confidences(lips, voice, w, text, decoder == "grammar")
+            streams = [voice] if lips is None else [lips, voice]
+            candidates = fusion.Candidates.of(lips, voice, phones, [self.lips.decode(p, decoder) for p in streams])
+        config = self.recognizer.config
+        text, weights = candidates.best(config.voice_weighting, config.phone_weighting)
+        return text, fusion.word_confidences(lips, voice, phones, weights, text, decoder == "grammar")

@@ -177,17 +177,25 @@ def _decoder(beam: float):
         os.unlink(path)
 
 
-def guided(probabilities: np.ndarray, text: str, rate: float = 1 / FRAME_S) -> tuple[Alignment, float]:
-    """The words of `text` aligned to a phone recogniser's frame posteriors (frames x `visemes.PHONES`, `rate` frames a
-    second) instead of to the sound: Rhubarb's way with a dialog file when alignment fails. A left-to-right Viterbi
-    over the words' phones, with an optional pause before, between and after the words; every phone lasts
-    env.PHONE_MIN_DURATION at least (an HMM phone's three states), so a closure is not squeezed into one frame. Returns the alignment and how well the words fit: of each word, the mean log posterior of its phones over
-    its frames against that of the frames' most probable phones; the worst word's (0: as well as free recognition;
-    far below it, a word that was not said, or squeezed into a pause).
-    """
-    words = words_of(text)
-    if not words:
-        raise LipnetError(f"no words to align in {text!r}")
+def fits(probabilities: np.ndarray, sentences: list[str], rate: float = 1 / FRAME_S) -> np.ndarray:
+    """How well each sentence fits a phone recogniser's frame posteriors (frames x `visemes.PHONES`, `rate` frames a
+    second): the log posterior (nats) of its best path through its phones (`guided`'s Viterbi, all sentences in one
+    pass), less that of the frames' most probable phones; 0 at best. -inf for a sentence with too many phones for the
+    frames. What the voice's phones say of each candidate sentence (`lipnet.recognition.fusion`)."""
+    log_all = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, None))
+    chains = [_chain(words_of(s), rate) for s in sentences]
+    first = np.cumsum([0] + [len(c[0]) for c in chains[:-1]])
+    join = [np.concatenate([c[k] for c in chains]) for k in (0, 2, 3)]
+    score, _ = _viterbi(log_all[:, join[0]], join[1].astype(bool), join[2].astype(bool), first, keep=False)
+    last = first + [len(c[0]) - 1 for c in chains]
+    return np.maximum(score[last], score[last - 1]) - log_all.max(1).sum()
+
+
+def _chain(words: list[str], rate: float) -> tuple[list[int], list[int], list[bool], list[bool], list[int]]:
+    """A sentence's left-to-right states: an optional pause, each word's phones (each lasting
+    env.PHONE_MIN_DURATION at least: its chained states), an optional pause after each word. Per state: the phone
+    (an index of `visemes.PHONES`), the word it belongs to (-1: a pause), whether it may be skipped, whether it may
+    repeat, and the number of the phone said (a phone's states share it)."""
     index = {name: i for i, name in enumerate(visemes.PHONES)}
     least = max(1, round(env.PHONE_MIN_DURATION * rate))  # frames a phone lasts at least: its chained states
     states, owner, optional, stays, said = [index[SILENCE]], [-1], [True], [True], [0]  # pause, word 0's phones, ...
@@ -203,20 +211,53 @@ def guided(probabilities: np.ndarray, text: str, rate: float = 1 / FRAME_S) -> t
         optional.append(True)
         stays.append(True)
         said.append(said[-1] + 1)
+    return states, owner, optional, stays, said
+
+
+def _viterbi(
+    log_p: np.ndarray, optional: np.ndarray, stays: np.ndarray, first: np.ndarray, keep: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The best path's log score into every state at the last frame, over (frames, states) log posteriors of one or
+    more chains laid end to end (`first`: where each starts; `_chain`'s `optional` and `stays`), and, if `keep`, the
+    back pointers (0: stayed, 1: came from the state before, 2: skipped a pause). A path starts in a chain's first
+    pause or first phone and never crosses into another chain."""
+    frames, n = log_p.shape
+    entry = np.zeros(n, bool)  # states no step or skip may enter from the chain before
+    entry[first] = True
+    enters_by_skip = entry.copy()
+    enters_by_skip[np.minimum(first + 1, n - 1)] = True
+    may_skip = np.r_[False, False, optional[1:-1]] & ~enters_by_skip
+    score = np.full(n, -np.inf)
+    score[first], score[np.minimum(first + 1, n - 1)] = log_p[0, first], log_p[0, np.minimum(first + 1, n - 1)]
+    back = np.zeros((frames, n), np.int8) if keep else None
+    for t in range(1, frames):
+        stay = np.where(stays, score, -np.inf)
+        step = np.where(entry, -np.inf, np.r_[-np.inf, score[:-1]])
+        skip = np.where(may_skip, np.r_[-np.inf, -np.inf, score[:-2]], -np.inf)
+        best = np.argmax(np.stack([stay, step, skip]), axis=0)
+        score = np.choose(best, [stay, step, skip]) + log_p[t]
+        if keep:
+            back[t] = best
+    return score, back
+
+
+def guided(probabilities: np.ndarray, text: str, rate: float = 1 / FRAME_S) -> tuple[Alignment, float]:
+    """The words of `text` aligned to a phone recogniser's frame posteriors (frames x `visemes.PHONES`, `rate` frames a
+    second) instead of to the sound: Rhubarb's way with a dialog file when alignment fails. A left-to-right Viterbi
+    over the words' phones, with an optional pause before, between and after the words; every phone lasts
+    env.PHONE_MIN_DURATION at least (an HMM phone's three states), so a closure is not squeezed into one frame. Returns the alignment and how well the words fit: of each word, the mean log posterior of its phones over
+    its frames against that of the frames' most probable phones; the worst word's (0: as well as free recognition;
+    far below it, a word that was not said, or squeezed into a pause).
+    """
+    words = words_of(text)
+    if not words:
+        raise LipnetError(f"no words to align in {text!r}")
+    states, owner, optional, stays, said = _chain(words, rate)
     log_p = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, None))[:, states]
     frames, n = log_p.shape
     if frames < sum(not o for o in optional):
         raise LipnetError(f"could not align {frames / rate:.2f} s to {' '.join(words)!r}: too short to say them all")
-    optional, stays = np.array(optional), np.array(stays)
-    score = np.full(n, -np.inf)
-    score[0], score[1] = log_p[0, 0], log_p[0, 1]  # start in the first pause, or in the first phone
-    back = np.zeros((frames, n), np.int8)  # 0: stayed, 1: came from the state before, 2: skipped a pause
-    for t in range(1, frames):
-        stay, step = np.where(stays, score, -np.inf), np.r_[-np.inf, score[:-1]]
-        skip = np.r_[-np.inf, -np.inf, np.where(optional[1:-1], score[:-2], -np.inf)]
-        best = np.argmax(np.stack([stay, step, skip]), axis=0)
-        score = np.choose(best, [stay, step, skip]) + log_p[t]
-        back[t] = best
+    score, back = _viterbi(log_p, np.array(optional), np.array(stays), np.array([0]))
     end = n - 1 if score[n - 1] >= score[n - 2] else n - 2  # end in the last pause, or in the last phone's last state
     path = np.empty(frames, np.int64)
     for t in range(frames - 1, -1, -1):
