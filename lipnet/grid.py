@@ -4,6 +4,7 @@ GRID sentences follow one grammar: command colour preposition letter digit adver
 e.g. ``bbaf2n`` = "bin blue at f two now". Alignments give word timings in 1/1000 video frame.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,10 +66,11 @@ def is_sentence(text: str) -> bool:
     return len(words) == len(GRAMMAR) and all(w in slot for w, slot in zip(words, GRAMMAR))
 
 
-def neighbours(text: str) -> list[str]:
-    """Every sentence of the grammar one word away from `text` (one of its sentences): each slot's other words."""
+def neighbours(text: str, slots: Sequence[Sequence[str]] = GRAMMAR) -> list[str]:
+    """Every sentence of a slot grammar (GRID's by default) one word away from `text` (one of its sentences): each
+    slot's other words."""
     words = text.split()
-    return [" ".join([*words[:k], w, *words[k + 1 :]]) for k, slot in enumerate(GRAMMAR) for w in slot if w != words[k]]
+    return [" ".join([*words[:k], w, *words[k + 1 :]]) for k, slot in enumerate(slots) for w in slot if w != words[k]]
 
 
 def read_align(path: str | Path) -> list[Word]:

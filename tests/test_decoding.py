@@ -93,6 +93,10 @@ def test_beam_search_and_sentence_probability_match_brute_force(seed):
     assert decoding.beam_search(probs, beam_width=64) == max(truth, key=truth.get)
     for text, p in truth.items():
         assert decoding.sentence_probability(probs, text) == pytest.approx(p, rel=1e-9)
+    texts = [*truth, "aab", "abababa"]  # the last two: longer than six frames allow, impossible
+    together = decoding.sentence_log_probabilities(probs, texts)  # all in one pass
+    assert np.exp(together[: len(truth)]) == pytest.approx(list(truth.values()), rel=1e-9)
+    assert together[-1] == -np.inf and np.exp(together[-2]) == pytest.approx(truth.get("aab", 0.0), abs=1e-12)
 
 
 def test_repeated_letters_need_a_blank_between_them():

@@ -134,6 +134,34 @@ def sentence_probability(probs: np.ndarray, text: str) -> float:
     return float(np.exp(log_scale) * alpha[-2:].sum())  # the last label or the trailing blank
 
 
+def sentence_log_probabilities(probs: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """log P(text | probs) of each of many texts in one pass (-inf: impossible): `sentence_probability`'s forward
+    sum, in logs, over all the texts' CTC states laid end to end. What scoring many candidate sentences wants."""
+    if not texts:
+        return np.zeros(0)
+    topologies = [_topology(alphabet.encode(t)) for t in texts]
+    lengths = np.array([len(states) for states, _ in topologies])
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    last = first + lengths - 1
+    states = np.concatenate([states for states, _ in topologies])
+    skip = np.concatenate([skip for _, skip in topologies])
+    steps = np.ones(len(states), dtype=bool)
+    steps[first] = False  # no chain is entered from the one before it
+    with np.errstate(divide="ignore"):
+        log_y = np.log(np.asarray(probs, dtype=np.float64))[:, states]
+    alpha = np.full(len(states), -np.inf)
+    alpha[first] = log_y[0, first]
+    second = first[lengths > 1] + 1
+    alpha[second] = log_y[0, second]
+    for t in range(1, len(log_y)):
+        grown = alpha.copy()
+        grown[1:] = np.logaddexp(grown[1:], np.where(steps[1:], alpha[:-1], -np.inf))
+        grown[2:] = np.logaddexp(grown[2:], np.where(skip[2:], alpha[:-2], -np.inf))
+        alpha = grown + log_y[t]
+    ends = np.where(lengths > 1, np.logaddexp(alpha[last], alpha[np.maximum(last - 1, 0)]), alpha[last])
+    return ends  # the last label or the trailing blank
+
+
 def word_confidences(probs: np.ndarray, text: str, slots: Sequence[Sequence[str]] | None = None) -> list[float]:
     """How sure the posteriors are of each word of `text`, 0-1.
 
@@ -145,12 +173,8 @@ def word_confidences(probs: np.ndarray, text: str, slots: Sequence[Sequence[str]
     text = alphabet.normalize(text)
     words = text.split(" ") if text else []
     if slots is not None and len(words) == len(slots) and all(w in slot for w, slot in zip(words, slots)):
-
-        def score(sentence: str) -> float:
-            p = sentence_probability(probs, sentence)
-            return float(np.log(p)) if p > 0 else -np.inf
-
-        return slot_posteriors(score, text, slots)
+        around = [text, *grid.neighbours(text, slots)]  # every sentence the posteriors ask for, in one pass
+        return slot_posteriors(dict(zip(around, sentence_log_probabilities(probs, around))).__getitem__, text, slots)
     try:
         spans = align(probs, text)
     except ValueError:

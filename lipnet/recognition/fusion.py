@@ -3,8 +3,9 @@
 Three readings of a clip: the lip reader's character posteriors (``lips``), the recogniser's audio head's (``voice``),
 and the voice's phones (``phones``: the lip-sync model's phone posteriors, what the lip reader learnt its frame head
 from). The candidates are each character stream's best sentences (the grammar's n best, or each free decoder's one)
-and, under the grammar, every sentence one word away from the candidate the phones fit best (GRID's letters and
-digits are where both character streams err). Every candidate is scored by all three: its CTC log probability under
+and, under the grammar, the sentences the phones climb to from them: every sentence one word away from the
+candidate they fit best, then from the best of those, until it stays (GRID's letters and digits are where both
+character streams err, and on a stranger most words). Every candidate is scored by all three: its CTC log probability under
 the lips and under the voice, and how well the phones fit it (`align.fits`: its phones force-aligned to the phone
 posteriors, in nats below free phone recognition), as
 
@@ -85,21 +86,29 @@ class Candidates:
     def proposed(
         cls, lips: np.ndarray | None, voice: np.ndarray, phones: Phones, n: int = env.FUSION_CANDIDATES
     ) -> "Candidates":
-        """Each character stream's `n` best sentences of the GRID grammar (`decoding.grammar_nbest`), and every
-        sentence one word away from the one of them the phones fit best, scored by all the streams (`lips` None: the
-        voice alone)."""
+        """Each character stream's `n` best sentences of the GRID grammar (`decoding.grammar_nbest`) and the phones'
+        climb from them (`climbed`), scored by all the streams (`lips` None: the voice alone)."""
         streams = [voice] if lips is None else [lips, voice]
-        nbest = list(dict.fromkeys(s for p in streams for s in decoding.grammar_nbest(p, n)))
-        fitted = nbest[int(np.argmax(phones.fits(nbest)))]
-        return cls.of(lips, voice, phones, nbest + grid.neighbours(fitted))
+        nbest = [s for p in streams for s in decoding.grammar_nbest(p, n)]
+        fits = climbed(phones, nbest)
+        return cls.of(lips, voice, phones, list(fits), fits)
 
     @classmethod
-    def of(cls, lips: np.ndarray | None, voice: np.ndarray, phones: Phones, sentences: Sequence[str]) -> "Candidates":
-        """The `sentences` (duplicates dropped) scored on the streams' posteriors (`lips` None: the voice alone)."""
+    def of(
+        cls,
+        lips: np.ndarray | None,
+        voice: np.ndarray,
+        phones: Phones,
+        sentences: Sequence[str],
+        fits: dict[str, float] | None = None,
+    ) -> "Candidates":
+        """The `sentences` (duplicates dropped) scored on the streams' posteriors (`lips` None: the voice alone);
+        `fits`: the phones' fits of them, where already made (`climbed`)."""
         sentences = list(dict.fromkeys(sentences))
-        seen = np.zeros(len(sentences)) if lips is None else np.array([_log_probability(lips, s) for s in sentences])
+        seen = np.zeros(len(sentences)) if lips is None else _log_probabilities(lips, sentences)
+        fitted = phones.fits(sentences) if fits is None else np.array([fits[s] for s in sentences])
         return cls(
-            sentences, seen, np.array([_log_probability(voice, s) for s in sentences]), phones.fits(sentences),
+            sentences, seen, _log_probabilities(voice, sentences), fitted,
             (np.nan if lips is None else entropy(lips), entropy(voice), entropy(phones.probs)),
         )  # fmt: skip
 
@@ -114,6 +123,25 @@ class Candidates:
         """The sentence the streams together find most probable, and the weights (w, g) it was chosen with."""
         w, g = self.weights(voice, phones)
         return self.sentences[int(np.argmax(w * (self.voice + g * self.phones) + (1 - w) * self.lips))], (w, g)
+
+
+def climbed(phones: Phones, sentences: Sequence[str], rounds: int = env.FUSION_CLIMBS) -> dict[str, float]:
+    """The GRID `sentences` and those the phones climb to from them, each with its fit (`Phones.fits`): the
+    sentences one word away from the one the phones fit best join, then those one word away from the best of all,
+    until the best stays (or `rounds` times). A hill climb towards the phones' own best sentence of the grammar, which
+    neither character stream may have proposed: on speakers neither met, the right sentence is among their 20 on half
+    the clips, and among these on nine in ten (bench/avsr.py)."""
+    unique = list(dict.fromkeys(sentences))
+    fits = dict(zip(unique, phones.fits(unique)))
+    best = max(fits, key=fits.get)
+    for _ in range(rounds):
+        new = [s for s in grid.neighbours(best) if s not in fits]
+        fits.update(zip(new, phones.fits(new)))
+        climbed_to = max(fits, key=fits.get)
+        if climbed_to == best:
+            break
+        best = climbed_to
+    return fits
 
 
 def word_confidences(
@@ -131,14 +159,10 @@ def word_confidences(
     if not (grammar and grid.is_sentence(text)):
         each = [decoding.word_confidences(p, text) for p in (lips, voice)]
         return [float(c_l ** (1 - w) * c_v**w) for c_l, c_v in zip(*each)]
-    around = [text, *grid.neighbours(text)]
-    fit = dict(zip(around, phones.fits(around)))  # the phones fit every sentence asked for in one pass
-
-    def score(s: str) -> float:
-        seen = 0.0 if w == 1.0 else (1 - w) * _log_probability(lips, s)
-        return w * (_log_probability(voice, s) + g * fit[s]) + seen
-
-    return decoding.slot_posteriors(score, text, grid.GRAMMAR)
+    around = [text, *grid.neighbours(text)]  # every sentence the slot posteriors ask for, scored in one pass a stream
+    seen = 0.0 if w == 1.0 else (1 - w) * _log_probabilities(lips, around)
+    fused = dict(zip(around, w * (_log_probabilities(voice, around) + g * phones.fits(around)) + seen))
+    return decoding.slot_posteriors(fused.__getitem__, text, grid.GRAMMAR)
 
 
 def calibrate(
@@ -169,5 +193,5 @@ def calibrate(
     return voice, phones
 
 
-def _log_probability(probs: np.ndarray, sentence: str) -> float:
-    return float(np.log(max(decoding.sentence_probability(probs, sentence), _FLOOR)))
+def _log_probabilities(probs: np.ndarray, sentences: Sequence[str]) -> np.ndarray:
+    return np.maximum(decoding.sentence_log_probabilities(probs, sentences), np.log(_FLOOR))
