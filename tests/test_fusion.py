@@ -49,6 +49,10 @@ def test_the_phones_fit_the_sentence_they_hear_best():
     one = align.guided(phones.probs, around[0], phones.rate)[0]  # the batched pass agrees with the single one
     assert [w.label for w in one.words] == around[0].split()
     assert phones.fits(["bin blue at s two now " * 8])[0] == -np.inf  # more phones than frames: cannot fit
+    silence = phones.fits([""])[0]  # no words (a free decoder may read none): a pause throughout, each on its own
+    assert np.isfinite(silence) and silence < fits[1:].min()
+    assert list(phones.fits([around[0], "", around[1]])) == [fits[0], silence, fits[1]]
+    assert list(phones.fits(["", around[0]])) == [silence, fits[0]] and len(phones.fits([])) == 0
 
 
 def test_the_phones_settle_what_the_characters_leave_open():

@@ -182,13 +182,17 @@ def fits(probabilities: np.ndarray, sentences: list[str], rate: float = 1 / FRAM
     second): the log posterior (nats) of its best path through its phones (`guided`'s Viterbi, all sentences in one
     pass), less that of the frames' most probable phones; 0 at best. -inf for a sentence with too many phones for the
     frames. What the voice's phones say of each candidate sentence (`lipnet.recognition.fusion`)."""
+    if not sentences:
+        return np.zeros(0)
     log_all = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-12, None))
     chains = [_chain(words_of(s), rate) for s in sentences]
-    first = np.cumsum([0] + [len(c[0]) for c in chains[:-1]])
+    lengths = np.array([len(c[0]) for c in chains])  # 1: a sentence of no words, a pause alone
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    last = first + lengths - 1
     join = [np.concatenate([c[k] for c in chains]) for k in (0, 2, 3)]
     score, _ = _viterbi(log_all[:, join[0]], join[1].astype(bool), join[2].astype(bool), first, keep=False)
-    last = first + [len(c[0]) - 1 for c in chains]
-    return np.maximum(score[last], score[last - 1]) - log_all.max(1).sum()
+    ends = np.where(lengths > 1, np.maximum(score[last], score[np.maximum(last - 1, 0)]), score[last])
+    return ends - log_all.max(1).sum()  # the last pause, or the last phone's last state
 
 
 def _chain(words: list[str], rate: float) -> tuple[list[int], list[int], list[bool], list[bool], list[int]]:
@@ -222,18 +226,21 @@ def _viterbi(
     back pointers (0: stayed, 1: came from the state before, 2: skipped a pause). A path starts in a chain's first
     pause or first phone and never crosses into another chain."""
     frames, n = log_p.shape
-    entry = np.zeros(n, bool)  # states no step or skip may enter from the chain before
+    lengths = np.diff(np.r_[first, n])
+    second = first[lengths > 1] + 1  # a chain's second state: its first phone (none in a chain of a pause alone)
+    entry = np.zeros(n, bool)  # states no step may enter: the chain before ends there
     entry[first] = True
-    enters_by_skip = entry.copy()
-    enters_by_skip[np.minimum(first + 1, n - 1)] = True
-    may_skip = np.r_[False, False, optional[1:-1]] & ~enters_by_skip
+    may_skip = np.zeros(n, bool)  # state i may be entered from i - 2 when i - 1 is an optional pause...
+    may_skip[2:] = optional[1:-1]
+    may_skip[first] = may_skip[second] = False  # ...of the same chain
     score = np.full(n, -np.inf)
-    score[first], score[np.minimum(first + 1, n - 1)] = log_p[0, first], log_p[0, np.minimum(first + 1, n - 1)]
+    score[first], score[second] = log_p[0, first], log_p[0, second]  # start in the first pause, or the first phone
     back = np.zeros((frames, n), np.int8) if keep else None
     for t in range(1, frames):
+        before = np.r_[-np.inf, -np.inf, score]  # score[i - 2] at i, score[i - 1] at i + 1
         stay = np.where(stays, score, -np.inf)
-        step = np.where(entry, -np.inf, np.r_[-np.inf, score[:-1]])
-        skip = np.where(may_skip, np.r_[-np.inf, -np.inf, score[:-2]], -np.inf)
+        step = np.where(entry, -np.inf, before[1 : n + 1])
+        skip = np.where(may_skip, before[:n], -np.inf)
         best = np.argmax(np.stack([stay, step, skip]), axis=0)
         score = np.choose(best, [stay, step, skip]) + log_p[t]
         if keep:
