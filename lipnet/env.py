@@ -153,9 +153,8 @@ READ_BATCH = 16  # windows per network call
 MODALITIES = ("auto", "video", "audio", "av")
 AVSR_MODEL = ROOT / "models" / "avsr-grid-s1.keras"  # the audio-visual recogniser, heard through the lip reader
 FUSION_CANDIDATES = 10  # sentences each stream proposes when the lips and the voice are read together
-FUSION_CLIMBS = (
-    3  # rounds of the phones' climb to their best sentence (fusion.climbed): the neighbours of the best, again
-)
+# rounds of the phones' climb to their best sentence (fusion.climbed): the neighbours of the best so far, again
+FUSION_CLIMBS = 3
 GRAMMAR_MAX_FRAMES = 100  # longer clips (over 4 s) may hold several sentences: decoded with beam search by default
 GRAMMAR_MIN_FRAMES = 27  # shorter clips cannot hold a GRID sentence (the shortest of all 34,000 spans 27 frames)
 TIMINGS = ("auto", "audio", "video")  # predict.py --timing: word times from the sound, the lips, or sound when heard

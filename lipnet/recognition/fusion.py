@@ -130,7 +130,7 @@ def climbed(phones: Phones, sentences: Sequence[str], rounds: int = env.FUSION_C
     sentences one word away from the one the phones fit best join, then those one word away from the best of all,
     until the best stays (or `rounds` times). A hill climb towards the phones' own best sentence of the grammar, which
     neither character stream may have proposed: on speakers neither met, the right sentence is among their 20 on half
-    the clips, and among these on nine in ten (bench/avsr.py)."""
+    the clips, and among these on nine in ten (bench/RESULTS.md, 2026-12-04)."""
     unique = list(dict.fromkeys(sentences))
     fits = dict(zip(unique, phones.fits(unique)))
     best = max(fits, key=fits.get)
