@@ -28,37 +28,44 @@ from lipnet.storage import atomic_write, atomic_write_text, remove_partial
 Save = Callable[[Path, keras.Model, bool, dict], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class Logbook:
+    """What a model family's runs record: the log's columns (`fields`), the panels of ``curves.png`` ((title, y label,
+    fields, log scale) each), the figure whose best epoch is kept (`monitor`, best when `mode` is "min" or "max") and
+    the line printed after each epoch (`describe(row)`; a format string's ``format_map`` serves)."""
+
+    fields: tuple[str, ...]
+    curves: tuple[tuple[str, str, tuple[str, ...], bool], ...]
+    monitor: str
+    mode: str
+    describe: Callable[[dict], str]
+
+
 class Epochs(keras.callbacks.Callback):
     """After every epoch: validate, log a row, checkpoint last and best, redraw the curves, print a line.
 
     `validate(model)` returns the epoch's validation figures (``val_...``); with Keras's own epoch logs (``loss``,
-    and ``val_loss`` when fit validates) they make the row, in `fields` order. `monitor` names the figure whose
-    best (`mode` "min" or "max") is kept in ``best<suffix>``. `curves` are (title, y label, fields, log scale)
-    panels of ``curves.png``; `describe(row)` is the line printed (nothing when `verbose` is 0).
+    and ``val_loss`` when fit validates) they make the row, in the `book`'s field order. The best epoch by its
+    monitored figure is kept in ``best<suffix>``; nothing is printed when `verbose` is 0.
     """
 
     def __init__(
         self,
         run_dir: Path,
-        fields: tuple[str, ...],
+        book: Logbook,
         save: Save,
         suffix: str,
-        monitor: str,
-        mode: str = "min",
         validate: Callable[[keras.Model], dict] = lambda model: {},
-        curves: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (("Loss", "loss", ("loss", "val_loss"), True),),
-        describe: Callable[[dict], str] | None = None,
         start_epoch: int = 0,
         train_items: int = 0,  # clips (or utterances) an epoch, for the log's clips_per_s
         verbose: int = 1,
     ):
         super().__init__()
-        self.run_dir, self.fields, self.save, self.suffix = run_dir, fields, save, suffix
-        self.monitor, self.sign = monitor, (1 if mode == "min" else -1)
-        self.validate, self.curves, self.describe, self.verbose = validate, curves, describe, verbose
-        self.train_items = train_items
+        self.run_dir, self.book, self.save, self.suffix = run_dir, book, save, suffix
+        self.sign = 1 if book.mode == "min" else -1
+        self.validate, self.verbose, self.train_items = validate, verbose, train_items
         self.rows = read_log(run_dir / "log.csv", start_epoch)
-        finished = [self.sign * float(r[monitor]) for r in self.rows if r.get(monitor) not in (None, "")]
+        finished = [self.sign * float(r[book.monitor]) for r in self.rows if r.get(book.monitor) not in (None, "")]
         self.best = min(finished, default=math.inf)
         self.started = time.perf_counter()
 
@@ -72,20 +79,20 @@ class Epochs(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, **figures, "learning_rate": current_rate(self.model.optimizer), "seconds": seconds}
         if self.train_items:
             row["clips_per_s"] = self.train_items / seconds
-        row = {field: row.get(field) for field in self.fields}
+        row = {field: row.get(field) for field in self.book.fields}
         logs.update({k: v for k, v in figures.items() if k.startswith("val_")})
         self.rows.append(row)
-        write_log(self.run_dir / "log.csv", self.rows, self.fields)
+        write_log(self.run_dir / "log.csv", self.rows, self.book.fields)
         extra = {"epoch": epoch + 1, **{k: v for k, v in row.items() if k.startswith("val_")}}
         self.save(self.run_dir / f"last{self.suffix}", self.model, True, extra)
-        if self.sign * float(row[self.monitor]) < self.best:
-            self.best = self.sign * float(row[self.monitor])
+        if self.sign * float(row[self.book.monitor]) < self.best:
+            self.best = self.sign * float(row[self.book.monitor])
             self.save(self.run_dir / f"best{self.suffix}", self.model, False, extra)
         from lipnet import pictures  # matplotlib: only once an epoch has ended
 
-        pictures.plot_curves(self.run_dir / "curves.png", self.rows, self.curves)
-        if self.verbose and self.describe is not None:
-            print(self.describe(row), flush=True)
+        pictures.plot_curves(self.run_dir / "curves.png", self.rows, self.book.curves)
+        if self.verbose:
+            print(self.book.describe(row), flush=True)
 
 
 def fit(
@@ -93,13 +100,9 @@ def fit(
     data,
     run_dir: Path,
     save_best: Callable[[Path, keras.Model], None],
+    book: Logbook,
     *,
-    fields: tuple[str, ...],
-    curves: tuple[tuple[str, str, tuple[str, ...], bool], ...],
-    describe: Callable[[dict], str],
     epochs: int,
-    monitor: str,
-    mode: str,
     validation: tuple | None = None,
     validate: Callable[[keras.Model], dict] = lambda model: {},
     batch_size: int | None = None,
@@ -110,9 +113,9 @@ def fit(
 ) -> None:
     """Fit a compiled model in a run directory, from epoch `done`: `data` is (x, y, sample weight) arrays or a
     Keras dataset; validation is Keras's on `validation` data and/or `validate(model)`'s figures. `Epochs` keeps
-    the log, curves and checkpoints (``last.keras`` with its optimizer, for `resumable`; ``best.keras`` by the
-    `monitor` figure, written by `save_best`), TensorBoard its logs, and `patience` epochs without a better
-    `monitor` end the run early."""
+    the log, curves and checkpoints `book` describes (``last.keras`` with its optimizer, for `resumable`;
+    ``best.keras`` by its monitored figure, written by `save_best`), TensorBoard its logs, and `patience` epochs
+    without a better figure end the run early."""
 
     def save(path: Path, network: keras.Model, with_optimizer: bool, extra: dict) -> None:
         if with_optimizer:  # what resuming needs: the compiled model, then the epoch it reached
@@ -122,14 +125,11 @@ def fit(
             save_best(path, network)
 
     callbacks = [
-        Epochs(
-            run_dir, fields, save, ".keras", monitor, mode, validate=validate, curves=curves, describe=describe,
-            start_epoch=done, train_items=train_items, verbose=verbose,
-        ),
+        Epochs(run_dir, book, save, ".keras", validate, start_epoch=done, train_items=train_items, verbose=verbose),
         *tensorboard(run_dir, verbose),
     ]  # fmt: skip
     if patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=patience, mode=mode))
+        callbacks.append(keras.callbacks.EarlyStopping(book.monitor, patience=patience, mode=book.mode))
     x, y, w = data if isinstance(data, tuple) else (data, None, None)
     model.fit(
         x,

@@ -117,7 +117,7 @@ def test_training_writes_a_run_directory_and_resumes(clips, tmp_path):
     assert list((run / "tensorboard" / "train").glob("events.out.tfevents.*"))
     assert lipsync.run_config(run) == (config, {"train": "here"})
     rows = (run / "log.csv").read_text().splitlines()
-    assert rows[0] == ",".join(lipsync.LOG_FIELDS) and len(rows) == 3
+    assert rows[0] == ",".join(lipsync.LOGBOOK.fields) and len(rows) == 3
     with pytest.raises(LipnetError, match="holds a run already"):
         lipsync.train(config, clips[:6], clips[6:], run, verbose=0)
     saved = json.loads((run / "config.json").read_text())  # ask for two more epochs, then go on

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from lipnet import audio, env, visemes
+from lipnet import audio, env, runs, visemes
 from lipnet.animation import lipshape
 from lipnet.errors import LipnetError
 from lipnet.speech import lipsync, student
@@ -40,10 +40,16 @@ ROUTES = ("visemes", "features")
 NETWORKS = ("mlp", "cnn", "autoregressive", "attention")
 BILABIALS = ("P", "B", "M")  # the phones whose lips must meet
 _INNER_PAIRS = ((13, 19), (14, 18), (15, 17))  # inner upper and lower lip points (dlib 61-67, 62-66, 63-65)
-LOG_FIELDS = ("epoch", "loss", "val_loss", "val_rmse", "val_opening", "learning_rate", "seconds", "clips_per_s")
-CURVES = (
-    ("Loss", "squared landmark error (PCA space)", ("loss", "val_loss"), True),
-    ("Validation", "RMSE (mouth widths) / opening correlation", ("val_rmse", "val_opening"), False),
+LOGBOOK = runs.Logbook(
+    fields=("epoch", "loss", "val_loss", "val_rmse", "val_opening", "learning_rate", "seconds", "clips_per_s"),
+    curves=(
+        ("Loss", "squared landmark error (PCA space)", ("loss", "val_loss"), True),
+        ("Validation", "RMSE (mouth widths) / opening correlation", ("val_rmse", "val_opening"), False),
+    ),
+    monitor="val_rmse",
+    mode="min",
+    describe="epoch {epoch}: loss {loss:.2e}, validation {val_loss:.2e}, RMSE {val_rmse:.4f}, opening r "
+    "{val_opening:.3f}".format_map,
 )
 
 
@@ -181,8 +187,6 @@ class Animator:
 
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (``.keras``) and its ``.json`` config, atomically."""
-        from lipnet import runs
-
         return runs.write_model(path, self.network, self.config, "an animator")
 
 
@@ -352,8 +356,6 @@ def train(
     on `val_set`; returns its best epoch."""
     config.shape, config.student_sha1 = shape.fingerprint, sha1(env.ROOT / config.student)
     config.check()
-    from lipnet import runs
-
     run_dir = runs.start(run_dir, config, about)
     return _fit(config, train_set, val_set, shape, run_dir, verbose)
 
@@ -362,8 +364,6 @@ def resume(
     run_dir: str | Path, train_set: list[Utterance], val_set: list[Utterance], shape: lipshape.ShapeModel, verbose=1
 ) -> Animator:
     """Continue an animator's run from its last completed epoch, optimizer state included."""
-    from lipnet import runs
-
     run_dir = Path(run_dir)
     config, _ = runs.run_config(run_dir, AnimatorConfig, "an animator", kind=AnimatorConfig.kind)
     model, done = runs.resumable(run_dir)
@@ -402,8 +402,6 @@ def _variance(utterances: list[Utterance]) -> np.ndarray:
 
 
 def _fit(config, train_set, val_set, shape, run_dir: Path, verbose: int, model=None, done=0) -> Animator:
-    from lipnet import runs
-
     keras.utils.set_random_seed(config.seed + done)
     reader = student.load(env.ROOT / config.student)
     heard = Animator(config, model, reader).inputs  # the student's features: once a clip, they do not change
@@ -422,16 +420,9 @@ def _fit(config, train_set, val_set, shape, run_dir: Path, verbose: int, model=N
         scores = score_points([shape.decode(y) for y in answers], val_set, shape)
         return {"val_rmse": scores.rmse, "val_opening": scores.opening}
 
-    def describe(row: dict) -> str:
-        return (
-            f"epoch {row['epoch']}: loss {row['loss']:.2e}, validation {row['val_loss']:.2e}, "
-            f"RMSE {row['val_rmse']:.4f}, opening r {row['val_opening']:.3f}"
-        )
-
     runs.fit(
-        model, data, run_dir, lambda path, net: Animator(config, net, reader).save(path),
-        validation=validation, validate=validate, fields=LOG_FIELDS, curves=CURVES,
-        describe=describe, epochs=config.epochs, monitor="val_rmse", mode="min", batch_size=config.batch_size,
+        model, data, run_dir, lambda path, net: Animator(config, net, reader).save(path), LOGBOOK,
+        validation=validation, validate=validate, epochs=config.epochs, batch_size=config.batch_size,
         patience=env.ANIMATOR_PATIENCE, done=done, train_items=len(train_set), verbose=verbose,
     )  # fmt: skip
     return load(run_dir / "best.keras")
@@ -440,8 +431,6 @@ def _fit(config, train_set, val_set, shape, run_dir: Path, verbose: int, model=N
 def load(path: str | Path) -> Animator:
     """An animator `Animator.save` wrote, with the student it reads. LipnetError naming the file when it is missing
     or not one."""
-    from lipnet import runs
-
     config, network = runs.read_model(path, AnimatorConfig, "an animator")
     reader = env.ROOT / config.student
     if reader.is_file() and sha1(reader) != config.student_sha1:

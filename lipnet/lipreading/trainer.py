@@ -142,10 +142,15 @@ def resume(run_dir: str | Path, epochs: int | None = None, verbose: int = 1) -> 
     return _fit(model, model_config, config, train_set, val_set, targets, run_dir, start_epoch=start, verbose=verbose)
 
 
-HEAD_FIELDS = ("epoch", "loss", "val_loss", "val_viseme_accuracy", "learning_rate", "clips_per_s", "seconds")
-HEAD_CURVES = (
-    ("Loss", "cross-entropy per clip", ("loss", "val_loss"), True),
-    ("Viseme head", "%", ("val_viseme_accuracy",), False),
+HEAD_LOGBOOK = runs.Logbook(
+    fields=("epoch", "loss", "val_loss", "val_viseme_accuracy", "learning_rate", "clips_per_s", "seconds"),
+    curves=(
+        ("Loss", "cross-entropy per clip", ("loss", "val_loss"), True),
+        ("Viseme head", "%", ("val_viseme_accuracy",), False),
+    ),
+    monitor="val_viseme_accuracy",
+    mode="max",
+    describe="epoch {epoch}: loss {loss:.2f} val_loss {val_loss:.2f} visemes {val_viseme_accuracy:.1%}".format_map,
 )
 
 
@@ -214,12 +219,7 @@ def fit_heads(config: TrainConfig, run_dir: str | Path | None = None, verbose: i
             reader.get_layer(layer).set_weights(model.get_layer(layer).get_weights())
         lipnet_model.save(path, reader, model_config, None, {**extra, **row, "heads": config.heads()})
 
-    epochs = runs.Epochs(
-        run_dir, HEAD_FIELDS, save, ".hdf5", "val_viseme_accuracy", "max", validate, HEAD_CURVES,
-        describe=lambda r: f"epoch {r['epoch']}: loss {r['loss']:.2f} val_loss {r['val_loss']:.2f} "
-        f"visemes {r['val_viseme_accuracy']:.1%}",
-        train_items=len(train_set), verbose=verbose,
-    )  # fmt: skip
+    epochs = runs.Epochs(run_dir, HEAD_LOGBOOK, save, ".hdf5", validate, train_items=len(train_set), verbose=verbose)
     heads.fit(
         x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=(val_x, val_y),
         callbacks=[epochs], verbose=0, shuffle=True,
@@ -360,13 +360,10 @@ def _fit(
     callbacks = [
         runs.Epochs(
             run_dir,
-            _log_fields(config),
+            _logbook(config),
             save=functools.partial(_save, model_config=model_config, grammar=grammar, heads=config.heads()),
             suffix=".hdf5",
-            monitor="val_cer",
             validate=functools.partial(_validate, val_set=val_set, validation=validation, visemes=visemes),
-            curves=CURVES + AUX_CURVES if config.heads() else CURVES,
-            describe=_describe,
             start_epoch=start_epoch,
             train_items=len(train_set),
             verbose=verbose,
@@ -384,15 +381,17 @@ def _fit(
     return run_dir
 
 
-def _log_fields(config: TrainConfig) -> tuple[str, ...]:
-    """LOG_FIELDS; with auxiliary heads also each output's loss as Keras logs it (``<output>_loss``, unweighted;
-    ``logits_loss`` is CTC's, ``loss`` their weighted sum) and the viseme head's validation accuracy."""
+def _logbook(config: TrainConfig) -> runs.Logbook:
+    """What a lip reader's run logs: LOG_FIELDS and CURVES; with auxiliary heads also each output's loss as Keras
+    logs it (``<output>_loss``, unweighted; ``logits_loss`` is CTC's, ``loss`` their weighted sum) and the viseme
+    head's validation accuracy. The best epoch is the one of least validation CER."""
     heads = config.heads()
-    if not heads:
-        return LOG_FIELDS
-    return (*LOG_FIELDS, "logits_loss", *(f"{h}_loss" for h in heads)) + (
-        ("val_viseme_accuracy",) if "visemes" in heads else ()
-    )
+    fields, curves = LOG_FIELDS, CURVES
+    if heads:
+        fields = (*LOG_FIELDS, "logits_loss", *(f"{h}_loss" for h in heads))
+        fields += ("val_viseme_accuracy",) if "visemes" in heads else ()
+        curves = CURVES + AUX_CURVES
+    return runs.Logbook(fields, curves, monitor="val_cer", mode="min", describe=_describe)
 
 
 def evaluate_logits(logits: np.ndarray, texts: list[str]) -> metrics.Scores:

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from lipnet import env, metrics
+from lipnet import env, metrics, runs
 from lipnet.lipreading import decoding
 from lipnet.lipreading.model import ctc_loss
 from lipnet.recognition import dataset
@@ -20,13 +20,28 @@ from lipnet.recognition.model import RecognizerConfig, build
 from lipnet.recognition.recognizer import Recognizer, load
 from lipnet.storage import sha1
 
-LOG_FIELDS = (
-    "epoch", "loss", "av_loss", "audio_loss", "val_wer_av", "val_wer_av_babble0", "val_wer_audio", "val_wer",
-    "learning_rate", "seconds", "clips_per_s",
-)  # fmt: skip
-CURVES = (
-    ("Loss", "CTC loss per clip", ("loss", "av_loss", "audio_loss"), True),
-    ("Validation WER (greedy)", "%", ("val_wer_av", "val_wer_av_babble0", "val_wer_audio", "val_wer"), False),
+LOGBOOK = runs.Logbook(
+    fields=(
+        "epoch",
+        "loss",
+        "av_loss",
+        "audio_loss",
+        "val_wer_av",
+        "val_wer_av_babble0",
+        "val_wer_audio",
+        "val_wer",
+        "learning_rate",
+        "seconds",
+        "clips_per_s",
+    ),  # fmt: skip
+    curves=(
+        ("Loss", "CTC loss per clip", ("loss", "av_loss", "audio_loss"), True),
+        ("Validation WER (greedy)", "%", ("val_wer_av", "val_wer_av_babble0", "val_wer_audio", "val_wer"), False),
+    ),
+    monitor="val_wer",
+    mode="min",
+    describe="epoch {epoch}: loss {loss:.2f}, WER av {val_wer_av:.1%}, av babble 0 dB {val_wer_av_babble0:.1%}, "
+    "audio {val_wer_audio:.1%} ({clips_per_s:.0f} clips/s)".format_map,
 )
 VALIDATION_SNR = 0.0  # dB of the babble the validation clips are also heard in
 
@@ -39,8 +54,6 @@ def train(
     verbose: int = 1,
 ) -> Recognizer:
     """Fit a recogniser in a run directory on `train_set`, choosing the epoch on `val_set`; returns its best."""
-    from lipnet import runs
-
     config.lip_reader_sha1 = config.lip_reader_sha1 or sha1(env.ROOT / config.lip_reader)
     run_dir = runs.start(run_dir, config.check(), {"train_clips": len(train_set), "val_clips": len(val_set)})
     return _fit(config, train_set, val_set, run_dir, verbose)
@@ -55,8 +68,6 @@ def resume(
 ) -> Recognizer:
     """Continue a recogniser's run from its last completed epoch, optimizer state included, to its own number of
     epochs or to `epochs`."""
-    from lipnet import runs
-
     config, _ = runs.run_config(run_dir, RecognizerConfig, "a recogniser", kind=RecognizerConfig.kind)
     config.epochs = epochs or config.epochs
     model, done = runs.resumable(Path(run_dir))
@@ -64,8 +75,6 @@ def resume(
 
 
 def _fit(config, train_set, val_set, run_dir: Path, verbose: int, model=None, done: int = 0) -> Recognizer:
-    from lipnet import runs
-
     keras.utils.set_random_seed(config.seed + done)
     if model is None:
         model = build(config, seed=config.seed)
@@ -93,16 +102,9 @@ def _fit(config, train_set, val_set, run_dir: Path, verbose: int, model=None, do
         }
         return {**figures, "val_wer": float(np.mean(list(figures.values())))}
 
-    def describe(row: dict) -> str:
-        return (
-            f"epoch {row['epoch']}: loss {row['loss']:.2f}, WER av {row['val_wer_av']:.1%}, av babble 0 dB "
-            f"{row['val_wer_av_babble0']:.1%}, audio {row['val_wer_audio']:.1%} ({row['clips_per_s']:.0f} clips/s)"
-        )
-
     runs.fit(
         model, dataset.Batches(train_set, config, done), run_dir, lambda path, net: Recognizer(config, net).save(path),
-        validate=validate, fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs,
-        monitor="val_wer", mode="min", done=done, train_items=len(train_set), verbose=verbose,
+        LOGBOOK, validate=validate, epochs=config.epochs, done=done, train_items=len(train_set), verbose=verbose,
     )  # fmt: skip
     return load(run_dir / "best.keras")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lipnet import audio, env, visemes
+from lipnet import audio, env, runs, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align
 from lipnet.speech.align import Segment
@@ -156,8 +156,6 @@ class VisemeModel:
         else:
             import keras
 
-            from lipnet import runs
-
             network = keras.models.clone_model(self.estimator)  # uncompiled: no optimizer state (2/3 of the file)
             network.set_weights(self.estimator.get_weights())
             runs.write_keras(path, network)
@@ -185,16 +183,12 @@ def train(
 
         with tempfile.TemporaryDirectory() as tmp:
             return train(config, train_clips, val_clips, tmp, about, verbose)
-    from lipnet import runs
-
     run_dir = runs.start(run_dir, config, about)
     return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose)
 
 
 def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> VisemeModel:
     """Continue a Keras model's run from its last completed epoch, optimizer state included."""
-    from lipnet import runs
-
     run_dir = Path(run_dir)
     config = run_config(run_dir)[0]
     model, done = runs.resumable(run_dir)
@@ -203,8 +197,6 @@ def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], 
 
 def run_config(run_dir: str | Path) -> tuple[ModelConfig, dict]:
     """The `ModelConfig` of a run directory and what it says of its data."""
-    from lipnet import runs
-
     return runs.run_config(run_dir, ModelConfig, "a lip-sync classifier")
 
 
@@ -269,10 +261,16 @@ def _fit_svm(config: ModelConfig, xs, ys, weights, val_x, val_y, rng: np.random.
     return fit(config.svm_frames, config.svm_c, config.svm_gamma)
 
 
-LOG_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "clips_per_s", "seconds")
-CURVES = (
-    ("Loss", "cross-entropy", ("loss", "val_loss"), True),
-    ("Frame accuracy", "%", ("accuracy", "val_accuracy"), False),
+LOGBOOK = runs.Logbook(
+    fields=("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "clips_per_s", "seconds"),
+    curves=(
+        ("Loss", "cross-entropy", ("loss", "val_loss"), True),
+        ("Frame accuracy", "%", ("accuracy", "val_accuracy"), False),
+    ),
+    monitor="val_accuracy",
+    mode="max",
+    describe="epoch {epoch}: loss {loss:.3f} val_loss {val_loss:.3f} frame accuracy {accuracy:.1%}, validation "
+    "{val_accuracy:.1%}".format_map,
 )
 
 
@@ -280,7 +278,6 @@ def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path
     """Fit (or go on fitting, from epoch `done`) a Keras classifier in a run directory; returns its best epoch."""
     import keras
 
-    from lipnet import runs
     from lipnet.speech import teacher
 
     keras.utils.set_random_seed(config.seed + done)
@@ -307,16 +304,9 @@ def _fit_keras(config: ModelConfig, xs, ys, weights, val_x, val_y, run_dir: Path
             weighted_metrics=["accuracy"],
         )
 
-    def describe(row: dict) -> str:
-        return (
-            f"epoch {row['epoch']}: loss {row['loss']:.3f} val_loss {row['val_loss']:.3f} "
-            f"frame accuracy {row['accuracy']:.1%}, validation {row['val_accuracy']:.1%}"
-        )
-
     runs.fit(
         model, (x, np.maximum(y, 0), w), run_dir, lambda path, network: VisemeModel(config, network).save(path),
-        validation=(vx, np.maximum(vy, 0), (vy >= 0).astype(np.float32)), fields=LOG_FIELDS, curves=CURVES,
-        describe=describe, epochs=config.epochs, monitor="val_accuracy", mode="max", batch_size=batch,
+        LOGBOOK, validation=(vx, np.maximum(vy, 0), (vy >= 0).astype(np.float32)), epochs=config.epochs, batch_size=batch,
         patience=env.LIPSYNC_PATIENCE, done=done, train_items=len(xs), verbose=verbose,
     )  # fmt: skip
     return load(run_dir / "best.keras")

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from lipnet import audio, env, visemes
+from lipnet import audio, env, runs, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import lipsync
 from lipnet.speech.corpus import Clip
@@ -158,8 +158,6 @@ class Student:
 
     def save(self, path: str | Path) -> Path:
         """Write ``path`` (``.keras``) and its ``.json`` config, atomically."""
-        from lipnet import runs
-
         return runs.write_model(path, self.network, self.config, "a student")
 
 
@@ -291,8 +289,6 @@ def train(
     config.check()
     if config.distill and teacher is None:
         raise LipnetError("a distilled student needs its teacher (or distill=0 for labels alone)")
-    from lipnet import runs
-
     if (Path(run_dir) / "last.keras").exists():  # before the statistics of every clip are computed
         raise LipnetError(f"{run_dir}: holds a run already; continue it with --resume {run_dir}")
     bands = np.concatenate(
@@ -307,8 +303,6 @@ def resume(
     run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], teacher: lipsync.VisemeModel | None, verbose=1
 ) -> Student:
     """Continue a student's run from its last completed epoch, optimizer state included."""
-    from lipnet import runs
-
     run_dir = Path(run_dir)
     config = run_config(run_dir)[0]
     model, done = runs.resumable(run_dir)
@@ -317,8 +311,6 @@ def resume(
 
 def run_config(run_dir: str | Path) -> tuple[StudentConfig, dict]:
     """The `StudentConfig` of a run directory and what it says of its data."""
-    from lipnet import runs
-
     return runs.run_config(run_dir, StudentConfig, "a student", kind="student")
 
 
@@ -362,10 +354,15 @@ def _examples(config: StudentConfig, clips: list[Clip], teacher, augment: bool):
     return lipsync.padded(xs, ys, ws), len(copies)
 
 
-LOG_FIELDS = lipsync.LOG_FIELDS
-CURVES = (
-    ("Loss", "cross-entropy (+ the teacher's, distilling)", ("loss", "val_loss"), True),
-    ("Frame accuracy", "%", ("accuracy", "val_accuracy"), False),
+LOGBOOK = runs.Logbook(
+    fields=lipsync.LOGBOOK.fields,
+    curves=(
+        ("Loss", "cross-entropy (+ the teacher's, distilling)", ("loss", "val_loss"), True),
+        ("Frame accuracy", "%", ("accuracy", "val_accuracy"), False),
+    ),
+    monitor="val_accuracy",
+    mode="max",
+    describe="epoch {epoch}: loss {loss:.3f} frame accuracy {accuracy:.1%}, validation {val_accuracy:.1%}".format_map,
 )
 
 
@@ -399,8 +396,6 @@ def accuracy(y_true, y_pred):
 
 
 def _fit(config: StudentConfig, train_clips, val_clips, teacher, run_dir: Path, verbose: int, model=None, done=0):
-    from lipnet import runs
-
     keras.utils.set_random_seed(config.seed + done)
     data, items = _examples(config, train_clips, teacher if config.distill else None, augment=True)
     validation, _ = _examples(config, val_clips, teacher if config.distill else None, augment=False)
@@ -413,16 +408,9 @@ def _fit(config: StudentConfig, train_clips, val_clips, teacher, run_dir: Path, 
             weighted_metrics=[accuracy],
         )
 
-    def describe(row: dict) -> str:
-        return (
-            f"epoch {row['epoch']}: loss {row['loss']:.3f} frame accuracy {row['accuracy']:.1%}, "
-            f"validation {row['val_accuracy']:.1%}"
-        )
-
     runs.fit(
-        model, data, run_dir, lambda path, net: Student(config, net).save(path), validation=validation,
-        fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, monitor="val_accuracy",
-        mode="max", batch_size=config.batch_size, patience=None if config.schedule == "cosine" else env.LIPSYNC_PATIENCE, done=done, train_items=items,
+        model, data, run_dir, lambda path, net: Student(config, net).save(path), LOGBOOK, validation=validation,
+        epochs=config.epochs, batch_size=config.batch_size, patience=None if config.schedule == "cosine" else env.LIPSYNC_PATIENCE, done=done, train_items=items,
         verbose=verbose,
     )  # fmt: skip
     return load(run_dir / "best.keras")
@@ -430,8 +418,6 @@ def _fit(config: StudentConfig, train_clips, val_clips, teacher, run_dir: Path, 
 
 def load(path: str | Path) -> Student:
     """A student `Student.save` wrote. Raises LipnetError naming the file when it is missing or not one."""
-    from lipnet import runs
-
     return Student(*runs.read_model(path, StudentConfig, "a student"))
 
 

@@ -21,10 +21,12 @@ from lipnet.sync.network import (
 )
 from lipnet.sync.offsets import AUDIO_PER_VIDEO, correlation
 
-LOG_FIELDS = ("epoch", "loss", "val_auc", "val_eer", "learning_rate", "seconds", "clips_per_s")
-CURVES = (
-    ("Contrastive loss", "loss", ("loss",), True),
-    ("Held-out pairs", "EER", ("val_eer",), False),
+LOGBOOK = runs.Logbook(
+    fields=("epoch", "loss", "val_auc", "val_eer", "learning_rate", "seconds", "clips_per_s"),
+    curves=(("Contrastive loss", "loss", ("loss",), True), ("Held-out pairs", "EER", ("val_eer",), False)),
+    monitor="val_eer",
+    mode="min",
+    describe="epoch {epoch}: loss {loss:.4f}, held-out pairs AUC {val_auc:.3f} EER {val_eer:.1%}".format_map,
 )
 
 
@@ -174,13 +176,9 @@ def _fit(config, train_clips, val_clips, run_dir: Path, verbose: int, steps=None
         found = score_pairs(pair_distances(SyncModel(config, net), val_clips, table), table["genuine"])
         return {"val_auc": found.auc, "val_eer": found.eer}
 
-    def describe(row: dict) -> str:
-        return f"epoch {row['epoch']}: loss {row['loss']:.4f}, held-out pairs AUC {row['val_auc']:.3f} EER {row['val_eer']:.1%}"
-
     runs.fit(
-        network, batches, run_dir, lambda path, net: SyncModel(config, net).save(path), validate=validate,
-        fields=LOG_FIELDS, curves=CURVES, describe=describe, epochs=config.epochs, monitor="val_eer", mode="min",
-        done=done, train_items=batches.steps * config.batch_size, verbose=verbose,
+        network, batches, run_dir, lambda path, net: SyncModel(config, net).save(path), LOGBOOK, validate=validate,
+        epochs=config.epochs, done=done, train_items=batches.steps * config.batch_size, verbose=verbose,
     )  # fmt: skip
     return load(run_dir / "best.keras")
 
