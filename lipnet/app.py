@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lipnet import env, grid, metrics, visemes, writers
+from lipnet import cli, env, grid, metrics, visemes, writers
 from lipnet.errors import LipnetError, input_file
 
 if TYPE_CHECKING:  # gradio is imported by `serve`, once its settings (no analytics, its folder) are made
@@ -246,7 +246,7 @@ class Pages:
         plot, fixed = out / f"{clip.stem}.png", out / f"{clip.stem}.fixed{sync.fix_suffix(clip)}"
         args = sync.parse_args(["-v", str(clip), "--json", "--plot", str(plot), "--fix", str(fixed)])
         with self.models.use("sync") as (model, judge):
-            found = json.loads(sync.check_file(model, judge, clip, args, None))
+            found = json.loads(sync.check_file(model, judge, cli.Input(clip, Path(clip.stem), alone=True), args))
         windows = found["windows"]
         rows = [
             [

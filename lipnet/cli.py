@@ -1,4 +1,4 @@
-"""What the command-line tools share: a quiet start and one-line errors.
+"""What the command-line tools share: a quiet start, one-line errors and the loop over the input files.
 
 TensorFlow prints several lines of C++ logging on import (absl, oneDNN, CUDA probing) that no
 environment variable silences; `start()` imports Keras (and TensorFlow, which Keras loads on every
@@ -7,10 +7,12 @@ else. Call it before importing any lipnet module that uses Keras.
 """
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from lipnet.errors import LipnetError
 
@@ -105,3 +107,78 @@ def fail(message: object) -> int:
     """Print ``error: <message>`` on one line to standard error; returns the exit status 1."""
     print(f"error: {message}", file=sys.stderr)
     return 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    """One input file of a tool's run and the name its outputs take: its stem when the file was given by name
+    (`alone`), else its path under the directory given, without suffix (outputs mirror the input tree)."""
+
+    path: Path
+    name: Path
+    alone: bool
+
+    def target(self, option: str, suffix: str) -> Path:
+        """Where an output an option names goes (--plot, --annotate, --fix): the option's path itself for a file
+        given by name (unless it is a directory), else ``<name><suffix>`` under the option's directory."""
+        target = Path(option)
+        if self.alone and not target.is_dir():
+            return target
+        return target / self.name.with_name(self.name.name + suffix)
+
+
+def inputs(paths: Iterable[str], find: Callable[[Path], list[Path]], what: str) -> list[Input]:
+    """The input files of a run: each of `paths` that is a file, and the files `find` finds under each directory.
+    LipnetError naming a directory with none of `what` in it. The paths exist: `missing` said so before Keras
+    loaded."""
+    found = []
+    for name in paths:
+        root = Path(name)
+        if root.is_file():
+            found.append(Input(root, Path(root.stem), True))
+            continue
+        files = find(root)
+        if not files:
+            raise LipnetError(f"{root}: no {what}")
+        found += [Input(path, path.relative_to(root).with_suffix(""), False) for path in files]
+    return found
+
+
+def one_target(found: list[Input], **options: str | None) -> None:
+    """LipnetError when options that name one output file (``plot="out.png"``) are given for several files named one
+    by one: their outputs would overwrite each other."""
+    if len(found) > 1 and any(i.alone for i in found) and (given := [k for k, v in options.items() if v]):
+        flags = " and ".join(f"--{k}" for k in given)
+        raise LipnetError(f"{flags} name{'s' if len(given) == 1 else ''} one file: give one file, or one directory")
+
+
+def each(
+    found: list[Input], handle: Callable[[Input], str | None], report: Callable[[Input, str], str] | None = None
+) -> int:
+    """Run `handle` on every input, printing the line it returns; the exit status. One input: its LipnetError is the
+    tool's one-line error. Several: a file that fails is a ``failed:`` line naming it (an unforeseen error too: one
+    file must not end a long directory run) and the run goes on. `report(input, message)`, when given, makes the
+    line printed on standard output for a failure instead (a JSON tool's one object per input)."""
+    failed = 0
+    for item in found:
+        try:
+            line = handle(item)
+        except LipnetError as err:
+            failed += 1
+            message = str(err) if str(err).startswith(str(item.path)) else f"{item.path}: {err}"
+            if report is not None:
+                print(report(item, str(err)), flush=True)
+            elif len(found) == 1:
+                return fail(err)
+            else:
+                print(f"failed: {message}", file=sys.stderr, flush=True)
+            continue
+        except Exception as err:
+            if len(found) == 1:
+                raise
+            failed += 1
+            print(f"failed: {item.path}: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            continue
+        if line is not None:
+            print(line, flush=True)
+    return 1 if failed else 0

@@ -293,3 +293,16 @@ def test_a_failure_in_a_directory_run_names_its_file(tmp_path):
     (clips / "bad.wav").write_bytes(b"RIFF....WAVEfmt not really")
     result = run(str(clips), "-o", str(tmp_path / "out"))
     assert result.returncode == 1 and result.stderr.startswith(f"failed: {clips / 'bad.wav'}: ")
+
+
+def test_plots_of_a_directory_mirror_it_and_one_plot_for_two_files_is_refused(tmp_path):
+    """--plot names the picture of one file, or a folder of pictures in a directory run, laid out as the inputs are
+    (the shared loop of every tool, `lipnet.cli`); two files named one by one would write one picture twice."""
+    clips = tmp_path / "clips"
+    (clips / "a").mkdir(parents=True)
+    shutil.copy(SAMPLE, clips / "a" / "one.mp4")
+    result = run(str(clips), "-o", str(tmp_path / "out"), "-f", "visemes", "--plot", str(tmp_path / "plots"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "plots" / "a" / "one.png").is_file() and (tmp_path / "out" / "a" / "one.visemes.tsv").is_file()
+    result = run(str(SAMPLE), str(clips / "a" / "one.mp4"), "-o", str(tmp_path), "--plot", str(tmp_path / "p.png"))
+    assert (result.returncode, result.stderr) == (1, "error: --plot names one file: give one file, or one directory\n")

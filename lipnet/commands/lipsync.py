@@ -331,32 +331,17 @@ def main(argv: list[str] | None = None) -> int:
     from lipnet.speech import corpus
 
     try:
-        args.clips = []
-        for name in args.inputs:
-            root = Path(name)  # it exists: cli.missing said so before Keras loaded
-            found = corpus.find(root)
-            if not found:
-                raise LipnetError(f"{root}: no audio or video files")
-            args.clips += [(path, root) for path in found]
+        found = cli.inputs(args.inputs, corpus.find, "audio or video files")
+        cli.one_target(found, plot=args.plot)
         model = load_model(args.model or env.LIPSYNC_MODEL)  # recognises, or guides words the sound will not align to
     except LipnetError as err:
         return cli.fail(err)
-    failed = 0
-    for path, root in args.clips:
-        name = Path(path.stem) if root.is_file() else path.relative_to(root).with_suffix("")
-        try:
-            plot = None
-            if args.plot:  # one file names the picture; in a directory run, a directory for them
-                plot = Path(args.plot) if len(args.clips) == 1 else Path(args.plot) / f"{name.name}.png"
-            line = sync_file(model, path, args, Path(args.output_dir) / name, plot)
-        except LipnetError as err:
-            if len(args.clips) == 1:
-                return cli.fail(err)
-            print(f"failed: {err}", file=sys.stderr)
-            failed += 1
-            continue
-        print(line, flush=True)
-    return 1 if failed else 0
+
+    def handle(item: cli.Input) -> str:
+        plot = item.target(args.plot, ".png") if args.plot else None
+        return sync_file(model, item.path, args, Path(args.output_dir) / item.name, plot)
+
+    return cli.each(found, handle)
 
 
 if __name__ == "__main__":

@@ -82,11 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def predict(reader: AudioVisualReader, clip: Path, name: Path, args: argparse.Namespace, single: bool) -> None:
-    """Read one clip, print the transcript (and its score when the sentence is known) and write the outputs.
-
-    `name` is the clip's output name without suffix: its stem, or its path under the -v directory (not `single`).
-    """
+def predict(reader: AudioVisualReader, item: cli.Input, args: argparse.Namespace) -> None:
+    """Read one clip, print the transcript (and its score when the sentence is known) and write the outputs under
+    the clip's output name."""
+    clip, name, single = item.path, item.name, item.alone
     prefix = "" if single else f"{clip}: "
     try:
         reference = grid.transcript(clip, [Path(a) for a in args.aligns_path])
@@ -107,9 +106,9 @@ def predict(reader: AudioVisualReader, clip: Path, name: Path, args: argparse.Na
         from lipnet import pictures  # matplotlib and OpenCV's drawing: only when a picture is asked for
 
         if args.annotate:
-            pictures.annotate(clip, reading, _target(args.annotate, name, ".mp4", single), args.visemes)
+            pictures.annotate(clip, reading, item.target(args.annotate, ".mp4"), args.visemes)
         if args.plot:
-            pictures.plot(reading, _target(args.plot, name, ".png", single), args.visemes, reference)
+            pictures.plot(reading, item.target(args.plot, ".png"), args.visemes, reference)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
 
@@ -137,14 +136,6 @@ def live(args: argparse.Namespace) -> int:
     return 0
 
 
-def _target(option: str, name: Path, suffix: str, single: bool) -> Path:
-    """The --annotate/--plot path of a clip: the option itself for one clip, else a file under that directory."""
-    target = Path(option)
-    if single and not target.is_dir():
-        return target
-    return target / name.with_name(name.name + suffix)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.live is None and (error := cli.missing(args.video_path)):
@@ -155,11 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.live is not None:
         return live(args)
-    root = Path(args.video_path)
     try:
-        clips = grid.find_videos(root)
-        if not clips:
-            raise LipnetError(f"{root}: no videos found ({', '.join(grid.VIDEO_EXTENSIONS)})")
+        clips = cli.inputs([args.video_path], grid.find_videos, f"videos found ({', '.join(grid.VIDEO_EXTENSIONS)})")
         reader = AudioVisualReader(LipReader(args.weights, args.predictor_path), args.av_model)
         if args.modality != "audio":
             reader.lips.extractor  # noqa: B018  (load the landmark model now: a bad -pp fails once, not once per clip)
@@ -167,24 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             reader.recognizer  # noqa: B018  (and the recogniser: a bad --av-model fails once too)
     except LipnetError as err:
         return cli.fail(err)
-    single = root.is_file()
-    failed = 0
-    for clip in clips:
-        name = Path(clip.stem) if single else clip.relative_to(root).with_suffix("")
-        try:
-            predict(reader, clip, name, args, single)
-        except LipnetError as err:
-            if single:
-                cli.fail(err)
-            else:
-                print(f"failed: {err if str(err).startswith(str(clip)) else f'{clip}: {err}'}", file=sys.stderr)
-            failed += 1
-        except Exception as err:  # one clip breaking something unforeseen must not end a long directory run
-            if single:
-                raise
-            print(f"failed: {clip}: {type(err).__name__}: {err}", file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
+    return cli.each(clips, lambda item: predict(reader, item, args))
 
 
 if __name__ == "__main__":

@@ -60,12 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def check_file(model, judge, path: Path, args: argparse.Namespace, out: Path | None) -> str:
+def check_file(model, judge, item: cli.Input, args: argparse.Namespace) -> str:
     """Find one clip's offset(s) with the sync `model`, whether it is the same speech with the `judge`
     (`agreement.Judge`, whose lip reader's extractor finds the mouth), write what was asked; returns what to print."""
     from lipnet import audio, remux
     from lipnet.sync import network
 
+    path = item.path
     samples = audio.load(path)  # before the face: a clip without sound fails fast
     track = judge.reader.extractor.extract(path, frames=None)
     clip = network.clip(path.stem, track.crops, track.landmarks, samples)
@@ -75,12 +76,11 @@ def check_file(model, judge, path: Path, args: argparse.Namespace, out: Path | N
     fixed = None
     try:
         if args.plot:
-            target = Path(args.plot) if out is None else Path(args.plot) / f"{out}.png"
             from lipnet import pictures
 
-            pictures.plot_offsets(found, target, path.name)
+            pictures.plot_offsets(found, item.target(args.plot, ".png"), path.name)
         if args.fix and clear and abs(shift) > env.SYNC_TOLERANCE:
-            fixed = Path(args.fix) if out is None else Path(args.fix) / f"{out}{fix_suffix(path)}"
+            fixed = item.target(args.fix, fix_suffix(path))
             remux.shift_audio(path, fixed, shift)
     except OSError as err:
         raise LipnetError(f"cannot write {err.filename or 'output'}: {err.strerror or err}") from None
@@ -164,15 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     from lipnet.sync import agreement, network
 
     try:
-        clips = []
-        for name in args.videos:
-            root = Path(name)  # it exists: cli.missing said so before Keras loaded
-            found = [root] if root.is_file() else grid.find_videos(root)
-            if not found:
-                raise LipnetError(f"{root}: no videos")
-            clips += [(path, None if root.is_file() else path.relative_to(root).with_suffix("")) for path in found]
-        if len(clips) > 1 and any(out is None for _, out in clips) and (args.plot or args.fix):
-            raise LipnetError("--plot and --fix name one file: give one clip, or one directory")
+        clips = cli.inputs(args.videos, grid.find_videos, "videos")
+        cli.one_target(clips, plot=args.plot, fix=args.fix)
         model = network.load(args.model)
         judge = agreement.Judge()
     except LipnetError as err:
@@ -180,19 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": str(err)}), flush=True)
             return 1
         return cli.fail(err)
-    failed = 0
-    for path, out in clips:
-        try:
-            print(check_file(model, judge, path, args, out), flush=True)
-        except LipnetError as err:
-            failed += 1
-            if args.json:  # one JSON object per input, failures too
-                print(json.dumps({"file": str(path), "error": str(err)}), flush=True)
-            elif len(clips) == 1:
-                return cli.fail(err)
-            else:
-                print(f"failed: {err}", file=sys.stderr)
-    return 1 if failed else 0
+    report = None
+    if args.json:  # one JSON object per input, failures too
+
+        def report(item: cli.Input, message: str) -> str:
+            return json.dumps({"file": str(item.path), "error": message})
+
+    return cli.each(clips, lambda item: check_file(model, judge, item, args), report)
 
 
 if __name__ == "__main__":
