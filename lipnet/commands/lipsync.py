@@ -61,7 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--min-duration", type=float, default=env.LIPSYNC_MIN_CUE, help="shortest cue, seconds (default: %(default)s)"
     )
-    p.add_argument("--plot", metavar="OUT", help="write waveform, spectrogram and viseme strip to this PNG")
+    p.add_argument(
+        "--plot",
+        metavar="OUT",
+        help="write waveform, spectrogram and viseme strip to this PNG (a directory run: a folder of them)",
+    )
     rhubarb = p.add_argument_group("Rhubarb exports (-f rhubarb, --visemes rhubarb), as Rhubarb's own options")
     rhubarb.add_argument(
         "--extended-shapes", type=_extended, default="GHX", metavar="GHX",

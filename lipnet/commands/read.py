@@ -75,8 +75,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--visemes", default="ovr", choices=sorted(visemes.VISEME_SETS), help="viseme set (default: %(default)s)"
     )
-    p.add_argument("--annotate", metavar="OUT", help="write the clip annotated with the reading to this MP4 file")
-    p.add_argument("--plot", metavar="OUT", help="write the reading's timeline to this PNG (or .pdf, .svg) file")
+    p.add_argument(
+        "--annotate",
+        metavar="OUT",
+        help="write the clip annotated with the reading to this MP4 file (a directory run: a folder)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="OUT",
+        help="write the reading's timeline to this PNG (or .pdf, .svg) file (a directory run: a folder)",
+    )
     args = p.parse_args(argv)
     args.video_path = args.video_path or args.clip
     return args

@@ -46,8 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-m", "--model", default=str(env.SYNC_MODEL), help="sync model (default: %(default)s)")
     p.add_argument("--max-offset", type=int, default=env.SYNC_MAX_OFFSET, help="frames tried either way (%(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON, one object per clip")
-    p.add_argument("--plot", metavar="OUT", help="write the distance-vs-offset curve to this PNG")
-    p.add_argument("--fix", metavar="OUT", help="write the clip with its audio moved back into sync")
+    p.add_argument(
+        "--plot",
+        metavar="OUT",
+        help="write the distance-vs-offset curve to this PNG (a directory run: a folder of them)",
+    )
+    p.add_argument(
+        "--fix", metavar="OUT", help="write the clip with its audio moved back into sync (a directory run: a folder)"
+    )
     training = p.add_argument_group("training (--train DIR)")
     training.add_argument("--train", metavar="DIR", help="train a model on the videos under DIR into -m")
     training.add_argument("--crops", default=str(env.DATA_DIR / "sync" / "crops"), help="mouth crops of DIR's clips")
