@@ -188,7 +188,7 @@ def test_distil_a_student_on_your_own_data(mine, tmp_path):
 def test_a_killed_training_run_resumes(mine, tmp_path):
     run_dir, model = tmp_path / "run", tmp_path / "mine.keras"
     command = [sys.executable, str(ROOT / "lipsync.py"), "--train", str(mine), "-m", str(model), "--classes", "ovr"]
-    command += ["--epochs", "8", "--run-dir", str(run_dir), "--cache", str(tmp_path / "cache")]
+    command += ["--epochs", "5", "--run-dir", str(run_dir), "--cache", str(tmp_path / "cache")]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = run_dir / "log.csv"
     deadline = time.monotonic() + 300
