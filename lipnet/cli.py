@@ -46,6 +46,9 @@ def start() -> None:
             import tensorflow as tf
 
             tf.config.list_physical_devices()
+            # and its Python warnings, such as "triggered tf.function retracing" when clips of several lengths are
+            # read in one run: advice to whoever writes the model, not to its user
+            tf.get_logger().setLevel("ERROR")
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -325,18 +325,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if error := cli.missing(*args.inputs, args.train, args.resume):
         return cli.fail(error)
-    cli.start()
-    if args.train or args.resume:
-        return train(args)
-    if args.live:
-        return cli.follow(live(args))
+    if args.train or args.resume or args.live:
+        cli.start()
+        return train(args) if args.train or args.resume else cli.follow(live(args))
     if not args.inputs:
         return cli.fail("give audio or video files (or --train DIR); see --help")
     from lipnet.speech import corpus
 
     try:
-        found = cli.inputs(args.inputs, corpus.find, "audio or video files")
+        found = cli.inputs(
+            args.inputs, corpus.find, "audio or video files"
+        )  # before Keras: a wrong call is said at once
         cli.one_target(found, plot=args.plot)
+        cli.start()
         model = load_model(args.model or env.LIPSYNC_MODEL)  # recognises, or guides words the sound will not align to
     except LipnetError as err:
         return cli.fail(err)

@@ -161,17 +161,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if error := cli.missing(*args.videos, args.train, args.resume):
         return cli.fail(error)
-    cli.start()
     if args.train or args.resume:
+        cli.start()
         return train(args)
     if not args.videos:
         return cli.fail("give a video with -v (or --train DIR); see --help")
     from lipnet import grid
-    from lipnet.sync import agreement, network
 
     try:
-        clips = cli.inputs(args.videos, grid.find_videos, "videos")
+        clips = cli.inputs(args.videos, grid.find_videos, "videos")  # before Keras: a wrong call is said at once
         cli.one_target(clips, plot=args.plot, fix=args.fix)
+        cli.start()
+        from lipnet.sync import agreement, network
+
         model = network.load(args.model)
         judge = agreement.Judge()
     except LipnetError as err:
