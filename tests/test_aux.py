@@ -23,7 +23,7 @@ from lipnet.lipreading import model as lipnet_model
 from lipnet.lipreading.reader import LipReader
 from lipnet.mouth import MouthExtractor
 from lipnet.speech import align
-from tests.test_trainer import ENV, TWO_DEVICES  # train.py on two virtual CPU devices
+from tests.test_trainer import ENV, TWO_DEVICES  # train.py on two virtual CPU devices, a JSON list of runs
 
 SOURCES = {"bbaf2n": ROOT / "tests" / "fixtures" / "bbaf2n.mpg"} | {p.stem: p for p in (ROOT / "samples").glob("*.mp4")}
 TINY = {"filters": [4, 8, 8], "gru_units": 8}
@@ -189,7 +189,7 @@ def test_aux_heads_train_data_parallel_on_windows(corpus, tmp_path, backend):
     args += ["--model", json.dumps(TINY), "-o", str(run), "--devices", "2", "--aux-visemes", "0.3", "--distill", "0.3"]
     variables = {**ENV, "KERAS_BACKEND": backend, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     result = subprocess.run(
-        [sys.executable, "-c", TWO_DEVICES, *args], cwd=ROOT, env=variables, capture_output=True, text=True
+        [sys.executable, "-c", TWO_DEVICES, json.dumps([args])], cwd=ROOT, env=variables, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "data-parallel on 2 devices" in result.stdout
