@@ -168,12 +168,12 @@ def each(
             line = handle(item)
         except LipnetError as err:
             failed += 1
-            message = str(err) if str(err).startswith(str(item.path)) else f"{item.path}: {err}"
             if report is not None:
                 print(report(item, str(err)), flush=True)
             elif len(found) == 1:
                 return fail(err)
             else:
+                message = str(err) if str(err).startswith(str(item.path)) else f"{item.path}: {err}"
                 print(f"failed: {message}", file=sys.stderr, flush=True)
             continue
         except Exception as err:

@@ -127,7 +127,7 @@ def fit(
     callbacks = [
         Epochs(run_dir, book, save, ".keras", validate, start_epoch=done, train_items=train_items, verbose=verbose),
         *tensorboard(run_dir, verbose),
-    ]  # fmt: skip
+    ]
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(book.monitor, patience=patience, mode=book.mode))
     x, y, w = data if isinstance(data, tuple) else (data, None, None)

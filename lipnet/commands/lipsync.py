@@ -333,9 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     from lipnet.speech import corpus
 
     try:
-        found = cli.inputs(
-            args.inputs, corpus.find, "audio or video files"
-        )  # before Keras: a wrong call is said at once
+        # the inputs before Keras: a wrong call is said at once
+        found = cli.inputs(args.inputs, corpus.find, "audio or video files")
         cli.one_target(found, plot=args.plot)
         cli.start()
         model = load_model(args.model or env.LIPSYNC_MODEL)  # recognises, or guides words the sound will not align to

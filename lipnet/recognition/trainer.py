@@ -33,7 +33,7 @@ LOGBOOK = runs.Logbook(
         "learning_rate",
         "seconds",
         "clips_per_s",
-    ),  # fmt: skip
+    ),
     curves=(
         ("Loss", "CTC loss per clip", ("loss", "av_loss", "audio_loss"), True),
         ("Validation WER (greedy)", "%", ("val_wer_av", "val_wer_av_babble0", "val_wer_audio", "val_wer"), False),
