@@ -55,6 +55,31 @@ def grid_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def held_out_crops(tmp_path_factory, grid_data, worker_id) -> Path:
+    """The 110 held-out s1 clips (lipnet/splits/s1_heldout.txt) extracted by the card's own command,
+    ``preprocessing/extract.py -v VIDEOS -o DATA``, once for the whole run: ``DATA/s1/<stem>.npy`` and their track
+    sidecars. The lip reader's and the sync model's card tests both start from them; with pytest-xdist's workers,
+    the first to ask extracts (a file lock in the run's shared temporary folder) and the others wait for it."""
+    from filelock import FileLock
+
+    from lipnet import grid
+
+    shared = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    data, videos = shared / "held-out" / "data", shared / "held-out" / "videos" / "s1"
+    with FileLock(shared / "held-out.lock"):
+        if not (data / "done").is_file():
+            videos.mkdir(parents=True, exist_ok=True)
+            for key in sorted(grid.read_list(ROOT / "lipnet" / "splits" / "s1_heldout.txt")):
+                stem = key.split("/")[1]
+                if not (videos / f"{stem}.mp4").exists():
+                    (videos / f"{stem}.mp4").symlink_to(grid_data / "s1" / f"{stem}.mp4")
+            result = tool("preprocessing/extract.py", "-v", str(videos.parent), "-o", str(data), "-j", "2")
+            assert result.returncode == 0, result.stderr
+            (data / "done").touch()
+    return data
+
+
+@pytest.fixture(scope="session")
 def extractor():
     """One dlib mouth extractor for the whole run: loading the landmark model takes a second."""
     from lipnet.mouth import MouthExtractor

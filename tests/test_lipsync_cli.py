@@ -301,6 +301,7 @@ def test_plots_of_a_directory_mirror_it_and_one_plot_for_two_files_is_refused(tm
     clips = tmp_path / "clips"
     (clips / "a").mkdir(parents=True)
     shutil.copy(SAMPLE, clips / "a" / "one.mp4")
+    shutil.copy(SAMPLE.with_suffix(".align"), clips / "a" / "one.align")  # aligned, not recognised: seconds faster
     result = run(str(clips), "-o", str(tmp_path / "out"), "-f", "visemes", "--plot", str(tmp_path / "plots"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "plots" / "a" / "one.png").is_file() and (tmp_path / "out" / "a" / "one.visemes.tsv").is_file()

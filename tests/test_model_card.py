@@ -1,20 +1,18 @@
 """The shipped model's card, reproduced: its held-out s1 and other-speaker scores, from the raw GRID videos in ../shared.
 
-Runs the card's own commands (extract the held-out clips, then evaluate.py with every decoder), so a
-change to extraction, normalisation, the model code or the decoders that moves the published numbers
-fails here. Tolerances allow for floating-point differences between CPUs, not for regressions.
+Runs the card's own commands (extract the held-out clips, in conftest's `held_out_crops`, then evaluate.py with
+every decoder), so a change to extraction, normalisation, the model code or the decoders that moves the published
+numbers fails here. Tolerances allow for floating-point differences between CPUs, not for regressions.
 """
 
 import json
-import subprocess
-import sys
 
 import pytest
-from conftest import GRID, ROOT
+from conftest import GRID, ROOT, command
 
+import evaluate
 from lipnet import grid
 
-GRID_S1 = GRID / "s1"
 SAMPLES = GRID / "samples"
 CARD = {  # models/MODEL_CARD.md, "Results": corpus CER, WER and sentence accuracy on s1_heldout.txt
     "greedy": (0.0768, 0.1939, 0.209),
@@ -24,21 +22,16 @@ CARD = {  # models/MODEL_CARD.md, "Results": corpus CER, WER and sentence accura
 
 
 def run(*args: str) -> None:
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    """``python evaluate.py ARGS``, in this process: the same command, Keras imported once."""
+    result = command(evaluate.main, *args)
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.grid
-def test_held_out_scores_match_the_model_card(tmp_path):
+def test_held_out_scores_match_the_model_card(held_out_crops, tmp_path):
     held_out = sorted(grid.read_list(ROOT / "lipnet" / "splits" / "s1_heldout.txt"))
-    videos = tmp_path / "videos" / "s1"
-    videos.mkdir(parents=True)
-    for key in held_out:
-        (videos / f"{key.split('/')[1]}.mp4").symlink_to(GRID_S1 / f"{key.split('/')[1]}.mp4")
-    run("preprocessing/extract.py", "-v", str(tmp_path / "videos"), "-o", str(tmp_path / "data"), "-j", "2")
     scores = tmp_path / "scores.json"
     split = str(ROOT / "lipnet" / "splits" / "s1_heldout.txt")
-    run("evaluate.py", "-d", str(tmp_path / "data"), "--split", split, "--output", str(scores))
+    run("-d", str(held_out_crops), "--split", split, "--output", str(scores))
     rows = {r["decoder"]: r for r in json.loads(scores.read_text())["rows"]}
     for decoder, (cer, wer, accuracy) in CARD.items():
         assert rows[decoder]["count"] == len(held_out) == 110
@@ -47,9 +40,8 @@ def test_held_out_scores_match_the_model_card(tmp_path):
         assert rows[decoder]["accuracy"] == pytest.approx(accuracy, abs=0.02), decoder
     # "Limitations": the same clips played three in a row (36 chains), read in windows, beam decoding
     run(
-        "evaluate.py",
         "-d",
-        str(tmp_path / "data"),
+        str(held_out_crops),
         "--split",
         split,
         "--chain",
@@ -63,7 +55,7 @@ def test_held_out_scores_match_the_model_card(tmp_path):
     assert chains["count"] == 36
     assert chains["cer"] == pytest.approx(0.47, abs=0.01) and chains["wer"] == pytest.approx(0.71, abs=0.02)
     # "Frame heads": the words of each held-out clip timed on the lips alone, 47 ms from GRID's boundaries on average
-    assert timed_on_the_lips(tmp_path / "data" / "s1", held_out) == pytest.approx(0.047, abs=0.003)
+    assert timed_on_the_lips(held_out_crops / "s1", held_out) == pytest.approx(0.047, abs=0.003)
 
 
 def timed_on_the_lips(data, keys: list[str]) -> float:
@@ -92,7 +84,7 @@ def test_other_speaker_scores_match_the_model_card(tmp_path):
         if clip.stem != "bbaf2n":
             (others / clip.name).symlink_to(clip)
     scores = tmp_path / "scores.json"
-    run("evaluate.py", "-v", str(others), "--decoders", "grammar", "--output", str(scores))
+    run("-v", str(others), "--decoders", "grammar", "--output", str(scores))
     grammar = json.loads(scores.read_text())["rows"][0]
     assert (grammar["decoder"], grammar["speaker"], grammar["count"]) == ("grammar", "all", 10)
     assert grammar["cer"] == pytest.approx(0.393, abs=0.01) and grammar["wer"] == pytest.approx(0.517, abs=0.02)

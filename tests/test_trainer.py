@@ -166,43 +166,6 @@ def test_train_cli_reports_bad_data_in_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-#: run train.py in a process whose one CPU Keras sees as two devices (XLA's host device count; TF logical devices)
-TWO_DEVICES = """
-import json, sys
-import tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-import train
-for args in json.loads(sys.argv[1]):  # one start-up for the runs compared: the imports take longer than they do
-    print("=== run", flush=True)
-    if train.main(args):
-        sys.exit(1)
-"""
-STILL = {**TINY, "dropout": 0, "gru_dropout": 0, "flip_probability": 0, "jitter_probability": 0, "shift": 0}
-STILL |= {"zoom": 0, "brightness": 0}
-
-
-@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
-def test_two_devices_learn_as_one(crops, tmp_path, backend):
-    """Data parallelism splits each batch over the devices and averages their gradients: the same losses as one
-    device with the same batch, epoch for epoch."""
-    pytest.importorskip(backend)
-    env_vars = {**ENV, "KERAS_BACKEND": backend, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    runs = {devices: tmp_path / f"run{devices}" for devices in (1, 2)}
-    common = ["-d", str(crops), "--split", "unseen", "-b", "4", "--workers", "1", "-e", "2", "--seed", "1"]
-    common += ["--model", json.dumps(STILL)]
-    args = [[*common, "-o", str(run), "--devices", str(devices)] for devices, run in runs.items()]
-    result = subprocess.run(
-        [sys.executable, "-c", TWO_DEVICES, json.dumps(args)], cwd=ROOT, env=env_vars, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    said = result.stdout.split("=== run")[1:]
-    assert ["data-parallel on 2 devices" in out for out in said] == [False, True]
-    curves = [[float(r["loss"]) for r in csv.DictReader((run / "log.csv").open())] for run in runs.values()]
-    assert len(curves[0]) == 2 and curves[0][-1] < curves[0][0]
-    np.testing.assert_allclose(curves[1], curves[0], rtol=2e-3)
-
-
 def test_more_devices_than_there_are_is_one_line(crops, tmp_path):
     result = subprocess.run(
         [sys.executable, "train.py", "-d", str(crops), "-e", "1", "-b", "4", "--devices", "4", "-o", str(tmp_path)],
