@@ -57,7 +57,7 @@ CROPS = env.DATA_DIR / "sync" / "crops"
 def utterances(clips: list, shape: lipshape.ShapeModel) -> list[animator.Utterance]:
     """Clips with the mouth tracked on their video (``data/sync/crops/<key>.npy``)."""
     return [
-        animator.Utterance(c.key, c.samples, lipshape.cached(CROPS / f"{c.key}.npy", shape), c.phones) for c in clips
+        animator.Utterance(c.clip, c.samples, lipshape.cached(CROPS / f"{c.key}.npy", shape), c.phones) for c in clips
     ]
 
 

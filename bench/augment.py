@@ -80,7 +80,7 @@ def main() -> int:
     args = p.parse_args()
     if Path(args.data).is_dir():
         samples = dataset.discover(args.data)[: args.batch_size]
-        clips = np.stack([np.asarray(dataset.load_clip(s.path)) for s in samples])
+        clips = np.stack([np.asarray(dataset.load_clip(s.crops)) for s in samples])
     else:
         clips = np.random.default_rng(0).integers(0, 256, (args.batch_size, 75, 50, 100, 3), dtype=np.uint8)
     x = ops.convert_to_tensor(clips.astype("float32"))

@@ -62,8 +62,8 @@ def utterances(stems: list[str], reader, crops_dir: Path):
     fingerprint, out, chars = sha1(reader.weights), [], []
     for stem in stems:
         lips = dataset.lip_features(crops_dir / f"{stem}.npy", reader, fingerprint)
-        text = grid.transcript(SHARED / "s1" / f"{stem}.mp4", [SHARED / "align"])
-        out.append(dataset.Utterance(f"s1/{stem}", text, lips["features"], audio.load(SHARED / "s1" / f"{stem}.mp4")))
+        clip = grid.Clip.labelled(f"s1/{stem}", SHARED / "s1" / f"{stem}.mp4", [SHARED / "align"])
+        out.append(dataset.Utterance(clip, lips["features"], audio.load(SHARED / "s1" / f"{stem}.mp4")))
         chars.append(lips["chars"])
     return out, chars
 
@@ -76,8 +76,8 @@ def other_speakers(reader):
     for stem in sorted(OTHER_SPEAKERS):
         path = SHARED / "samples" / f"{stem}.mpg"
         read = reader.posteriors(reader.extractor.extract(path, frames=None).crops)
-        text = grid.transcript(path, [SHARED / "align"])
-        out.append(dataset.Utterance(f"samples/{stem}", text, read["features"], audio.load(path)))
+        clip = grid.Clip.labelled(f"samples/{stem}", path, [SHARED / "align"])
+        out.append(dataset.Utterance(clip, read["features"], audio.load(path)))
         chars.append(read["chars"])
     return out, chars
 

@@ -26,7 +26,7 @@ def split(name: str) -> list[str]:
 def load_clips() -> tuple[list, list, list, list]:
     """(training, validation, held-out s1, other speakers) labelled clips."""
     clips = [corpus.load(p, [SHARED / "align"]) for p in corpus.find(SHARED / "s1")]
-    train, val, test = corpus.split(
+    train, val, test = grid.split(
         clips,
         grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"),
         grid.read_list(env.SPLITS_DIR / "s1_val.txt"),

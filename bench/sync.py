@@ -48,7 +48,7 @@ GRID = env.ROOT.parent / "shared" / "grid"
 SHIFTS = range(-env.SYNC_MAX_OFFSET, env.SYNC_MAX_OFFSET + 1)
 
 
-def clips(paths: list[Path], crops: Path) -> list[network.Clip]:
+def clips(paths: list[Path], crops: Path) -> list[network.Streams]:
     extractor = None
     out = []
     for path in paths:
@@ -56,7 +56,7 @@ def clips(paths: list[Path], crops: Path) -> list[network.Clip]:
         if not npy.is_file():
             extractor = extractor or mouth.MouthExtractor()
             extractor.extract(path, frames=None).save(npy)
-        out.append(network.load_clip(path, npy))
+        out.append(network.load_streams(grid.Clip(path.stem, media=path, crops=npy)))
     return out
 
 
@@ -69,7 +69,7 @@ def noisy(samples: np.ndarray, snr_db: float | None, seed: int) -> np.ndarray:
     return (samples + noise).astype(np.float32)
 
 
-def offset_accuracy(models: dict, data: list[network.Clip], excerpt: int | None = None, snr: float | None = None):
+def offset_accuracy(models: dict, data: list[network.Streams], excerpt: int | None = None, snr: float | None = None):
     """Per method, the share of (clip, shift) whose estimated offset is within ±1 frame of the shift."""
     hits = {name: 0 for name in [*models, "baseline"]}
     total = 0
@@ -77,9 +77,9 @@ def offset_accuracy(models: dict, data: list[network.Clip], excerpt: int | None 
         if excerpt:  # a window from the middle of the speech
             middle = int(np.median(c.speech_windows())) if len(c.speech_windows()) else len(c.mouths) // 2
             a = max(0, min(len(c.mouths) - excerpt, middle - excerpt // 2))
-            c = network.Clip(c.key, c.mouths[a : a + excerpt], c.opening[a : a + excerpt],
+            c = network.Streams(c.clip, c.mouths[a : a + excerpt], c.opening[a : a + excerpt],
                           c.samples[a * network.SAMPLES_PER_FRAME : (a + excerpt) * network.SAMPLES_PER_FRAME])  # fmt: skip
-        base = network.Clip(c.key, c.mouths, c.opening, noisy(c.samples, snr, i))
+        base = c.with_sound(noisy(c.samples, snr, i))
         video = {name: m.embed_video(c) for name, m in models.items()}
         for shift in SHIFTS:
             moved = base.delayed(shift)
@@ -91,24 +91,24 @@ def offset_accuracy(models: dict, data: list[network.Clip], excerpt: int | None 
     return {name: n / total for name, n in hits.items()}, total
 
 
-def confidences(model: network.SyncModel, data: list[network.Clip]) -> tuple[np.ndarray, np.ndarray]:
+def confidences(model: network.SyncModel, data: list[network.Streams]) -> tuple[np.ndarray, np.ndarray]:
     """Confidence of every clip as it is, and of every clip's picture with the next clip's sound."""
     same = [model.offsets(c)[0].confidence for c in data]
     other = []
     for c, d in zip(data, data[1:] + data[:1]):
         n = min(len(c.samples), len(d.samples))
-        other.append(model.offsets(network.Clip(c.key, c.mouths, c.opening, d.samples[:n]))[0].confidence)
+        other.append(model.offsets(c.with_sound(d.samples[:n]))[0].confidence)
     return np.array(same), np.array(other)
 
 
-def verdicts(model: network.SyncModel, judge, data: list[network.Clip], crops: Path) -> dict[str, list]:
+def verdicts(model: network.SyncModel, judge, data: list[network.Streams], crops: Path) -> dict[str, list]:
     """Each clip as it is (``own``) and with the next clip's sound (``other``): the first window's `Offset`, as
     sync.py judges it (`agreement.Judge`: the lip reader reads the RGB crops in `crops`)."""
     out = {"own": [], "other": []}
     for c, d in zip(data, data[1:] + data[:1]):
         rgb = np.load(crops / f"{c.key}.npy")
         n = min(len(c.samples), len(d.samples))
-        for kind, clip in (("own", c), ("other", network.Clip(c.key, c.mouths, c.opening, d.samples[:n]))):
+        for kind, clip in (("own", c), ("other", c.with_sound(d.samples[:n]))):
             out[kind].append(judge.judged(model.offsets(clip), rgb, clip.samples)[0])
     return out
 
@@ -197,7 +197,7 @@ def speed(model: network.SyncModel, path: Path, repeats: int = 5) -> float:
     def once():
         samples = audio.load(path)
         track = extractor.extract(path, frames=None)
-        return model.offsets(network.clip(path.stem, track.crops, track.landmarks, samples))
+        return model.offsets(network.streams(grid.Clip(path.stem, media=path), track.crops, track.landmarks, samples))
 
     once()
     times = []

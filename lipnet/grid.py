@@ -7,6 +7,7 @@ e.g. ``bbaf2n`` = "bin blue at f two now". Alignments give word timings in 1/100
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from lipnet import alphabet, env
 from lipnet.errors import LipnetError
@@ -38,6 +39,7 @@ WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for slot in GRAMMAR for w in slot
 
 UNSEEN_SPEAKERS = ("s1", "s2", "s20", "s22")
 VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+T = TypeVar("T")  # a clip, or a job's record of one: anything with a key
 LABEL_SUFFIXES = (".align", ".lab")  # a clip's sentence files, beside the clip (see `transcript`)
 
 
@@ -112,11 +114,17 @@ def transcript(video: str | Path, align_dirs: list[Path] = ()) -> str | None:
     holding the sentence (the plain-text label convention of speech corpora and forced aligners; how
     to label your own videos), or a GRID file name. Raises ValueError naming the file when it is unusable.
     """
-    video = Path(video)
-    align = find_align(video, list(align_dirs))
+    return sentence(video, align_dirs)[0]
+
+
+def sentence(path: str | Path, align_dirs: list[Path] = ()) -> tuple[str | None, tuple[Word, ...]]:
+    """A clip's sentence (`transcript`) and, when an ``.align`` file gives it, its word timings (else none)."""
+    path = Path(path)
+    align = find_align(path, list(align_dirs))
     if align is not None:
-        return " ".join(w.text for w in read_align(align))
-    label = video.with_suffix(".lab")
+        words = tuple(read_align(align))
+        return alphabet.normalize(" ".join(w.text for w in words)), words
+    label = path.with_suffix(".lab")
     if label.is_file():
         text = " ".join(label.read_text(encoding="utf-8", errors="replace").split())
         digit = next((ch for ch in text if ch.isdigit()), None)
@@ -124,8 +132,36 @@ def transcript(video: str | Path, align_dirs: list[Path] = ()) -> str | None:
             raise ValueError(
                 f"{label}: digit {digit!r} in the sentence; write numbers as words (the model reads letters)"
             )
-        return alphabet.normalize(text) or None  # as it is scored: lower case, no punctuation
-    return sentence_from_name(video.name)
+        return alphabet.normalize(text) or None, ()  # as it is scored: lower case, no punctuation
+    return sentence_from_name(path.name), ()
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip of a corpus, which every model's data starts from: its key (``<speaker>/<stem>``, as split lists
+    name clips; the stem alone without a speaker folder), the sentence said and its word timings where known, and
+    its files: the recording (`media`, a video or sound alone) and the mouth crops extracted from it (`crops`).
+    Each job's record is a clip and the arrays it needs of it."""
+
+    key: str
+    text: str | None = None
+    words: tuple[Word, ...] = ()
+    media: Path | None = None
+    crops: Path | None = None
+
+    @property
+    def speaker(self) -> str:
+        """The speaker folder of the key (``s1``), or "" without one."""
+        return self.key.rpartition("/")[0]
+
+    @classmethod
+    def labelled(cls, key: str, path: Path, align_dirs: list[Path] = (), **files: Path | None) -> "Clip":
+        """The clip `key` with the sentence and word timings of the file `path` (`sentence`), and its `files`
+        (``media``, ``crops``). Raises LipnetError naming the file when its labels are unusable."""
+        try:
+            return cls(key, *sentence(path, align_dirs), **files)
+        except ValueError as err:  # names the file (and the line)
+            raise LipnetError(str(err)) from None
 
 
 def find_videos(root: str | Path, pattern: str = "*") -> list[Path]:
@@ -150,6 +186,15 @@ def read_split(name: str, part: str) -> set[tuple[str, str]]:
     prefix = {"unseen": "unseen", "overlapped": "overlap"}[name]
     lines = (env.SPLITS_DIR / f"{prefix}_{part}.txt").read_text().split()
     return {(line.split("/")[0], line.rsplit("/", 1)[-1]) for line in lines}
+
+
+def split(items: Sequence[T], held_out: set[str], validation: set[str]) -> tuple[list[T], list[T], list[T]]:
+    """(train, validation, test) of clips or any job's records of them, by their ``key``: never one clip's frames
+    on two sides. A key both held out and listed for validation is held out."""
+    test = [c for c in items if c.key in held_out]
+    val = [c for c in items if c.key in validation and c.key not in held_out]
+    train = [c for c in items if c.key not in held_out and c.key not in validation]
+    return train, val, test
 
 
 def read_list(path: str | Path) -> set[str]:

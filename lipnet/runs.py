@@ -99,7 +99,7 @@ def fit(
     model: keras.Model,
     data,
     run_dir: Path,
-    save_best: Callable[[Path, keras.Model], None],
+    save_best: Callable[[Path, keras.Model], None] | None,
     book: Logbook,
     *,
     epochs: int,
@@ -110,12 +110,17 @@ def fit(
     done: int = 0,
     train_items: int = 0,
     verbose: int = 1,
+    checkpoint: Save | None = None,
+    suffix: str = ".keras",
+    progress: int = 0,
 ) -> None:
     """Fit a compiled model in a run directory, from epoch `done`: `data` is (x, y, sample weight) arrays or a
     Keras dataset; validation is Keras's on `validation` data and/or `validate(model)`'s figures. `Epochs` keeps
     the log, curves and checkpoints `book` describes (``last.keras`` with its optimizer, for `resumable`;
     ``best.keras`` by its monitored figure, written by `save_best`), TensorBoard its logs, and `patience` epochs
-    without a better figure end the run early."""
+    without a better figure end the run early. A family with its own checkpoint format gives `checkpoint`
+    (``(path, model, with_optimizer, extra)``, as `Epochs` calls it) and its `suffix` instead of `save_best`;
+    `progress` is Keras's progress bar (1) or none (0)."""
 
     def save(path: Path, network: keras.Model, with_optimizer: bool, extra: dict) -> None:
         if with_optimizer:  # what resuming needs: the compiled model, then the epoch it reached
@@ -125,8 +130,8 @@ def fit(
             save_best(path, network)
 
     callbacks = [
-        Epochs(run_dir, book, save, ".keras", validate, start_epoch=done, train_items=train_items, verbose=verbose),
-        *tensorboard(run_dir, verbose),
+        Epochs(run_dir, book, checkpoint or save, suffix, validate, done, train_items, verbose),
+        *_tensorboard(run_dir, verbose),
     ]
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(book.monitor, patience=patience, mode=book.mode))
@@ -140,7 +145,7 @@ def fit(
         initial_epoch=done,
         batch_size=batch_size,
         callbacks=callbacks,
-        verbose=0,
+        verbose=progress,
     )
 
 
@@ -246,7 +251,7 @@ def read_model(path: str | Path, config_type: type, what: str) -> tuple:
     return config, network
 
 
-def tensorboard(run_dir: Path, verbose: int = 1) -> list[keras.callbacks.Callback]:
+def _tensorboard(run_dir: Path, verbose: int = 1) -> list[keras.callbacks.Callback]:
     """The TensorBoard callback writing ``<run_dir>/tensorboard`` (Keras writes summaries with TensorFlow), or none
     and a warning when TensorFlow or tensorboard is missing."""
     if all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):

@@ -26,9 +26,9 @@ def utterance(extractor, path: Path, shape, phones: bool = True) -> animator.Utt
     """A clip's sound, the mouth tracked on its video and (aligned when asked) its phones."""
     mouth = lipshape.from_track(extractor.extract(path), shape)
     if not phones:
-        return animator.Utterance(path.stem, audio.load(path), mouth)
+        return animator.Utterance(grid.Clip(path.stem, media=path), audio.load(path), mouth)
     clip = corpus.load(path, cache_dir=None)
-    return animator.Utterance(clip.key, clip.samples, mouth, clip.phones)
+    return animator.Utterance(clip.clip, clip.samples, mouth, clip.phones)
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def corpus(tmp_path_factory) -> Path:
     return root
 
 
-def samples(corpus: Path) -> dict[str, dataset.Sample]:
+def samples(corpus: Path) -> dict[str, grid.Clip]:
     return {s.key: s for s in dataset.discover(corpus / "crops", source_dirs=[corpus / "sources"])}
 
 
@@ -66,9 +66,9 @@ def test_frame_targets_follow_the_alignment(corpus):
     instant falls in a word of the clip's forced alignment carry that word's phones, and mostly those inside GRID's
     own (looser) word timings too, so video and sound share a time base; the teacher mostly agrees."""
     sample = samples(corpus)["s1/lgil7a"]
-    assert sample.source == corpus / "sources" / "s1" / "lgil7a.mp4"
+    assert sample.media == corpus / "sources" / "s1" / "lgil7a.mp4"
     targets = dataset.frame_targets(sample, alignments=corpus / "alignments")
-    frames = len(dataset.load_clip(sample.path, None))
+    frames = len(dataset.load_clip(sample.crops, None))
     assert targets["phones"].shape == targets["visemes"].shape == (frames,) and frames == 75
     assert targets["teacher"].shape == (frames, len(visemes.PHONES))
     np.testing.assert_allclose(targets["teacher"].sum(1), 1, atol=1e-4)
@@ -89,14 +89,14 @@ def test_frame_targets_follow_the_alignment(corpus):
 
 def test_frame_targets_are_cached_and_recomputed_when_stale(corpus):
     sample = samples(corpus)["s1/pwbq6p"]
-    cache = sample.path.with_name("pwbq6p.frames.npz")
+    cache = sample.crops.with_name("pwbq6p.frames.npz")
     first = dataset.frame_targets(sample, alignments=corpus / "alignments")
     with np.load(cache, allow_pickle=False) as saved:  # plain arrays: no pickle needed to read them
         np.testing.assert_array_equal(saved["phones"], first["phones"])
     written = cache.stat().st_mtime_ns
     dataset.frame_targets(sample, alignments=corpus / "alignments")
     assert cache.stat().st_mtime_ns == written
-    os.utime(sample.source, ns=(written + 10**9, written + 10**9))  # the recording changed: computed again
+    os.utime(sample.media, ns=(written + 10**9, written + 10**9))  # the recording changed: computed again
     again = dataset.frame_targets(sample, alignments=corpus / "alignments")
     assert cache.stat().st_mtime_ns != written
     np.testing.assert_array_equal(again["phones"], first["phones"])
@@ -106,8 +106,8 @@ def test_targets_moved_without_their_recording_are_used_as_they_are(corpus, tmp_
     sample = samples(corpus)["s1/pwbq6p"]
     first = dataset.frame_targets(sample, alignments=corpus / "alignments")
     for suffix in (".npy", dataset.FRAME_TARGETS_SUFFIX):  # crops and targets alone, as to a GPU machine
-        shutil.copy(sample.path.with_name("pwbq6p" + suffix), tmp_path)
-    alone = dataclasses.replace(sample, path=tmp_path / "pwbq6p.npy", source=None)
+        shutil.copy(sample.crops.with_name("pwbq6p" + suffix), tmp_path)
+    alone = dataclasses.replace(sample, crops=tmp_path / "pwbq6p.npy", media=None)
     np.testing.assert_array_equal(dataset.frame_targets(alone)["teacher"], first["teacher"])
 
 

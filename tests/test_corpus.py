@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from lipnet import audio, visemes
+from lipnet import audio, grid, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align, corpus, lipsync
 
@@ -73,7 +73,7 @@ def test_bad_labels(tmp_path):
 
 
 def test_split_is_by_clip(tmp_path):
-    clips = [corpus.Clip(f"s1/c{i}", np.zeros(10, np.float32), []) for i in range(10)]
-    train, val, test = corpus.split(clips, {"s1/c0", "s1/c1"}, {"s1/c1", "s1/c2"})
+    clips = [corpus.Recording(grid.Clip(f"s1/c{i}"), np.zeros(10, np.float32), []) for i in range(10)]
+    train, val, test = grid.split(clips, {"s1/c0", "s1/c1"}, {"s1/c1", "s1/c2"})
     assert [c.key for c in test] == ["s1/c0", "s1/c1"] and [c.key for c in val] == ["s1/c2"]
     assert {c.key for c in train}.isdisjoint({c.key for c in val + test}) and len(train) == 7

@@ -10,7 +10,7 @@ from lipnet.speech import align, corpus, lipsync
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory, grid_data) -> list[corpus.Clip]:
+def clips(tmp_path_factory, grid_data) -> list[corpus.Recording]:
     """Eight real s1 clips with their forced-aligned phones."""
     cache = tmp_path_factory.mktemp("alignments")
     paths = sorted((GRID / "s1").glob("b*.mp4"))[:8]

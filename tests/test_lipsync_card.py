@@ -29,7 +29,7 @@ def model() -> lipsync.VisemeModel:
 
 
 @pytest.fixture(scope="module")
-def clip_sets(tmp_path_factory, grid_data) -> dict[str, list[corpus.Clip]]:
+def clip_sets(tmp_path_factory, grid_data) -> dict[str, list[corpus.Recording]]:
     """Held-out s1 and the other speakers' samples, labelled by aligning their known sentences."""
     cache = tmp_path_factory.mktemp("alignments")
     held_out = sorted(grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))

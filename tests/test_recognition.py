@@ -54,7 +54,7 @@ def test_band_limit_removes_what_a_telephone_does_not_carry():
 
 
 def utterance(path, lips: np.ndarray) -> dataset.Utterance:
-    return dataset.Utterance(path.stem, grid.transcript(path), lips, audio.load(path))
+    return dataset.Utterance(grid.Clip.labelled(path.stem, path), lips, audio.load(path))
 
 
 def test_babble_is_never_the_clips_own_voice():
@@ -164,7 +164,7 @@ def test_the_shipped_recogniser_scores_as_its_card_says(grid_data):
     lips = np.load(env.ROOT / "tests" / "fixtures" / "s1-heldout-lips.npz")
     assert str(lips["reader"]) == sha1(env.DEFAULT_WEIGHTS), "the fixture holds another lip reader's posteriors"
     clips = [
-        dataset.Utterance(s, grid.transcript(grid_data / "s1" / f"{s}.mp4", [grid_data / "align"]),
+        dataset.Utterance(grid.Clip.labelled(f"s1/{s}", grid_data / "s1" / f"{s}.mp4", [grid_data / "align"]),
                           np.zeros((env.FRAME_COUNT, 512), np.float32), audio.load(grid_data / "s1" / f"{s}.mp4"))
         for s in lips["stems"]
     ]  # fmt: skip

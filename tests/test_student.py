@@ -17,7 +17,7 @@ SAMPLE = ROOT / "samples" / "lgil7a.mp4"
 
 
 @pytest.fixture(scope="module")
-def clips(tmp_path_factory, grid_data) -> list[corpus.Clip]:
+def clips(tmp_path_factory, grid_data) -> list[corpus.Recording]:
     """Eight real s1 clips with their forced-aligned phones."""
     cache = tmp_path_factory.mktemp("alignments")
     paths = sorted((GRID / "s1").glob("p*.mp4"))[:8]

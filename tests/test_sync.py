@@ -15,13 +15,13 @@ from lipnet.sync import network, offsets, training
 SAMPLES = sorted((ROOT / "samples").glob("*.mp4"))  # three held-out s1 clips with their sound
 
 
-def clip_of(extractor, path: Path) -> network.Clip:
+def clip_of(extractor, path: Path) -> network.Streams:
     track = extractor.extract(path, frames=None)
-    return network.clip(path.stem, track.crops, track.landmarks, audio.load(path))
+    return network.streams(grid.Clip(path.stem, media=path), track.crops, track.landmarks, audio.load(path))
 
 
 @pytest.fixture(scope="module")
-def lgil7a(extractor) -> network.Clip:
+def lgil7a(extractor) -> network.Streams:
     return clip_of(extractor, ROOT / "samples" / "lgil7a.mp4")
 
 
@@ -93,7 +93,7 @@ def test_long_clips_get_an_offset_per_window_so_drift_shows(lgil7a):
     sound = np.tile(sound, 8)
     half = len(sound) // 2
     sound[half:] = network.delay(sound[half:], 5)  # from 12 s on, the sound is 5 frames late
-    long = network.Clip("long", np.concatenate([c.mouths] * 8), np.concatenate([c.opening] * 8), sound)
+    long = network.Streams(grid.Clip("long"), np.concatenate([c.mouths] * 8), np.concatenate([c.opening] * 8), sound)
     found = model.offsets(long, window=150)
     assert [(f.start, f.stop) for f in found] == [(0, 150), (150, 300), (300, 450), (450, 593)]
     assert [f.offset for f in found] == [0, 0, 5, 5]
@@ -116,7 +116,7 @@ def test_pair_figures_match_the_card(extractor, held_out_crops):
     test), the other speakers' tracked here."""
     model = network.load(env.SYNC_MODEL)
     held_out = [
-        network.load_clip(GRID / f"{key}.mp4", held_out_crops / f"{key}.npy")
+        network.load_streams(grid.Clip(key, media=GRID / f"{key}.mp4", crops=held_out_crops / f"{key}.npy"))
         for key in sorted(grid.read_list(env.SPLITS_DIR / "s1_heldout.txt"))
     ]
     others = [clip_of(extractor, p) for p in sorted((GRID / "samples").glob("*.mpg")) if p.stem != "bbaf2n"]

@@ -42,7 +42,7 @@ def test_tiny_model_overfits_four_real_clips(crops):
     """The whole learning path works: crops -> normalisation -> CTC -> greedy decoding of the right sentences.
     Every second frame (12.5 fps, 38 frames for a sentence's ~25 characters): the same path at half the cost."""
     samples = [s for s in dataset.discover(crops) if s.speaker != "s1" or s.key == "s1/bbaf2n"]
-    x = np.stack([np.asarray(dataset.load_clip(s.path))[::2] for s in samples])
+    x = np.stack([np.asarray(dataset.load_clip(s.crops))[::2] for s in samples])
     y = dataset.labels([s.text for s in samples])
     mean, std = dataset.channel_stats(samples)
     still = {"flip_probability": 0, "jitter_probability": 0, "shift": 0, "zoom": 0, "brightness": 0}

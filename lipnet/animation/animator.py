@@ -29,7 +29,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from lipnet import audio, env, runs, visemes
+from lipnet import audio, env, grid, runs, visemes
 from lipnet.animation import lipshape
 from lipnet.errors import LipnetError
 from lipnet.speech import lipsync, student
@@ -337,10 +337,14 @@ def network(config: AnimatorConfig, inputs: int) -> keras.Model:
 class Utterance(NamedTuple):
     """A clip to learn from or score on: its sound and the mouth tracked on its video."""
 
-    key: str
+    clip: grid.Clip
     samples: np.ndarray
     mouth: lipshape.MouthParameters
     phones: tuple[Segment, ...] | list[Segment] = ()  # forced-aligned, to score lip closures
+
+    @property
+    def key(self) -> str:
+        return self.clip.key
 
 
 def train(

@@ -69,7 +69,7 @@ def _crop_clips(args) -> list[tuple[str, str, list[Path]]]:
         by_speaker.setdefault(s.speaker, []).append(s)
     k = max(args.chain, 1)
     return [
-        (" ".join(s.text for s in group), speaker, [s.path for s in group])
+        (" ".join(s.text for s in group), speaker, [s.crops for s in group])
         for speaker, clips in by_speaker.items()
         for group in (clips[i : i + k] for i in range(0, len(clips) - k + 1, k))
     ]

@@ -312,7 +312,7 @@ def _labelled(data: dict) -> tuple[list, list]:
             clips.append(clip)
     if not clips:
         raise LipnetError(f"{root}: no labelled audio (see --help: labels beside each file)")
-    train_clips, val_clips, _ = corpus.split(clips, set(), validation)
+    train_clips, val_clips, _ = grid.split(clips, set(), validation)
     if not val_clips:  # a tenth of the clips, by clip, never by frame
         val_clips, train_clips = train_clips[::10], [c for i, c in enumerate(train_clips) if i % 10]
     if not val_clips or not train_clips:

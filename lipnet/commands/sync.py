@@ -69,13 +69,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def check_file(model, judge, item: cli.Input, args: argparse.Namespace) -> str:
     """Find one clip's offset(s) with the sync `model`, whether it is the same speech with the `judge`
     (`agreement.Judge`, whose lip reader's extractor finds the mouth), write what was asked; returns what to print."""
-    from lipnet import audio, remux
+    from lipnet import audio, grid, remux
     from lipnet.sync import network
 
     path = item.path
     samples = audio.load(path)  # before the face: a clip without sound fails fast
     track = judge.reader.extractor.extract(path, frames=None)
-    clip = network.clip(path.stem, track.crops, track.landmarks, samples)
+    clip = network.streams(grid.Clip(path.stem, media=path), track.crops, track.landmarks, samples)
     found = judge.judged(model.offsets(clip, args.max_offset), track.crops, samples)
     clear = [f.offset for f in found if f.clear]
     shift = -round(float(np.median(clear))) if clear else 0  # the whole track moves by the clear windows' median

@@ -10,7 +10,6 @@ frame from its forced alignment, and an audio teacher's phone posteriors, cached
 import functools
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -24,23 +23,9 @@ from lipnet.storage import atomic_write
 FRAME_TARGETS_SUFFIX = ".frames.npz"  # `frame_targets`' cache, beside the crop file
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One training clip: its crop file, sentence and speaker."""
-
-    path: Path
-    text: str
-    speaker: str
-    words: tuple[grid.Word, ...] = ()  # word timings, when an .align file gives them (for the word curriculum)
-    source: Path | None = None  # the video (or audio) the crops came from, when asked for: its sound labels frames
-
-    @property
-    def key(self) -> str:
-        """``speaker/stem``, as listed in split files."""
-        return f"{self.speaker}/{self.path.name.removesuffix('.npy')}" if self.speaker else self.path.stem
-
-
-def discover(data_dir: str | Path, align_dirs: list[Path] = (), source_dirs: list[Path] | None = None) -> list[Sample]:
+def discover(
+    data_dir: str | Path, align_dirs: list[Path] = (), source_dirs: list[Path] | None = None
+) -> list[grid.Clip]:
     """Every ``.npy`` crop file under `data_dir` whose sentence is known (``.align`` file or GRID name), sorted;
     with `source_dirs`, each with its source recording (`find_source`) when there is one."""
     data_dir = Path(data_dir)
@@ -50,15 +35,13 @@ def discover(data_dir: str | Path, align_dirs: list[Path] = (), source_dirs: lis
         )
     samples = []
     for path in sorted(data_dir.rglob("*.npy")):
-        align = grid.find_align(path, list(align_dirs))
-        try:
-            words = tuple(grid.read_align(align)) if align else ()
-            text = " ".join(w.text for w in words) if words else grid.transcript(path)
-        except ValueError as err:  # names the file (and the line)
-            raise LipnetError(str(err)) from None
-        if text is not None:
-            source = find_source(path, source_dirs) if source_dirs is not None else None
-            samples.append(Sample(path, alphabet.normalize(text), grid.speaker_of(path, data_dir), words, source))
+        speaker, stem = grid.speaker_of(path, data_dir), path.name.removesuffix(".npy")
+        media = find_source(path, source_dirs) if source_dirs is not None else None
+        clip = grid.Clip.labelled(
+            f"{speaker}/{stem}" if speaker else stem, path, list(align_dirs), media=media, crops=path
+        )
+        if clip.text is not None:
+            samples.append(clip)
     if not samples:
         raise LipnetError(f"{data_dir}: no .npy crops with a known sentence (.align or .lab file, or GRID file name)")
     return samples
@@ -74,7 +57,7 @@ def find_source(crops: Path, source_dirs: list[Path]) -> Path | None:
 
 
 def frame_targets(
-    sample: Sample,
+    sample: grid.Clip,
     align_dirs: list[Path] = (),
     alignments: Path | None = env.DATA_DIR,
     teacher: Path = env.LIPSYNC_MODEL,
@@ -93,18 +76,18 @@ def frame_targets(
     machine: bench/gpu_aux.sh) is used as it is if it has a target for every crop frame. Raises LipnetError naming
     the clip when it has no recording (nor such a cache) or no labels.
     """
-    cache = sample.path.with_name(sample.path.name.removesuffix(".npy") + FRAME_TARGETS_SUFFIX)
-    frames = len(load_clip(sample.path, None))
-    if sample.source is None:
+    cache = sample.crops.with_name(sample.crops.name.removesuffix(".npy") + FRAME_TARGETS_SUFFIX)
+    frames = len(load_clip(sample.crops, None))
+    if sample.media is None:
         if (moved := _cached_targets(cache, lambda saved: len(saved["visemes"]) == frames)) is not None:
             return moved
         raise LipnetError(f"{sample.key}: no source video or audio found to label its frames (give its directory)")
-    stamp = json.dumps({"frames": frames, "text": sample.text, **_file_stamp(sample.source, teacher)})
+    stamp = json.dumps({"frames": frames, "text": sample.text, **_file_stamp(sample.media, teacher)})
     if (cached := _cached_targets(cache, lambda saved: str(saved["stamp"]) == stamp)) is not None:
         return cached
-    clip = corpus.load(sample.source, list(align_dirs), alignments)
+    clip = corpus.load(sample.media, list(align_dirs), alignments)
     if not clip.phones:
-        raise LipnetError(f"{sample.key}: {sample.source} is labelled with visemes, not phones")
+        raise LipnetError(f"{sample.key}: {sample.media} is labelled with visemes, not phones")
     names = visemes.frame_phones(clip.phones, env.FPS, frames)
     posteriors = _teacher(str(teacher)).probabilities(clip.samples)
     targets = {
@@ -138,7 +121,7 @@ def _teacher(path: str) -> lipsync.VisemeModel:
     return lipsync.load(path)
 
 
-def validation(samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1) -> list[Sample]:
+def validation(samples: list[grid.Clip], how: str, seed: int = 0, val_fraction: float = 0.1) -> list[grid.Clip]:
     """The validation part of `samples` under split `how`.
 
     `how` is 'unseen' (speakers s1, s2, s20, s22 validate), 'overlapped' (the standard per-speaker lists),
@@ -149,7 +132,7 @@ def validation(samples: list[Sample], how: str, seed: int = 0, val_fraction: flo
         return [s for s in samples if s.speaker in grid.UNSEEN_SPEAKERS]
     if how == "overlapped":
         listed = grid.read_split("overlapped", "val")
-        return [s for s in samples if (s.speaker, s.path.stem) in listed]
+        return [s for s in samples if (s.speaker, s.crops.name.removesuffix(".npy")) in listed]
     if how == "random":
         shuffled = samples[:]
         random.Random(seed).shuffle(shuffled)
@@ -161,8 +144,8 @@ def validation(samples: list[Sample], how: str, seed: int = 0, val_fraction: flo
 
 
 def split(
-    samples: list[Sample], how: str, seed: int = 0, val_fraction: float = 0.1
-) -> tuple[list[Sample], list[Sample]]:
+    samples: list[grid.Clip], how: str, seed: int = 0, val_fraction: float = 0.1
+) -> tuple[list[grid.Clip], list[grid.Clip]]:
     """Split samples into (train, validation) as `validation` does; both parts must hold clips."""
     val = validation(samples, how, seed, val_fraction)
     held = set(val)
@@ -209,7 +192,7 @@ def labels(texts: list[str], length: int = env.MAX_LABEL_LENGTH) -> np.ndarray:
 
 
 def channel_stats(
-    samples: list[Sample], clips: int = env.NORM_STATS_CLIPS, seed: int = 0
+    samples: list[grid.Clip], clips: int = env.NORM_STATS_CLIPS, seed: int = 0
 ) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation (0..255 scale) over a random subset of the clips."""
     chosen = random.Random(seed).sample(samples, min(clips, len(samples)))
@@ -217,7 +200,7 @@ def channel_stats(
     squares = np.zeros(3)
     count = 0
     for s in chosen:
-        x = load_clip(s.path, None).reshape(-1, 3).astype(np.float64)
+        x = load_clip(s.crops, None).reshape(-1, 3).astype(np.float64)
         total += x.sum(0)
         squares += (x**2).sum(0)
         count += len(x)
@@ -290,7 +273,7 @@ class Batches(keras.utils.PyDataset):
 
     def __init__(
         self,
-        samples: list[Sample],
+        samples: list[grid.Clip],
         batch_size: int,
         shuffle: bool,
         seed: int = 0,
@@ -299,14 +282,14 @@ class Batches(keras.utils.PyDataset):
         curriculum_epochs: int = 0,
         window_probability: float = 0.0,
         multiple: int = 1,
-        targets: dict[Sample, dict[str, np.ndarray]] | None = None,
+        targets: dict[grid.Clip, dict[str, np.ndarray]] | None = None,
         **kwargs,
     ):
         super().__init__(workers=workers, **kwargs)
         self.multiple, self.targets = multiple, targets
         self.samples, self.batch_size, self.shuffle, self.seed, self.frames = samples, batch_size, shuffle, seed, frames
         self.curriculum_epochs, self.window_probability = curriculum_epochs, window_probability
-        self.partners: dict[str, list[Sample]] = {}  # clips with word timings, per speaker: window partners
+        self.partners: dict[str, list[grid.Clip]] = {}  # clips with word timings, per speaker: window partners
         for s in samples:
             if s.words:
                 self.partners.setdefault(s.speaker, []).append(s)
@@ -347,13 +330,13 @@ class Batches(keras.utils.PyDataset):
             return x, y
         return x, {"logits": y, **{k: np.stack([item[k] for item in items]) for k in items[0] if k != "frames"}}
 
-    def _frames(self, sample: Sample, frames: int | None) -> dict[str, np.ndarray]:
+    def _frames(self, sample: grid.Clip, frames: int | None) -> dict[str, np.ndarray]:
         """A clip's per-frame data, fitted to `frames`: its crops (``frames``) and its heads' targets, if any."""
         targets = self.targets[sample] if self.targets else {}
-        return {"frames": load_clip(sample.path, frames), **{k: fit_frames(v, frames) for k, v in targets.items()}}
+        return {"frames": load_clip(sample.crops, frames), **{k: fit_frames(v, frames) for k, v in targets.items()}}
 
     def _window(
-        self, sample: Sample, item: dict[str, np.ndarray], rng: np.random.Generator
+        self, sample: grid.Clip, item: dict[str, np.ndarray], rng: np.random.Generator
     ) -> tuple[dict[str, np.ndarray], str]:
         """`window_clip` across this clip and a random one of its speaker, in random order; one word at least."""
         partner = self.partners[sample.speaker][rng.integers(len(self.partners[sample.speaker]))]

@@ -98,7 +98,7 @@ def train(config: TrainConfig, run_dir: str | Path | None = None, verbose: int =
     return _fit(model, model_config, config, train_set, val_set, targets, run_dir, start_epoch=0, verbose=verbose)
 
 
-def _new_model(config: TrainConfig, train_set: list[dataset.Sample]) -> tuple[keras.Model, "lipnet_model.ModelConfig"]:
+def _new_model(config: TrainConfig, train_set: list[grid.Clip]) -> tuple[keras.Model, "lipnet_model.ModelConfig"]:
     """The model a new run starts from: the fine-tuned checkpoint's, or a fresh one normalised for `train_set`."""
     if config.weights:  # fine-tuning keeps the checkpoint's architecture and input normalisation
         source, source_config, _ = lipnet_model.load(config.weights)
@@ -177,7 +177,7 @@ def fit_heads(config: TrainConfig, run_dir: str | Path | None = None, verbose: i
     if verbose:
         print(f"BiGRU features of {len(train_set) + len(val_set)} clips...", flush=True)
     features = {
-        s: keras.ops.convert_to_numpy(trunk.predict_on_batch(dataset.load_clip(s.path, config.frames)[None]))[0]
+        s: keras.ops.convert_to_numpy(trunk.predict_on_batch(dataset.load_clip(s.crops, config.frames)[None]))[0]
         for s in train_set + val_set
     }
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -219,15 +219,15 @@ def fit_heads(config: TrainConfig, run_dir: str | Path | None = None, verbose: i
             reader.get_layer(layer).set_weights(model.get_layer(layer).get_weights())
         lipnet_model.save(path, reader, model_config, None, {**extra, **row, "heads": config.heads()})
 
-    epochs = runs.Epochs(run_dir, HEAD_LOGBOOK, save, ".hdf5", validate, train_items=len(train_set), verbose=verbose)
-    heads.fit(
-        x, y, batch_size=config.batch_size, epochs=config.epochs, validation_data=(val_x, val_y),
-        callbacks=[epochs], verbose=0, shuffle=True,
+    runs.fit(
+        heads, (x, y, None), run_dir, None, HEAD_LOGBOOK, epochs=config.epochs, validation=(val_x, val_y),
+        validate=validate, batch_size=config.batch_size, train_items=len(train_set), verbose=verbose, checkpoint=save,
+        suffix=".hdf5",
     )  # fmt: skip
     return run_dir
 
 
-def _samples(config: TrainConfig) -> tuple[list[dataset.Sample], list[dataset.Sample]]:
+def _samples(config: TrainConfig) -> tuple[list[grid.Clip], list[grid.Clip]]:
     sources = [Path(d) for d in config.source_dirs] if config.heads() else None
     samples = dataset.discover(config.data_dir, [Path(d) for d in config.align_dirs], sources)
     if config.speakers:
@@ -309,7 +309,7 @@ def _copy_weights(source: keras.Model, target: keras.Model, path: str) -> None:
         t.assign(w)
 
 
-def _frame_targets(config: TrainConfig, samples: list[dataset.Sample], verbose: int) -> dict:
+def _frame_targets(config: TrainConfig, samples: list[grid.Clip], verbose: int) -> dict:
     """Each clip's targets for the model's auxiliary heads (`_head_targets`), computed (or read from their cache)
     before training starts, so a clip without sound or labels stops the run at once, naming it."""
     if not config.heads():
@@ -357,27 +357,19 @@ def _fit(
     visemes = None  # the viseme head is scored on the validation clips' frames as the model sees them
     if "visemes" in config.heads():
         visemes = np.stack([dataset.fit_frames(targets[s]["visemes"], config.frames).argmax(-1) for s in val_set])
-    callbacks = [
-        runs.Epochs(
-            run_dir,
-            _logbook(config),
-            save=functools.partial(_save, model_config=model_config, grammar=grammar, heads=config.heads()),
-            suffix=".hdf5",
-            validate=functools.partial(_validate, val_set=val_set, validation=validation, visemes=visemes),
-            start_epoch=start_epoch,
-            train_items=len(train_set),
-            verbose=verbose,
-        ),
-        *runs.tensorboard(run_dir, verbose),
-    ]
     if verbose:
         print(
             f"{len(train_set)} training clips, {len(val_set)} validation clips, {model.count_params():,} parameters, "
             f"backend {keras.backend.backend()}"
             f"{f' data-parallel on {config.devices} devices' if config.devices > 1 else ''}, run directory {run_dir}"
         )
-    progress = 1 if verbose and sys.stdout.isatty() else 0  # off a terminal, our line per epoch suffices
-    model.fit(batches, epochs=config.epochs, initial_epoch=start_epoch, callbacks=callbacks, verbose=progress)
+    runs.fit(
+        model, batches, run_dir, None, _logbook(config), epochs=config.epochs,
+        validate=functools.partial(_validate, val_set=val_set, validation=validation, visemes=visemes),
+        done=start_epoch, train_items=len(train_set), verbose=verbose,
+        checkpoint=functools.partial(_save, model_config=model_config, grammar=grammar, heads=config.heads()),
+        suffix=".hdf5", progress=1 if verbose and sys.stdout.isatty() else 0,  # off a terminal, a line an epoch
+    )  # fmt: skip
     return run_dir
 
 
@@ -412,7 +404,7 @@ AUX_CURVES = (
 
 
 def _validate(
-    model: keras.Model, val_set: list[dataset.Sample], validation: dataset.Batches, visemes: np.ndarray | None
+    model: keras.Model, val_set: list[grid.Clip], validation: dataset.Batches, visemes: np.ndarray | None
 ) -> dict:
     """Greedy CER/WER, sentence accuracy and CTC loss of the validation clips; with a viseme head and the clips'
     viseme per frame (`visemes`), the fraction of frames it reads right."""
@@ -451,6 +443,6 @@ def _speed(clips_per_s: float) -> str:
     return f"{clips_per_s:.0f}" if clips_per_s >= 10 else f"{clips_per_s:.2f}"
 
 
-def _val_loss(logits: np.ndarray, samples: list[dataset.Sample]) -> float:
+def _val_loss(logits: np.ndarray, samples: list[grid.Clip]) -> float:
     y = dataset.labels([s.text for s in samples])
     return float(np.mean(keras.ops.convert_to_numpy(lipnet_model.ctc_loss(y, logits))))

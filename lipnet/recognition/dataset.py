@@ -13,7 +13,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from lipnet import alphabet, env
+from lipnet import alphabet, env, grid
 from lipnet.lipreading import dataset as lip_dataset
 from lipnet.recognition import noise
 from lipnet.recognition.model import RecognizerConfig, audio_input
@@ -27,12 +27,20 @@ MISREAD_FRAMES = (8, 20)  # ...each this many frames long (a GRID word lasts 6-2
 
 
 class Utterance(NamedTuple):
-    """A clip to learn from or score on: its sentence, the lip reader's features of its crops and its sound."""
+    """A clip to learn from or score on (its sentence known): the lip reader's features of its crops and its
+    sound."""
 
-    key: str
-    text: str
+    clip: grid.Clip
     lips: np.ndarray  # (T, 512) float32
     samples: np.ndarray  # 16 kHz mono on the video's clock
+
+    @property
+    def key(self) -> str:
+        return self.clip.key
+
+    @property
+    def text(self) -> str:
+        return self.clip.text
 
 
 def lip_features(crops: Path, reader, fingerprint: str) -> dict[str, np.ndarray]:

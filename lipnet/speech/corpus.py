@@ -29,14 +29,18 @@ FRAMES_SUFFIX = ".visemes.txt"
 
 
 @dataclass(frozen=True)
-class Clip:
-    """One recording: its samples (16 kHz mono) and the timed phones said in it (or, labelled by hand, the timed
+class Recording:
+    """A clip's sound: its samples (16 kHz mono) and the timed phones said in it (or, labelled by hand, the timed
     OVR visemes shown)."""
 
-    key: str  # ``<directory>/<stem>``: ``s1/bbaf2n`` in GRID's layout, as split lists name clips
+    clip: grid.Clip  # its key is ``<directory>/<stem>``: ``s1/bbaf2n`` in GRID's layout, as split lists name clips
     samples: np.ndarray
     phones: list[align.Segment]  # empty for a clip labelled with visemes
     visemes: list[align.Segment] = ()  # OVR visemes, for a clip labelled with them instead of phones
+
+    @property
+    def key(self) -> str:
+        return self.clip.key
 
     def frame_phones(self, hop_ms: int = env.HOP_MS) -> list[str]:
         """The phone at each feature frame's instant (``sil`` for silence)."""
@@ -57,7 +61,7 @@ def load(
     align_dirs: list[Path] = (),
     cache_dir: str | Path | None = env.DATA_DIR,
     label_hop_ms: float = 8.0,
-) -> Clip:
+) -> Recording:
     """A clip with its labels (see the module's docstring); a sentence is aligned and cached in
     ``<cache_dir>/<directory>/<stem>.alignment.json`` (None: not cached).
 
@@ -68,24 +72,21 @@ def load(
     key = f"{path.parent.name}/{stem}"
     samples = audio.load(path)
     if (labels := path.with_name(stem + PHONES_SUFFIX)).is_file():
-        return Clip(key, samples, read_segments(labels, "phone"))
+        return Recording(grid.Clip(key, media=path), samples, read_segments(labels, "phone"))
     if (labels := path.with_name(stem + VISEMES_SUFFIX)).is_file():
-        return Clip(key, samples, [], read_segments(labels, "viseme"))
+        return Recording(grid.Clip(key, media=path), samples, [], read_segments(labels, "viseme"))
     if (labels := path.with_name(stem + FRAMES_SUFFIX)).is_file():
-        return Clip(key, samples, [], read_frames(labels, label_hop_ms))
-    try:
-        text = grid.transcript(path, list(align_dirs))
-    except ValueError as err:
-        raise LipnetError(str(err)) from None
-    if text is None:
+        return Recording(grid.Clip(key, media=path), samples, [], read_frames(labels, label_hop_ms))
+    clip = grid.Clip.labelled(key, path, list(align_dirs), media=path)
+    if clip.text is None:
         raise LipnetError(
             f"{path}: no labels (a .lab, .align, {PHONES_SUFFIX}, {VISEMES_SUFFIX} or {FRAMES_SUFFIX} beside it)"
         )
     if cache_dir is None:
-        alignment = align.align(samples, text)
+        alignment = align.align(samples, clip.text)
     else:
-        alignment = align.cached(Path(cache_dir) / f"{key}{align.CACHE_SUFFIX}", samples, text)
-    return Clip(key, samples, alignment.phones)
+        alignment = align.cached(Path(cache_dir) / f"{key}{align.CACHE_SUFFIX}", samples, clip.text)
+    return Recording(clip, samples, alignment.phones)
 
 
 def read_segments(path: str | Path, what: str = "phone") -> list[align.Segment]:
@@ -115,11 +116,3 @@ def read_frames(path: str | Path, hop_ms: float) -> list[align.Segment]:
         raise LipnetError(f"{path}: {rows.shape[1]} values a frame, expected {len(classes)} ({' '.join(classes)})")
     hop = hop_ms / 1000
     return [align.Segment(classes[k], round(i * hop, 6), round((i + 1) * hop, 6)) for i, k in enumerate(rows.argmax(1))]
-
-
-def split(clips: list[Clip], held_out: set[str], validation: set[str]) -> tuple[list[Clip], list[Clip], list[Clip]]:
-    """(train, validation, test) by clip key: never a clip's frames on both sides."""
-    test = [c for c in clips if c.key in held_out]
-    val = [c for c in clips if c.key in validation and c.key not in held_out]
-    train = [c for c in clips if c.key not in held_out and c.key not in validation]
-    return train, val, test

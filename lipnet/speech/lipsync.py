@@ -26,7 +26,7 @@ from lipnet import audio, env, runs, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import align
 from lipnet.speech.align import Segment
-from lipnet.speech.corpus import Clip
+from lipnet.speech.corpus import Recording
 from lipnet.storage import atomic_write, atomic_write_text
 from lipnet.visemes import CLASS_SETS, SUBSETS, pooling, targets
 
@@ -65,7 +65,7 @@ class ModelConfig:
         return self
 
 
-def clip_targets(clip: Clip, classes: str, hop_ms: int = env.HOP_MS) -> np.ndarray:
+def clip_targets(clip: Recording, classes: str, hop_ms: int = env.HOP_MS) -> np.ndarray:
     """A clip's frame targets (`targets`), from its phones or, for a clip labelled with OVR visemes, from those."""
     if clip.phones or not clip.visemes:
         return targets(clip.frame_phones(hop_ms), classes)
@@ -92,7 +92,7 @@ def windows(x: np.ndarray, context: int) -> np.ndarray:
     return np.concatenate([padded[i : i + len(x)] for i in range(2 * context + 1)], axis=1)
 
 
-def perturbed(clip: Clip, factor: float, rng: np.random.Generator) -> Clip:
+def perturbed(clip: Recording, factor: float, rng: np.random.Generator) -> Recording:
     """The clip played `factor` times faster (formants and pitch scale with it, like another vocal tract),
     through a random telephone-to-full band and at a random noise level; its phone times scaled to match."""
     import scipy.signal
@@ -106,7 +106,7 @@ def perturbed(clip: Clip, factor: float, rng: np.random.Generator) -> Clip:
     phones, shapes = (
         [s._replace(start=s.start / factor, end=s.end / factor) for s in x] for x in (clip.phones, clip.visemes)
     )
-    return Clip(clip.key, samples, phones, shapes)
+    return Recording(clip.clip, samples, phones, shapes)
 
 
 class VisemeModel:
@@ -165,8 +165,8 @@ class VisemeModel:
 
 def train(
     config: ModelConfig,
-    train_clips: list[Clip],
-    val_clips: list[Clip],
+    train_clips: list[Recording],
+    val_clips: list[Recording],
     run_dir: str | Path | None = None,
     about: dict | None = None,
     verbose: int = 1,
@@ -187,7 +187,9 @@ def train(
     return _fit_keras(config, *_data(config, train_clips, val_clips), run_dir, verbose)
 
 
-def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> VisemeModel:
+def resume(
+    run_dir: str | Path, train_clips: list[Recording], val_clips: list[Recording], verbose: int = 1
+) -> VisemeModel:
     """Continue a Keras model's run from its last completed epoch, optimizer state included."""
     run_dir = Path(run_dir)
     config = run_config(run_dir)[0]
@@ -200,7 +202,12 @@ def run_config(run_dir: str | Path) -> tuple[ModelConfig, dict]:
     return runs.run_config(run_dir, ModelConfig, "a lip-sync classifier")
 
 
-def _data(config: ModelConfig, train_clips: list[Clip], val_clips: list[Clip], rng: np.random.Generator | None = None):
+def _data(
+    config: ModelConfig,
+    train_clips: list[Recording],
+    val_clips: list[Recording],
+    rng: np.random.Generator | None = None,
+):
     """Training examples (the clips and their perturbed copies, the same on every call for a fresh `rng`) with
     balancing weights, and validation examples."""
     rng = rng or np.random.default_rng(config.seed)
@@ -211,7 +218,7 @@ def _data(config: ModelConfig, train_clips: list[Clip], val_clips: list[Clip], r
     return train_x, train_y, weights, val_x, val_y
 
 
-def _examples(clips: list[Clip], config: ModelConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _examples(clips: list[Recording], config: ModelConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per clip: normalised features and their class indices (-1: not a frame of the class set)."""
     xs, ys = [], []
     for clip in clips:
@@ -381,14 +388,14 @@ def _quietly(metric, reference: np.ndarray, predicted: np.ndarray) -> float:
         return float(metric(reference, predicted))
 
 
-def evaluate(model: VisemeModel, clips: list[Clip], classes: str | None = None) -> Scores:
+def evaluate(model: VisemeModel, clips: list[Recording], classes: str | None = None) -> Scores:
     """Frame scores of `model` on labelled clips, in its own class set or (a phones model) a viseme set's."""
     classes = classes or model.config.classes
     predicted = [model.visemes(clip.samples, classes).argmax(1) for clip in clips]
     return score_clips(predicted, clips, classes, model.config.hop_ms)
 
 
-def score_clips(predicted: list[np.ndarray], clips: list[Clip], classes: str, hop_ms: int = env.HOP_MS) -> Scores:
+def score_clips(predicted: list[np.ndarray], clips: list[Recording], classes: str, hop_ms: int = env.HOP_MS) -> Scores:
     """Scores of per-clip predicted class indices (of any method) against the clips' labels, frame for frame."""
     refs = [clip_targets(clip, classes, hop_ms)[: len(p)] for clip, p in zip(clips, predicted)]
     preds = [p[: len(r)] for p, r in zip(predicted, refs)]

@@ -25,7 +25,7 @@ import numpy as np
 from lipnet import audio, env, runs, visemes
 from lipnet.errors import LipnetError
 from lipnet.speech import lipsync
-from lipnet.speech.corpus import Clip
+from lipnet.speech.corpus import Recording
 
 
 @dataclass
@@ -277,8 +277,8 @@ def _gru_name(i: int) -> str:
 
 def train(
     config: StudentConfig,
-    train_clips: list[Clip],
-    val_clips: list[Clip],
+    train_clips: list[Recording],
+    val_clips: list[Recording],
     teacher: lipsync.VisemeModel | None,
     run_dir: str | Path,
     about: dict | None = None,
@@ -300,7 +300,11 @@ def train(
 
 
 def resume(
-    run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], teacher: lipsync.VisemeModel | None, verbose=1
+    run_dir: str | Path,
+    train_clips: list[Recording],
+    val_clips: list[Recording],
+    teacher: lipsync.VisemeModel | None,
+    verbose=1,
 ) -> Student:
     """Continue a student's run from its last completed epoch, optimizer state included."""
     run_dir = Path(run_dir)
@@ -314,7 +318,7 @@ def run_config(run_dir: str | Path) -> tuple[StudentConfig, dict]:
     return runs.run_config(run_dir, StudentConfig, "a student", kind="student")
 
 
-def targets(config: StudentConfig, clip: Clip, teacher: lipsync.VisemeModel | None) -> np.ndarray:
+def targets(config: StudentConfig, clip: Recording, teacher: lipsync.VisemeModel | None) -> np.ndarray:
     """(frames, 2 classes): the teacher's posteriors softened by the temperature and added up into the student's
     visemes (zeros without a teacher), then the one-hot labels (all zero on frames outside the class set)."""
     hard = lipsync.clip_targets(clip, config.classes, config.hop_ms)
@@ -328,7 +332,7 @@ def targets(config: StudentConfig, clip: Clip, teacher: lipsync.VisemeModel | No
     return np.concatenate([soft.astype(np.float32), one_hot], axis=1)
 
 
-def _examples(config: StudentConfig, clips: list[Clip], teacher, augment: bool):
+def _examples(config: StudentConfig, clips: list[Recording], teacher, augment: bool):
     """Per utterance: normalised features and targets `delay` frames late (output t answers for frame t - delay),
     and per-frame weights (0 for the first `delay` frames and frames outside the class set)."""
     rng = np.random.default_rng(config.seed)

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from lipnet import audio, env, runs
+from lipnet import audio, env, grid, runs
 from lipnet.errors import LipnetError
 from lipnet.storage import atomic_write_text
 from lipnet.sync.offsets import AUDIO_PER_VIDEO, curve, energy, offset_of, spans
@@ -59,10 +59,10 @@ class SyncConfig:
 
 
 @dataclass
-class Clip:
-    """What sync needs of one clip, on the video's time base."""
+class Streams:
+    """What sync needs of one clip: its mouths and its sound, on the video's time base."""
 
-    key: str
+    clip: grid.Clip
     mouths: np.ndarray  # (T, 50, 100) uint8 grey mouth crops, 25 fps
     opening: np.ndarray  # (T,) float32 inner-lip opening in mouth widths (the baseline's signal)
     samples: np.ndarray  # (n,) float32 16 kHz mono
@@ -72,6 +72,10 @@ class Clip:
     def __post_init__(self):
         mel = _mel(self.samples)
         self.mfec, self.loudness = normalised(mel), energy(mel[..., 0])
+
+    @property
+    def key(self) -> str:
+        return self.clip.key
 
     @property
     def windows(self) -> int:
@@ -88,23 +92,28 @@ class Clip:
         counts = speech[np.minimum(index, len(speech) - 1)].sum(axis=1)
         return np.flatnonzero(counts >= env.SYNC_VIDEO_FRAMES // 2)
 
-    def delayed(self, frames: int) -> "Clip":
-        """This clip with its sound `frames` video frames later (earlier when negative)."""
-        return Clip(self.key, self.mouths, self.opening, delay(self.samples, frames))
+    def with_sound(self, samples: np.ndarray) -> "Streams":
+        """These mouths with other sound (another clip's, a noisy or shifted copy)."""
+        return Streams(self.clip, self.mouths, self.opening, samples)
+
+    def delayed(self, frames: int) -> "Streams":
+        """These streams with the sound `frames` video frames later (earlier when negative)."""
+        return self.with_sound(delay(self.samples, frames))
 
 
-def clip(key: str, crops: np.ndarray, landmarks: np.ndarray, samples: np.ndarray) -> Clip:
-    """A `Clip` from a mouth track's RGB crops and landmarks and the clip's 16 kHz samples."""
+def streams(clip: grid.Clip, crops: np.ndarray, landmarks: np.ndarray, samples: np.ndarray) -> Streams:
+    """The `Streams` of `clip` from its mouth track's RGB crops and landmarks and its 16 kHz samples."""
     grey = np.round(crops.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
-    return Clip(key, grey, mouth_opening(landmarks), samples)
+    return Streams(clip, grey, mouth_opening(landmarks), samples)
 
 
-def load_clip(media: str | Path, crops: str | Path) -> Clip:
-    """The `Clip` of a media file whose mouth crops (and their ``.track.npz`` sidecar) were extracted already."""
+def load_streams(clip: grid.Clip) -> Streams:
+    """The `Streams` of a clip whose mouth crops (and their ``.track.npz`` sidecar) were extracted already: its
+    ``media`` and ``crops`` files."""
     from lipnet import mouth
 
-    track = mouth.load_sidecar(crops)
-    return clip(Path(media).stem, np.load(crops), track["landmarks"], audio.load(media))
+    track = mouth.load_sidecar(clip.crops)
+    return streams(clip, np.load(clip.crops), track["landmarks"], audio.load(clip.media))
 
 
 def _mel(samples: np.ndarray) -> np.ndarray:
@@ -260,7 +269,7 @@ class SyncModel:
         self.config, self.network = config, network
         self.visual, self.speech = network.get_layer("visual"), network.get_layer("speech")
 
-    def embed_video(self, clip: Clip) -> np.ndarray:
+    def embed_video(self, clip: Streams) -> np.ndarray:
         """(W, D) embeddings of every mouth window that has a full window after it."""
         starts = np.arange(max(0, len(clip.mouths) - env.SYNC_VIDEO_FRAMES + 1))
         return self._embed(self.visual, video_windows(clip.mouths, starts))
@@ -280,7 +289,7 @@ class SyncModel:
             return np.zeros((0, net.output_shape[-1]), np.float32)
         return np.concatenate([net.predict_on_batch(x[i : i + 256]) for i in range(0, len(x), 256)])
 
-    def offsets(self, clip: Clip, max_offset: int = env.SYNC_MAX_OFFSET, window: int = env.SYNC_WINDOW) -> list:
+    def offsets(self, clip: Streams, max_offset: int = env.SYNC_MAX_OFFSET, window: int = env.SYNC_WINDOW) -> list:
         """The `Offset` of the clip, or of every `window` frames of a longer one (so drift shows)."""
         video, speech = self.embed_video(clip), self.embed_audio(clip.mfec)
         return [

@@ -10,12 +10,12 @@ import numpy as np
 from lipnet import env, runs
 from lipnet.errors import LipnetError
 from lipnet.sync.network import (
-    Clip,
     Contrastive,
+    Streams,
     SyncConfig,
     SyncModel,
     load,
-    load_clip,
+    load_streams,
     pair_net,
     video_windows,
 )
@@ -34,7 +34,7 @@ class Batches(keras.utils.PyDataset):
     """Training batches: `config.batch_size` distinct clips each, a random speech window of each, its speech and the
     same clip's speech shifted by `env.SYNC_MIN_SHIFT` .. `env.SYNC_MAX_OFFSET` frames. New draws every epoch."""
 
-    def __init__(self, clips: list[Clip], config: SyncConfig, epoch: int = 0):
+    def __init__(self, clips: list[Streams], config: SyncConfig, epoch: int = 0):
         super().__init__()
         self.clips = [c for c in clips if c.windows > env.SYNC_MIN_SHIFT and len(c.speech_windows())]
         self.starts = [c.speech_windows() for c in self.clips]
@@ -69,7 +69,7 @@ def draw_pair(windows: int, rng: np.random.Generator, j: int | None = None) -> t
     return j, int(rng.choice(away))
 
 
-def pairs(clips: list[Clip], every: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
+def pairs(clips: list[Streams], every: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
     """Evaluation pairs: every `every`-th speech window of each clip, each with its own speech (genuine) and
     one impostor, alternately the same clip's speech 5..15 frames away and another clip's at the same time.
 
@@ -88,7 +88,7 @@ def pairs(clips: list[Clip], every: int = 4, seed: int = 0) -> dict[str, np.ndar
     return {k: table[:, n] for n, k in enumerate(("clip", "start", "speech_clip", "speech_start", "genuine"))}
 
 
-def pair_distances(model: SyncModel, clips: list[Clip], table: dict[str, np.ndarray]) -> np.ndarray:
+def pair_distances(model: SyncModel, clips: list[Streams], table: dict[str, np.ndarray]) -> np.ndarray:
     """Embedding distance of every pair of a `pairs` table."""
     video = [model.embed_video(c) for c in clips]
     speech = [model.embed_audio(c.mfec) for c in clips]
@@ -97,7 +97,7 @@ def pair_distances(model: SyncModel, clips: list[Clip], table: dict[str, np.ndar
     return model.distances(v, a)
 
 
-def envelope_distances(clips: list[Clip], table: dict[str, np.ndarray]) -> np.ndarray:
+def envelope_distances(clips: list[Streams], table: dict[str, np.ndarray]) -> np.ndarray:
     """The baseline's pair scores: minus the correlation of mouth opening and speech energy over the window."""
     n = env.SYNC_VIDEO_FRAMES
     return np.array(
@@ -133,8 +133,8 @@ def score_pairs(distances: np.ndarray, genuine: np.ndarray) -> PairScores:
 
 def train(
     config: SyncConfig,
-    train_clips: list[Clip],
-    val_clips: list[Clip],
+    train_clips: list[Streams],
+    val_clips: list[Streams],
     run_dir: str | Path,
     about: dict | None = None,
     verbose: int = 1,
@@ -147,7 +147,7 @@ def train(
     return _fit(config, train_clips, val_clips, run_dir, verbose, steps)
 
 
-def resume(run_dir: str | Path, train_clips: list[Clip], val_clips: list[Clip], verbose: int = 1) -> SyncModel:
+def resume(run_dir: str | Path, train_clips: list[Streams], val_clips: list[Streams], verbose: int = 1) -> SyncModel:
     """Continue a run from its last completed epoch, optimizer state included."""
     run_dir = Path(run_dir)
     config, about = run_config(run_dir)
@@ -183,7 +183,7 @@ def _fit(config, train_clips, val_clips, run_dir: Path, verbose: int, steps=None
     return load(run_dir / "best.keras")
 
 
-def training_clips(data: dict) -> tuple[list[Clip], list[Clip]]:
+def training_clips(data: dict) -> tuple[list[Streams], list[Streams]]:
     """The training and validation clips of a --train run: the videos under ``data["train"]``, less the
     ``exclude`` lists, split by the ``val`` list (by clip, never by frame; a tenth of the clips without one).
     Mouth crops come from ``data["crops"]``, extracted there first when missing."""
@@ -194,19 +194,19 @@ def training_clips(data: dict) -> tuple[list[Clip], list[Clip]]:
         raise LipnetError(f"{root}: no such directory")
     excluded = set().union(*(grid.read_list(f) for f in data["exclude"]))
     validation = grid.read_list(data["val"]) if data["val"] else set()
-    extractor = None
-    train_clips, val_clips = [], []
+    clips = []
     for path in grid.find_videos(root):
         key = f"{grid.speaker_of(path, root) or root.name}/{path.stem}"
-        if key in excluded:
-            continue
-        npy = crops / path.relative_to(root).with_suffix(".npy")
-        if not npy.is_file():
-            extractor = extractor or mouth.MouthExtractor()
-            extractor.extract(path, frames=None).save(npy)
-        (val_clips if key in validation else train_clips).append(load_clip(path, npy))
+        clips.append(grid.Clip(key, media=path, crops=crops / path.relative_to(root).with_suffix(".npy")))
+    train, val, _ = grid.split(clips, excluded, validation)
     if not validation:
-        val_clips, train_clips = train_clips[::10], [c for i, c in enumerate(train_clips) if i % 10]
+        val, train = train[::10], [c for i, c in enumerate(train) if i % 10]
+    extractor = None
+    for clip in train + val:
+        if not clip.crops.is_file():
+            extractor = extractor or mouth.MouthExtractor()
+            extractor.extract(clip.media, frames=None).save(clip.crops)
+    train_clips, val_clips = [load_streams(c) for c in train], [load_streams(c) for c in val]
     if len(train_clips) < 2 or not val_clips:
         raise LipnetError(f"{root}: too few clips to train and validate")
     return train_clips, val_clips
