@@ -28,8 +28,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+import common  # noqa: E402
 import numpy as np  # noqa: E402
-from common import load_clips  # noqa: E402
 
 from lipnet import (
     audio,  # noqa: E402
@@ -63,19 +63,12 @@ def utterances(clips: list, shape: lipshape.ShapeModel) -> list[animator.Utteran
 
 def trained(name: str, runs: Path, train, val, shape) -> animator.Animator:
     """The animator `name`, trained (or its killed run resumed) now unless a previous run finished it."""
-    path = runs / f"{name}.keras"
-    if path.is_file():
-        return animator.load(path)
-    started = time.perf_counter()
-    run_dir = runs / name
-    if (run_dir / "config.json").is_file():
-        model = animator.resume(run_dir, train, val, shape, verbose=0)
-    else:
-        config = animator.AnimatorConfig(**ANIMATORS[name])
-        model = animator.train(config, train, val, shape, run_dir, {"train": "bench/common.py"}, verbose=0)
-    model.save(path)
-    print(f"trained {name} in {time.perf_counter() - started:.0f} s", flush=True)
-    return model
+    config = animator.AnimatorConfig(**ANIMATORS[name])
+    return common.trained(
+        name, runs, animator.load,
+        lambda run_dir: animator.resume(run_dir, train, val, shape, verbose=0),
+        lambda run_dir: animator.train(config, train, val, shape, run_dir, {"train": "bench/common.py"}, verbose=0),
+    )  # fmt: skip
 
 
 class Baselines:
@@ -179,7 +172,7 @@ def main() -> None:
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
     shape = lipshape.load_model()
-    train, val, test, others = (utterances(c, shape) for c in load_clips())
+    train, val, test, others = (utterances(c, shape) for c in common.load_clips())
     reader = student.load(env.LIPSYNC_STUDENT)
     print(f"{datetime.date.today()}, {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
     print(f"clips: train {len(train)}, validation {len(val)}, held-out s1 {len(test)}, other speakers {len(others)}")

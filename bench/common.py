@@ -7,6 +7,11 @@ bbaf2n, also there, left out). Labels: every frame's phone from forced alignment
 (lipnet.speech.align, validated in bench/align.py).
 """
 
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 from lipnet import env, grid
 from lipnet.speech import corpus
 
@@ -33,3 +38,17 @@ def load_clips() -> tuple[list, list, list, list]:
     )
     others = [corpus.load(p) for p in corpus.find(SHARED / "samples") if p.stem in OTHER_SPEAKERS]
     return train, val, test, others
+
+
+def trained(name: str, runs: Path, load: Callable, resume: Callable, train: Callable):
+    """A bench's model `name`: `load`ed from ``<runs>/<name>.keras`` when a previous run finished it, else its killed
+    run in ``<runs>/<name>`` `resume`d (``resume(run_dir)``), else trained there now (``train(run_dir)``), and saved;
+    the time it took goes to standard error."""
+    path = runs / f"{name}.keras"
+    if path.is_file():
+        return load(path)
+    started, run_dir = time.perf_counter(), runs / name
+    model = resume(run_dir) if (run_dir / "config.json").is_file() else train(run_dir)
+    model.save(path)
+    print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return model

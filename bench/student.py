@@ -15,14 +15,12 @@ import datetime
 import os
 import platform
 import shutil
-import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
-from common import load_clips  # noqa: E402
+import common  # noqa: E402
 
 from lipnet import (
     env,  # noqa: E402
@@ -95,21 +93,14 @@ EPOCHS = 80
 
 def trained(name: str, runs: Path, train, val, teacher) -> student.Student:
     """The student `name`, trained (or its killed run resumed) now unless a previous run finished it."""
-    path = runs / f"{name}.keras"
-    if path.is_file():
-        return student.load(path)
-    started = time.perf_counter()
-    run_dir = runs / name
-    if (run_dir / "config.json").is_file():
-        model = student.resume(run_dir, train, val, teacher, verbose=0)
-    else:
-        config = student.StudentConfig(epochs=EPOCHS, **{**BASE, **STUDENTS[name]})
-        config.teacher = str(env.LIPSYNC_MODEL.relative_to(env.ROOT)) if config.distill else ""
-        about = {"train": "bench/common.py", "clips": len(train)}
-        model = student.train(config, train, val, teacher, run_dir, about, verbose=0)
-    model.save(path)
-    print(f"trained {name} in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return model
+    config = student.StudentConfig(epochs=EPOCHS, **{**BASE, **STUDENTS[name]})
+    config.teacher = str(env.LIPSYNC_MODEL.relative_to(env.ROOT)) if config.distill else ""
+    about = {"train": "bench/common.py", "clips": len(train)}
+    return common.trained(
+        name, runs, student.load,
+        lambda run_dir: student.resume(run_dir, train, val, teacher, verbose=0),
+        lambda run_dir: student.train(config, train, val, teacher, run_dir, about, verbose=0),
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -122,7 +113,7 @@ def main() -> None:
     args = p.parse_args()
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
-    train, val, test, others = load_clips()
+    train, val, test, others = common.load_clips()
     teacher = lipsync.load(env.LIPSYNC_MODEL)
     names = args.only or list(STUDENTS)
     students = {name: trained(name, runs, train, val, teacher) for name in names}
