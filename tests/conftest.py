@@ -18,14 +18,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 GRID = Path(os.environ.get("LIPNET_GRID", ROOT.parent / "shared" / "grid"))
 NO_GRID = f"needs the GRID data in {GRID} (../shared/grid beside the checkout, or LIPNET_GRID)"
-#: test files of several minutes each on a 2-core CPU (``--durations``, 2026-12-04), slowest first
+#: test files of a minute or more of one worker each on a 2-core CPU (``--durations``, 2026-12-04), slowest first
 SLOW_FILES = (
-    "test_trainer.py",
     "test_aux.py",
-    "test_model_card.py",
-    "test_sync.py",
+    "test_trainer.py",
     "test_recognition.py",
+    "test_lipsync_cli.py",
+    "test_model_card.py",
+    "test_own_data.py",
     "test_backends.py",
+    "test_sync.py",
 )
 
 
