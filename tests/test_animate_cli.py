@@ -56,7 +56,7 @@ def test_parameters_and_a_render_with_sound(tmp_path):
 
 
 def test_other_frame_rates_interpolate(tmp_path):
-    result = run("-a", str(SAMPLE), "--output-dir", str(tmp_path), "-f", "csv", "--fps", "60")
+    result = run(str(SAMPLE), "--output-dir", str(tmp_path), "-f", "csv", "--fps", "60")  # the speech named as in read
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(open(tmp_path / "pwbq6p.anim.csv")))
     assert len(rows) == 178 and float(rows[1]["time"]) == pytest.approx(1 / 60, abs=1e-4)  # 0 .. 2.96 s

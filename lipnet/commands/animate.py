@@ -43,7 +43,9 @@ def _fps(value: str) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-a", "--audio", help="the speech: any audio or video file")
+    speech = p.add_mutually_exclusive_group()
+    speech.add_argument("speech", nargs="?", help="the speech: any audio or video file (the same as -a)")
+    speech.add_argument("-a", "--audio", help="the speech: any audio or video file")
     p.add_argument("-m", "--model", default=str(env.ANIMATOR_MODEL), help="animator (default: %(default)s)")
     p.add_argument("-o", "--output-dir", default=".", help="directory for .anim.json/.csv (default: the current one)")
     p.add_argument("-f", "--formats", type=cli.formats(FORMATS), default=FORMATS, help="json,csv (default: both)")
@@ -56,7 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the real video (default: the input) on the left of the rendering",
     )  # fmt: skip
     cli.live_arguments(p, "the mouth", "")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.audio = args.audio or args.speech
+    return args
 
 
 def animate_file(args: argparse.Namespace, model=None, shape=None, extractor=None) -> str:
@@ -150,7 +154,7 @@ def check(args: argparse.Namespace) -> None:
             )
         return
     if not args.audio:
-        raise LipnetError("give the speech with -a FILE (or --live); see --help")
+        raise LipnetError("give the speech: a sound or video file (or --live); see --help")
     input_file(args.audio, "a sound or video file")
     if Path(args.output_dir).suffix.lower() in (".mp4", ".m4v", ".mov"):  # the -o of earlier versions
         raise LipnetError(f"{args.output_dir}: -o names the output directory; render a video with --video OUT.mp4")

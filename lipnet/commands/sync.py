@@ -42,6 +42,7 @@ from lipnet.errors import LipnetError
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="*", help="videos with sound, or directories of them (the same as -v)")
     p.add_argument("-v", "--videos", action="append", default=[], help="a video with sound, or a directory of them")
     p.add_argument("-m", "--model", default=str(env.SYNC_MODEL), help="sync model (default: %(default)s)")
     p.add_argument("--max-offset", type=int, default=env.SYNC_MAX_OFFSET, help="frames tried either way (%(default)s)")
@@ -159,13 +160,14 @@ def train(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.videos = [*args.inputs, *args.videos]
     if error := cli.missing(*args.videos, args.train, args.resume):
         return cli.fail(error)
     if args.train or args.resume:
         cli.start()
         return train(args)
     if not args.videos:
-        return cli.fail("give a video with -v (or --train DIR); see --help")
+        return cli.fail("give a video (or --train DIR); see --help")
     from lipnet import grid
 
     try:
