@@ -91,7 +91,7 @@ def test_live_json_lines_from_a_file_at_its_pace():
         (["-a", str(SAMPLE), "-o", "mouth.mp4"], "mouth.mp4: -o names the output directory"),
         (["-a", str(SAMPLE), "--face", str(SAMPLE)], "give --video OUT.mp4"),
         (["-a", str(SAMPLE), "-m", "models/lipsync-student-grid-s1.keras"], "not an animator"),
-        ([], "give the speech with -a FILE"),
+        ([], "give the speech: a sound or video file"),
         (["--live", str(SAMPLE), "--fps", "60"], "--fps and --video are for files"),
     ],
 )
