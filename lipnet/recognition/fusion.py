@@ -24,7 +24,7 @@ product of their posteriors read worse than either stream alone (issue #25).
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,10 +56,13 @@ def phone_weight(phones: float, weighting: Weighting) -> float:
 
 @dataclass
 class Phones:
-    """The voice's phone posteriors (frames x `visemes.PHONES`) at `rate` frames a second: the lip-sync model's."""
+    """The voice's phone posteriors (frames x `visemes.PHONES`) at `rate` frames a second: the lip-sync model's. Each
+    sentence is fitted to them once (`fits` keeps what it found: the candidates of the lips and of the voice, the
+    climb and the word confidences ask for many of the same sentences)."""
 
     probs: np.ndarray
     rate: float
+    _fitted: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def heard(cls, model: "lipsync.VisemeModel", samples: np.ndarray) -> "Phones":
@@ -68,7 +71,9 @@ class Phones:
 
     def fits(self, sentences: Sequence[str]) -> np.ndarray:
         """How well each sentence fits the phones (`align.fits`)."""
-        return align.fits(self.probs, list(sentences), self.rate)
+        new = [s for s in dict.fromkeys(sentences) if s not in self._fitted]
+        self._fitted.update(zip(new, align.fits(self.probs, new, self.rate)))
+        return np.array([self._fitted[s] for s in sentences], np.float64)
 
 
 @dataclass

@@ -241,10 +241,11 @@ def _viterbi(
         stay = np.where(stays, score, -np.inf)
         step = np.where(entry, -np.inf, before[1 : n + 1])
         skip = np.where(may_skip, before[:n], -np.inf)
-        best = np.argmax(np.stack([stay, step, skip]), axis=0)
-        score = np.choose(best, [stay, step, skip]) + log_p[t]
         if keep:
-            back[t] = best
+            back[t] = best = np.argmax(np.stack([stay, step, skip]), axis=0)
+            score = np.choose(best, [stay, step, skip]) + log_p[t]
+        else:  # the scores alone (`fits`): the best of the three, without which one it was
+            score = np.maximum(np.maximum(stay, step), skip) + log_p[t]
     return score, back
 
 
