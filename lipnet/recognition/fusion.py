@@ -62,7 +62,7 @@ class Phones:
 
     probs: np.ndarray
     rate: float
-    _fitted: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    _fitted: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def heard(cls, model: "lipsync.VisemeModel", samples: np.ndarray) -> "Phones":

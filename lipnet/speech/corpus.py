@@ -70,13 +70,13 @@ def load(
     path = Path(path)
     stem = path.name.split(".")[0]
     key = f"{path.parent.name}/{stem}"
-    samples = audio.load(path)
+    samples, by_hand = audio.load(path), grid.Clip(key, media=path)  # labels given by hand: no sentence
     if (labels := path.with_name(stem + PHONES_SUFFIX)).is_file():
-        return Recording(grid.Clip(key, media=path), samples, read_segments(labels, "phone"))
+        return Recording(by_hand, samples, read_segments(labels, "phone"))
     if (labels := path.with_name(stem + VISEMES_SUFFIX)).is_file():
-        return Recording(grid.Clip(key, media=path), samples, [], read_segments(labels, "viseme"))
+        return Recording(by_hand, samples, [], read_segments(labels, "viseme"))
     if (labels := path.with_name(stem + FRAMES_SUFFIX)).is_file():
-        return Recording(grid.Clip(key, media=path), samples, [], read_frames(labels, label_hop_ms))
+        return Recording(by_hand, samples, [], read_frames(labels, label_hop_ms))
     clip = grid.Clip.labelled(key, path, list(align_dirs), media=path)
     if clip.text is None:
         raise LipnetError(
