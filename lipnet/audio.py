@@ -197,43 +197,68 @@ def log_mel(
     n_mels: int = env.N_MELS,
     deltas: bool = False,
     sample_rate: int = env.SAMPLE_RATE,
+    warp: float = 1.0,
 ) -> np.ndarray:
     """(frames, n_mels) log mel energies in dB (MFEC: MFCC before the DCT), or (frames, 3 n_mels) with their
-    deltas and delta-deltas appended; float32. `LogMelStream` gives the same frames (without deltas) live."""
+    deltas and delta-deltas appended; float32. `LogMelStream` gives the same frames (without deltas) live. A `warp`
+    other than 1 hears the voice through a longer (< 1) or shorter (> 1) vocal tract (`vtlp`): training
+    augmentation that stands in for speakers a corpus of one lacks."""
     hop, window = hop_length(hop_ms, sample_rate), sample_rate * window_ms // 1000
-    return _frames(_decibels(_mel_power(samples, hop, window, n_mels, sample_rate)), deltas)
+    return _frames(_decibels(_mel_power(samples, hop, window, n_mels, sample_rate, warp)), deltas)
 
 
-def _mel_power(samples: np.ndarray, hop: int, window: int, n_mels: int, sample_rate: int) -> np.ndarray:
+def vtlp(frequencies: np.ndarray, warp: float, sample_rate: int = env.SAMPLE_RATE) -> np.ndarray:
+    """Frequencies (Hz) moved by vocal tract length perturbation: scaled by `warp` up to a knee, then a straight
+    line to Nyquist, which stays put (Jaitly & Hinton 2013; the knee is env.VTLP_BOUNDARY_HZ, scaled for warps > 1
+    so nothing passes Nyquist)."""
+    nyquist, boundary = sample_rate / 2, env.VTLP_BOUNDARY_HZ * min(warp, 1.0)
+    knee = boundary / warp
+    above = nyquist - (nyquist - boundary) / (nyquist - knee) * (nyquist - frequencies)
+    return np.where(frequencies <= knee, frequencies * warp, above)
+
+
+def _mel_power(
+    samples: np.ndarray, hop: int, window: int, n_mels: int, sample_rate: int, warp: float = 1.0
+) -> np.ndarray:
     """(n_mels, frames) mel power spectrogram, frame i centred on sample i * hop, the partial last hop dropped."""
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"expected mono samples (n,), got shape {samples.shape}")
     n_fft = _fft_size(window)
     padded = np.pad(samples, n_fft // 2)  # zeros before and after, so that frame i is centred on sample i * hop
-    return _mel_frames(padded, hop, window, n_mels, sample_rate)[:, : len(samples) // hop]
+    return _mel_frames(padded, hop, window, n_mels, sample_rate, warp)[:, : len(samples) // hop]
 
 
 def _fft_size(window: int) -> int:
     return 1 << (window - 1).bit_length()
 
 
-def _mel_frames(padded: np.ndarray, hop: int, window: int, n_mels: int, sample_rate: int) -> np.ndarray:
+def _mel_frames(
+    padded: np.ndarray, hop: int, window: int, n_mels: int, sample_rate: int, warp: float = 1.0
+) -> np.ndarray:
     """(n_mels, frames) mel power of every whole FFT frame of `padded`, one every `hop` samples from its start:
     the one computation both `log_mel` on a recording and `LogMelStream` on its chunks make."""
     import librosa
 
     n_fft = _fft_size(window)
     spectrum = librosa.stft(padded, n_fft=n_fft, hop_length=hop, win_length=window, center=False)
-    return _mel_basis(sample_rate, n_fft, n_mels) @ (np.abs(spectrum) ** 2)
+    return _mel_basis(sample_rate, n_fft, n_mels, round(warp, 3)) @ (np.abs(spectrum) ** 2)
 
 
-@functools.cache
-def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """librosa's mel filter bank (Slaney), made once: building it costs more than a frame's FFT."""
+@functools.lru_cache(maxsize=256)
+def _mel_basis(sample_rate: int, n_fft: int, n_mels: int, warp: float = 1.0) -> np.ndarray:
+    """librosa's mel filter bank (Slaney), made once a warp: building it costs more than a frame's FFT. Warped, each
+    triangle is read at the FFT bins' `vtlp` frequencies (librosa's construction, which takes no frequencies)."""
     import librosa
 
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
+    if warp == 1.0:
+        return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)
+    edges = librosa.mel_frequencies(n_mels + 2, fmin=0.0, fmax=sample_rate / 2)
+    heard = vtlp(librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft), warp, sample_rate)
+    widths = np.diff(edges)[:, None]
+    rising, falling = (heard - edges[:-2, None]) / widths[:-1], (edges[2:, None] - heard) / widths[1:]
+    slaney = 2.0 / (edges[2:] - edges[:-2])  # each triangle's area 1, as librosa's norm="slaney"
+    return (np.maximum(0.0, np.minimum(rising, falling)) * slaney[:, None]).astype(np.float32)
 
 
 def _decibels(power: np.ndarray) -> np.ndarray:

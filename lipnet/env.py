@@ -36,6 +36,9 @@ HOP_MS = 10  # feature frame period; 8 (the Viseme-Classification seed's) and 20
 WINDOW_MS = 25  # analysis window; the seed used 16 (with an 8 ms hop)
 N_MFCC = 13  # cepstra; with their deltas and delta-deltas, 39 values per frame
 N_MELS = 40  # mel bands of the MFCC filter bank and of log-mel (MFEC) features
+# vocal tract length perturbation (Jaitly & Hinton 2013): below this frequency the spectrum is stretched by the
+# warp factor, above it a straight line keeps Nyquist in place
+VTLP_BOUNDARY_HZ = 4800.0
 STUDENT_MELS = 20  # log-mel bands of the real-time student: half the teacher's, which pays for a wider GRU
 STUDENT_AUGMENT = (0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15, 1.2)  # speeds of the student's perturbed copies of a clip
 MIN_SAMPLE_RATE = 8000  # Hz: telephone sound (speech up to 4 kHz) reads, anything sampled lower is refused

@@ -102,6 +102,22 @@ def test_features_share_the_video_time_base():
     assert np.isfinite(audio.mfcc(samples[:400])).all()  # shorter than the delta window
 
 
+def test_a_warped_vocal_tract_moves_the_formants_and_nothing_else():
+    import librosa
+
+    np.testing.assert_array_equal(audio.vtlp(np.array([0.0, 8000.0]), 0.9), [0.0, 8000.0])  # the ends stay put
+    assert (np.diff(audio.vtlp(np.linspace(0, 8000, 257), 1.1)) > 0).all()  # nothing folds over
+    unwarped = librosa.filters.mel(sr=env.SAMPLE_RATE, n_fft=512, n_mels=env.N_MELS)
+    own = audio._mel_basis.__wrapped__(env.SAMPLE_RATE, 512, env.N_MELS, 1.0 + 1e-12)  # the warped construction
+    np.testing.assert_allclose(own, unwarped, atol=1e-6)  # builds librosa's bank when it does not warp
+    # a real voice (GRID bbaf2n): a shorter tract (1.1) lifts its energy into higher bands, a longer one lowers it
+    samples = audio.load(GRID_MPG)
+    centre = {w: (audio.log_mel(samples, warp=w).clip(-60) + 60).mean(0) for w in (0.9, 1.0, 1.1)}
+    weighted = {w: float((np.arange(env.N_MELS) * c).sum() / c.sum()) for w, c in centre.items()}
+    assert weighted[0.9] + 0.15 < weighted[1.0] < weighted[1.1] - 0.15  # bands: 13.12, 13.34, 13.52
+    np.testing.assert_array_equal(audio.log_mel(samples, warp=1.0), audio.log_mel(samples))
+
+
 def test_bad_input_is_one_line_naming_the_file(tmp_path):
     (tmp_path / "empty.wav").write_bytes(b"")
     (tmp_path / "text.wav").write_text("not audio\n")

@@ -92,6 +92,9 @@ def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, 
     rows = (run / "log.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("epoch,loss,av_loss,audio_loss,val_wer_av")
     assert {"last.keras", "best.keras", "best.json", "curves.png", "config.json"} <= {p.name for p in run.iterdir()}
+    assert json.loads((run / "best.json").read_text())["warps"] == [0.9, 1.1]  # it heard warped vocal tracts
+    with pytest.raises(LipnetError, match="warps lie in 0.5..1.5"):
+        RecognizerConfig(warps=(0.3, 1.1)).check()
     best = trainer.resume(run, clips, clips[:2], epochs=3, verbose=0)
     assert len((run / "log.csv").read_text().splitlines()) == 4  # one more epoch, not three again
     read = best.posteriors(lips[0], audio.load(SAMPLES[0]), len(lips[0]))

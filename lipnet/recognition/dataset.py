@@ -65,15 +65,22 @@ def targets(texts: list[str]) -> np.ndarray:
     return lip_dataset.labels([alphabet.normalize(t) for t in texts])
 
 
-def inputs(utterances: list[Utterance], config: RecognizerConfig, sound: list[np.ndarray] | None = None) -> dict:
-    """The network's inputs for clips as they are (or heard as `sound`), zero-padded to the longest."""
+def inputs(
+    utterances: list[Utterance],
+    config: RecognizerConfig,
+    sound: list[np.ndarray] | None = None,
+    warps: list[float] | None = None,
+) -> dict:
+    """The network's inputs for clips as they are (or heard as `sound`, through vocal tracts warped by `warps`),
+    zero-padded to the longest."""
     sound = sound if sound is not None else [u.samples for u in utterances]
+    warps = warps if warps is not None else [1.0] * len(utterances)
     frames = max(len(u.lips) for u in utterances)
     lips = np.zeros((len(utterances), frames, config.lip_features), np.float32)
     heard = np.zeros((len(utterances), frames, config.sound_width), np.float32)
-    for i, (u, s) in enumerate(zip(utterances, sound)):
+    for i, (u, s, w) in enumerate(zip(utterances, sound, warps)):
         lips[i, : len(u.lips)] = u.lips
-        heard[i, : len(u.lips)] = audio_input(s, len(u.lips), config.n_mels)
+        heard[i, : len(u.lips)] = audio_input(s, len(u.lips), config.n_mels, w)
     return {"lips": lips, "sound": heard}
 
 
@@ -90,7 +97,7 @@ def noisy(utterances: list[Utterance], kind: str, snr_db: float, pool: list[np.n
 
 class Batches(keras.utils.PyDataset):
     """Training batches, drawn afresh each epoch: the clips shuffled, each heard as `RecognizerConfig` says (noise,
-    band, speed, a stream withheld), the lip features time-masked."""
+    band, speed, vocal tract warp, a stream withheld), the lip features time-masked."""
 
     def __init__(self, utterances: list[Utterance], config: RecognizerConfig, epoch: int = 0):
         super().__init__()
@@ -128,7 +135,8 @@ class Batches(keras.utils.PyDataset):
                 samples, heard[i] = np.zeros_like(samples), 0.0  # nothing for the audio head to learn from
             lips.append(features)
             sound.append(samples)
-        x = inputs([u._replace(lips=f) for u, f in zip(chosen, lips)], c, sound)
+        warps = list(rng.uniform(*c.warps, size=len(chosen)))  # drawn last: the other draws are as they were
+        x = inputs([u._replace(lips=f) for u, f in zip(chosen, lips)], c, sound, warps)
         y = targets([u.text for u in chosen])
         return x, {"av": y, "audio": y}, {"av": np.ones(len(chosen), np.float32), "audio": heard}
 

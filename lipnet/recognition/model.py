@@ -42,6 +42,9 @@ class RecognizerConfig:
     drop_audio: float = 0.15  # ...and with the sound withheld
     speeds: tuple[float, float] = (0.9, 1.1)  # speed perturbation of clips heard without lips
     band: float = 0.3  # fraction of training clips band-limited (a telephone, a far microphone)
+    # every training clip heard through a vocal tract warped by a factor drawn from this range (`audio.vtlp`): the
+    # one speaker it learns from stands for many; (1, 1): off
+    warps: tuple[float, float] = (0.9, 1.1)
     # fraction of clips whose lips are misread in places (`dataset.misread`): the lip reader's features of its own
     # training clips read almost without error, held-out ones do not (WER 16%), and a fusion that never saw the
     # lips wrong would trust them over a clean voice
@@ -60,7 +63,9 @@ class RecognizerConfig:
             raise LipnetError(f"a recogniser's fusion is one of {', '.join(FUSIONS)}, not {self.fusion!r}")
         if self.units < 1 or self.n_mels < 1 or not 0 <= self.dropout < 1:
             raise LipnetError("a recogniser needs units and n_mels >= 1 and dropout in 0..1")
-        self.snr, self.speeds = tuple(self.snr), tuple(self.speeds)  # JSON gives lists
+        if not 0.5 <= min(self.warps) <= max(self.warps) <= 1.5:
+            raise LipnetError(f"a recogniser's vocal tract warps lie in 0.5..1.5, not {self.warps}")
+        self.snr, self.speeds, self.warps = tuple(self.snr), tuple(self.speeds), tuple(self.warps)  # JSON: lists
         self.voice_weighting, self.phone_weighting = tuple(self.voice_weighting), tuple(self.phone_weighting)
         return self
 
@@ -70,11 +75,11 @@ class RecognizerConfig:
         return audio.frames_per_video_frame() * self.n_mels
 
 
-def audio_input(samples: np.ndarray, frames: int, n_mels: int = env.N_MELS) -> np.ndarray:
+def audio_input(samples: np.ndarray, frames: int, n_mels: int = env.N_MELS, warp: float = 1.0) -> np.ndarray:
     """What the audio encoder hears of 16 kHz samples on the video's clock: (frames, 4 n_mels) float32, the log-mel
     frames each video frame holds side by side (`audio.per_video_frame`), each band's mean and spread over the clip
-    taken out (so the level and the microphone's colour do not matter)."""
-    mel = audio.log_mel(samples, n_mels=n_mels)
+    taken out (so the level and the microphone's colour do not matter); `warp`: training's vocal tract warp."""
+    mel = audio.log_mel(samples, n_mels=n_mels, warp=warp)
     mel = (mel - mel.mean(0)) / (mel.std(0) + 1.0)  # dB: +1 so a band silent throughout is not blown up
     return audio.per_video_frame(mel, frames, stack=True).astype(np.float32)
 
