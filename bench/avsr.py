@@ -1,7 +1,8 @@
 """Audio-visual recognition scored (issue #25): WER against noise for the lips, the voice and both.
 
     python bench/avsr.py --train     # train early and gated fusion at equal budget (runs/avsr-bench/, resumable)
-    python bench/avsr.py --ship      # then score both, ship the better on s1_val as models/avsr-grid-s1.keras
+    python bench/avsr.py --ship      # then score those trained, ship the best on s1_val as models/avsr-grid-s1.keras
+    python bench/avsr.py --fixture   # write the lip posteriors tests/test_recognition.py reads the held-out clips with
     python bench/avsr.py             # score the shipped recogniser
 
 Clips: GRID s1 split by clip as every lipnet model (`common.split`): 575 to train, ``s1_val`` (60) to choose the
@@ -37,12 +38,13 @@ import numpy as np
 from common import OTHER_SPEAKERS, SHARED, split
 
 from lipnet import audio, cli, env, grid, metrics
-from lipnet.storage import atomic_write_text, sha1
+from lipnet.storage import atomic_write, atomic_write_text, sha1
 
 SNRS = (10, 5, 0, -5, -10)
 NOISES = ("babble", "white")
 FUSIONS = ("early", "gated")
 MODEL = env.ROOT / "models" / "avsr-grid-s1.keras"
+FIXTURE = env.ROOT / "tests" / "fixtures" / "s1-heldout-lips.npz"  # tests/test_recognition.py's lips of held-out s1
 SEED = 25  # of the test noise, and of the halves late fusion is cross-fitted on
 HEADS = {"audio": "audio", "early": "av"}  # the recogniser network's heads: the name in the table, the output
 LABELS = {
@@ -227,8 +229,9 @@ def main() -> None:
     p.add_argument("--train", action="store_true", help="train (or resume) both fusions")
     p.add_argument("--only", choices=FUSIONS, help="train only this fusion")
     p.add_argument("--epochs", type=int, default=None, help="epochs a fusion (default: RecognizerConfig's)")
-    p.add_argument("--ship", action="store_true", help=f"score both, save the better on s1_val as {MODEL}")
+    p.add_argument("--ship", action="store_true", help=f"score those trained, save the best on s1_val as {MODEL}")
     p.add_argument("--calibrate", action="store_true", help=f"calibrate late fusion's weights into {MODEL}'s JSON")
+    p.add_argument("--fixture", action="store_true", help=f"write the lip reader's held-out posteriors to {FIXTURE}")
     args = p.parse_args()
     cli.start()
     import peers
@@ -258,11 +261,15 @@ def main() -> None:
                 trainer.train(config, train_set, val_set, run)
         return
     test, chars = utterances(held_out, reader, data)
+    if args.fixture:  # float16 character posteriors, and the lip reader they are of
+        arrays = {"stems": np.array(held_out), "chars": np.stack(chars).astype(np.float16)}
+        atomic_write(FIXTURE, lambda f: np.savez_compressed(f, reader=np.array(sha1(reader.weights)), **arrays))
+        return
     results = {"machine": platform.processor() or platform.machine(), "date": str(datetime.date.today())}
     if args.ship:
         val_set, _ = utterances(val, reader, data)
         chosen, heard_by = {}, {}
-        for fusion in FUSIONS:
+        for fusion in [f for f in FUSIONS if (Path(args.runs) / f / "best.keras").is_file()]:
             recognizer = trainer.load(Path(args.runs) / fusion / "best.keras", reader.weights)
             clean, babble = (
                 wers(recognizer, val_set, heard(val_set, "clean", None)),
