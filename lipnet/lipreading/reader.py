@@ -233,9 +233,7 @@ class LipReader:
         calibrated by the checkpoint's Platt scaling (``confidence``: scale, bias on its log-odds) when it has one."""
         if not word_confidences:
             return 0.0
-        p = float(np.clip(np.prod(word_confidences), 1e-9, 1 - 1e-9))
-        scale, bias = self.extra.get("confidence", (1.0, 0.0))
-        return float(1.0 / (1.0 + np.exp(-(scale * np.log(p / (1 - p)) + bias))))
+        return float(calibrated(float(np.prod(word_confidences)), self.extra.get("confidence", (1.0, 0.0))))
 
     def _no_speech(
         self, frames: int, track: MouthTrack | None, phones: np.ndarray | None, where: str = "seen on the lips"
@@ -305,3 +303,10 @@ def warn_if_cut_short(reading: Reading, path: str | Path) -> Reading:
     if (end := video.cut_short(path)) is not None:
         reading.warning = f"the file is cut short: only its first {end:.2f} s could be read"
     return reading
+
+
+def calibrated(probability: float | np.ndarray, scaling: tuple[float, float]) -> float | np.ndarray:
+    """A raw probability through Platt scaling (scale, bias on its log-odds): (1, 0) leaves it as it is."""
+    p = np.clip(probability, 1e-9, 1 - 1e-9)
+    scale, bias = scaling
+    return 1.0 / (1.0 + np.exp(-(scale * np.log(p / (1 - p)) + bias)))
