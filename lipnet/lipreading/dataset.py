@@ -10,6 +10,7 @@ frame from its forced alignment, and an audio teacher's phone posteriors, cached
 import functools
 import json
 import random
+import threading
 from pathlib import Path
 
 import keras
@@ -20,6 +21,9 @@ from lipnet.errors import LipnetError
 from lipnet.speech import corpus, lipsync
 from lipnet.storage import atomic_write
 
+# np.load reads a .npy header with ast.literal_eval, which CPython 3.11 can fail in threads at once ("SystemError:
+# AST constructor recursion depth mismatch", python/cpython#106905): it killed a training run here after 8 epochs
+_HEADER_LOCK = threading.Lock()
 FRAME_TARGETS_SUFFIX = ".frames.npz"  # `frame_targets`' cache, beside the crop file
 
 
@@ -160,7 +164,8 @@ def split(
 def load_clip(path: str | Path, frames: int | None = env.FRAME_COUNT) -> np.ndarray:
     """A crop array (T, 50, 100, 3) uint8, memory-mapped, padded (repeating the last frame) or trimmed to `frames`."""
     try:
-        clip = np.load(path, mmap_mode="r", allow_pickle=False)
+        with _HEADER_LOCK:  # the batch threads parse .npy headers with ast, which CPython 3.11 breaks in threads
+            clip = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as err:
         raise LipnetError(f"{path}: not a crop array ({err})") from None
     expected = (env.IMAGE_HEIGHT, env.IMAGE_WIDTH, env.IMAGE_CHANNELS)
