@@ -38,7 +38,7 @@ import numpy as np
 from common import OTHER_SPEAKERS, SHARED, split
 
 from lipnet import audio, cli, env, grid, metrics
-from lipnet.storage import atomic_write, atomic_write_text, sha1
+from lipnet.storage import atomic_write, atomic_write_text
 
 SNRS = (10, 5, 0, -5, -10)
 NOISES = ("babble", "white")
@@ -59,9 +59,10 @@ CALIBRATION = ("clean", "babble +10 dB", "babble +0 dB", "babble -5 dB", "white 
 
 def utterances(stems: list[str], reader, crops_dir: Path):
     """The s1 clips `stems` as `Utterance`s, with the lip reader's character posteriors of each."""
+    from lipnet.lipreading import model as lipnet_model
     from lipnet.recognition import dataset
 
-    fingerprint, out, chars = sha1(reader.weights), [], []
+    fingerprint, out, chars = lipnet_model.fingerprint(reader.weights), [], []
     for stem in stems:
         lips = dataset.lip_features(crops_dir / f"{stem}.npy", reader, fingerprint)
         clip = grid.Clip.labelled(f"s1/{stem}", SHARED / "s1" / f"{stem}.mp4", [SHARED / "align"])
@@ -237,6 +238,7 @@ def main() -> None:
     import peers
 
     from lipnet.lipreading import decoding
+    from lipnet.lipreading import model as lipnet_model
     from lipnet.lipreading.reader import LipReader
     from lipnet.recognition import trainer
     from lipnet.recognition.model import RecognizerConfig
@@ -263,7 +265,8 @@ def main() -> None:
     test, chars = utterances(held_out, reader, data)
     if args.fixture:  # float16 character posteriors, and the lip reader they are of
         arrays = {"stems": np.array(held_out), "chars": np.stack(chars).astype(np.float16)}
-        atomic_write(FIXTURE, lambda f: np.savez_compressed(f, reader=np.array(sha1(reader.weights)), **arrays))
+        reader_id = np.array(lipnet_model.fingerprint(reader.weights))
+        atomic_write(FIXTURE, lambda f: np.savez_compressed(f, reader=reader_id, **arrays))
         return
     results = {"machine": platform.processor() or platform.machine(), "date": str(datetime.date.today())}
     if args.ship:

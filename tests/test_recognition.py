@@ -5,6 +5,7 @@ checkpointed and resumed in a run directory, and ``--modality`` through predict.
 import json
 import subprocess
 
+import h5py
 import numpy as np
 import pytest
 from conftest import in_process
@@ -12,10 +13,10 @@ from conftest import in_process
 import predict
 from lipnet import audio, env, grid, metrics
 from lipnet.errors import LipnetError
+from lipnet.lipreading import model as lipnet_model
 from lipnet.recognition import dataset, noise, recognizer, trainer
 from lipnet.recognition.model import RecognizerConfig
 from lipnet.speech import lipsync
-from lipnet.storage import sha1
 
 SAMPLES = sorted((env.ROOT / "samples").glob("*.mp4"))
 # the card's held-out WER, clean and in babble at 0 dB: the audio head, the voice with its phones (what --modality
@@ -101,8 +102,15 @@ def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, 
     assert read["av"].shape == read["audio"].shape == (len(lips[0]), 28)
     np.testing.assert_allclose(read["av"].sum(-1), 1, atol=1e-4)
     assert ((read["gate"] >= 0) & (read["gate"] <= 1)).all()
-    other = tmp_path / "other-reader.hdf5"
-    other.write_bytes(env.DEFAULT_WEIGHTS.read_bytes() + b"\0")
+    recalibrated = tmp_path / "recalibrated.hdf5"  # the same network with another confidence scaling: still its
+    recalibrated.write_bytes(env.DEFAULT_WEIGHTS.read_bytes())
+    lipnet_model.update_extra(recalibrated, {**lipnet_model.read_config(recalibrated)[1], "confidence": [0.5, -1.5]})
+    assert recognizer.load(run / "best.keras", recalibrated).config.fusion == config.fusion
+    other = tmp_path / "other-reader.hdf5"  # one weight moved: another network
+    other.write_bytes(env.DEFAULT_WEIGHTS.read_bytes())
+    with h5py.File(other, "r+") as h5:
+        first = h5["weights"][sorted(h5["weights"])[0]]
+        first[...] = first[()] + 1e-3
     with pytest.raises(LipnetError, match="another lip reader"):
         recognizer.load(run / "best.keras", other)
 
@@ -165,7 +173,7 @@ def test_the_shipped_recogniser_scores_as_its_card_says(grid_data):
     from lipnet.recognition import fusion
 
     lips = np.load(env.ROOT / "tests" / "fixtures" / "s1-heldout-lips.npz")
-    assert str(lips["reader"]) == sha1(env.DEFAULT_WEIGHTS), "the fixture holds another lip reader's posteriors"
+    assert str(lips["reader"]) == lipnet_model.fingerprint(env.DEFAULT_WEIGHTS), "another lip reader's posteriors"
     clips = [
         dataset.Utterance(grid.Clip.labelled(f"s1/{s}", grid_data / "s1" / f"{s}.mp4", [grid_data / "align"]),
                           np.zeros((env.FRAME_COUNT, 512), np.float32), audio.load(grid_data / "s1" / f"{s}.mp4"))

@@ -13,6 +13,7 @@ the weights in model order, and optionally the optimizer state and the training 
 whatever its file name (``.hdf5``, ``.h5``...), and nothing in it is pickled.
 """
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -344,6 +345,24 @@ def read_config(path: str | Path) -> tuple[ModelConfig, dict]:
             return ModelConfig.from_dict(json.loads(h5.attrs["config"])), json.loads(h5.attrs.get("extra", "{}"))
         except (KeyError, ValueError, TypeError) as err:
             raise LipnetError(f"{path}: damaged lipnet checkpoint (configuration unreadable: {err})") from None
+
+
+def fingerprint(path: str | Path) -> str:
+    """SHA-1 of what a checkpoint computes: its configuration and weights, frame heads included, not its extra fields
+    (a confidence calibration, the epoch), so a model that learnt this reader's outputs stays tied to it when those
+    change. LipnetError naming the file when it is not a lipnet checkpoint."""
+    digest = hashlib.sha1(str(read_config(path)[0]).encode())
+
+    def add(name: str, item) -> None:
+        if isinstance(item, h5py.Dataset):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(item[()]).tobytes())
+
+    with _open(path) as h5:
+        for group in ("weights", "aux"):
+            if group in h5:
+                h5[group].visititems(add)
+    return digest.hexdigest()
 
 
 def load(

@@ -45,7 +45,7 @@ class Utterance(NamedTuple):
 
 def lip_features(crops: Path, reader, fingerprint: str) -> dict[str, np.ndarray]:
     """What `reader` (a `LipReader`) makes of the crop file `crops`: its BiGRU ``features`` (T, 512) and character
-    posteriors ``chars`` (T, 28), cached beside it with the reader's `fingerprint` (its checkpoint's SHA-1), so
+    posteriors ``chars`` (T, 28), cached beside it with the reader's `fingerprint` (`lipreading.model.fingerprint`), so
     recomputed when another reader asks."""
     cache = crops.with_name(crops.name.removesuffix(".npy") + LIPS_SUFFIX)
     try:

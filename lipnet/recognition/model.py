@@ -32,7 +32,9 @@ class RecognizerConfig:
     lip_features: int = 512  # the lip reader's BiGRU features a frame
     dropout: float = 0.3
     lip_reader: str = str(env.DEFAULT_WEIGHTS.relative_to(env.ROOT))  # the lip reader whose features it hears
-    lip_reader_sha1: str = ""  # of that file when it learnt: another reader's features mean nothing to it
+    # `lipreading.model.fingerprint` of that reader when it learnt (its configuration and weights): another reader's
+    # features mean nothing to it
+    lip_reader_sha1: str = ""
     epochs: int = 60
     batch_size: int = 16
     learning_rate: float = 2e-3

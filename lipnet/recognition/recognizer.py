@@ -16,10 +16,10 @@ import numpy as np
 from lipnet import audio, env
 from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
+from lipnet.lipreading import model as lipnet_model
 from lipnet.lipreading.reader import LipReader, Reading, warn_if_cut_short
 from lipnet.recognition import fusion
 from lipnet.recognition.model import RecognizerConfig, audio_input, with_gate
-from lipnet.storage import sha1
 
 
 class Recognizer:
@@ -63,7 +63,7 @@ def load(path: str | Path, lip_reader: str | Path | None = None) -> Recognizer:
     from lipnet import runs
 
     config, network = runs.read_model(path, RecognizerConfig, "a recogniser")
-    if lip_reader is not None and sha1(lip_reader) != config.lip_reader_sha1:
+    if lip_reader is not None and lipnet_model.fingerprint(lip_reader) != config.lip_reader_sha1:
         raise LipnetError(
             f"{path}: learnt the features of another lip reader than {lip_reader}: "
             "read with --modality video, or retrain it (bench/avsr.py --train)"
@@ -91,8 +91,8 @@ class AudioVisualReader:
         """Whether the recogniser is there and learnt this lip reader's features: what "auto" reads both with."""
         meta = self.model.with_suffix(".json")
         try:
-            return json.loads(meta.read_text()).get("lip_reader_sha1") == sha1(self.lips.weights)
-        except (OSError, ValueError, AttributeError):
+            return json.loads(meta.read_text()).get("lip_reader_sha1") == lipnet_model.fingerprint(self.lips.weights)
+        except (OSError, ValueError, AttributeError, LipnetError):
             return False
 
     def read(

@@ -14,11 +14,11 @@ import numpy as np
 
 from lipnet import env, metrics, runs
 from lipnet.lipreading import decoding
+from lipnet.lipreading import model as lipnet_model
 from lipnet.lipreading.model import ctc_loss
 from lipnet.recognition import dataset
 from lipnet.recognition.model import RecognizerConfig, build
 from lipnet.recognition.recognizer import Recognizer, load
-from lipnet.storage import sha1
 
 LOGBOOK = runs.Logbook(
     fields=(
@@ -54,7 +54,7 @@ def train(
     verbose: int = 1,
 ) -> Recognizer:
     """Fit a recogniser in a run directory on `train_set`, choosing the epoch on `val_set`; returns its best."""
-    config.lip_reader_sha1 = config.lip_reader_sha1 or sha1(env.ROOT / config.lip_reader)
+    config.lip_reader_sha1 = config.lip_reader_sha1 or lipnet_model.fingerprint(env.ROOT / config.lip_reader)
     run_dir = runs.start(run_dir, config.check(), {"train_clips": len(train_set), "val_clips": len(val_set)})
     return _fit(config, train_set, val_set, run_dir, verbose)
 
