@@ -209,7 +209,7 @@ class LipReader:
             confidences = decoding.word_confidences(probs, text, grid.GRAMMAR if decoder == "grammar" else None)
         words, timeline, timing = self._timed(text, probs, phones, samples)
         return Reading(
-            text, decoder, probs, words, timing, self.sentence_confidence(confidences), confidences,
+            text, decoder, probs, words, timing, self.sentence_confidence(confidences, decided is None), confidences,
             timeline=timeline, track=track, phones=phones, modality=modality,
         )  # fmt: skip
 
@@ -228,12 +228,15 @@ class LipReader:
                     raise
         return warn_if_cut_short(self.read_crops(track.crops, decoder, track, samples), path)
 
-    def sentence_confidence(self, word_confidences: list[float]) -> float:
+    def sentence_confidence(self, word_confidences: list[float], lips_alone: bool = True) -> float:
         """The probability that a sentence is exactly right, from its words' confidences: their product (all right),
-        calibrated by the checkpoint's Platt scaling (``confidence``: scale, bias on its log-odds) when it has one."""
+        calibrated by the checkpoint's Platt scaling (``confidence``: scale, bias on its log-odds) when the lips alone
+        read it; a sentence decided with the voice (`lips_alone` False) is right far more often than the lips' own,
+        which that scaling was fitted on, so it keeps the product."""
         if not word_confidences:
             return 0.0
-        return float(calibrated(float(np.prod(word_confidences)), self.extra.get("confidence", (1.0, 0.0))))
+        scaling = self.extra.get("confidence", (1.0, 0.0)) if lips_alone else (1.0, 0.0)
+        return float(calibrated(float(np.prod(word_confidences)), scaling))
 
     def _no_speech(
         self, frames: int, track: MouthTrack | None, phones: np.ndarray | None, where: str = "seen on the lips"
