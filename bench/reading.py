@@ -79,11 +79,9 @@ def main() -> None:
         raw, right = [], []
         for stem in split("s1_val"):
             _, _, text, words = read(stem)
-            raw.append(np.clip(np.prod(words), 1e-9, 1 - 1e-9))
+            raw.append(float(np.prod(words)))
             right.append(text == grid.sentence_from_name(stem))
-        scale, bias = platt(np.array(raw), np.array(right))
-        _, extra = lipnet_model.read_config(args.weights)
-        lipnet_model.update_extra(args.weights, {**extra, "confidence": [scale, bias]})
+        scale, bias = store(args.weights, platt(np.array(raw), np.array(right)))
         print(
             f"confidence calibrated on s1_val ({len(raw)} clips, {np.mean(right):.0%} right): scale {scale:.3f}, "
             f"bias {bias:.3f}, written to {args.weights}"
@@ -157,10 +155,8 @@ def main() -> None:
     if args.cross_fit:  # each half read with the other half's scaling; the checkpoint gets the fit on all clips
         raw, halves = np.array(raw), np.array_split(np.random.default_rng(22).permutation(len(raw)), 2)
         for fit, scored in ((halves[0], halves[1]), (halves[1], halves[0])):
-            confidence[scored] = calibrated(raw[scored], platt(np.clip(raw[fit], 1e-9, 1 - 1e-9), right[fit]))
-        scaling = platt(np.clip(raw, 1e-9, 1 - 1e-9), right)
-        _, extra = lipnet_model.read_config(args.weights)
-        lipnet_model.update_extra(args.weights, {**extra, "confidence": list(scaling)})
+            confidence[scored] = calibrated(raw[scored], platt(raw[fit], right[fit]))
+        scaling = store(args.weights, platt(raw, right))
         print(
             f"confidence cross-fitted on held-out halves (before: AUC {auc(raw, right):.3f}); the scaling on all, "
             f"({scaling[0]:.3f}, {scaling[1]:.3f}), written to {args.weights}"
@@ -182,14 +178,22 @@ def main() -> None:
 
 
 def platt(raw: np.ndarray, right: np.ndarray) -> tuple[float, float]:
-    """Platt scaling: the logistic regression of 'right' on the raw confidence's log-odds."""
+    """Platt scaling: the logistic regression of 'right' on the raw confidence's log-odds (as `calibrated` clips it)."""
     from sklearn.linear_model import LogisticRegression
 
     if right.all() or not right.any():
         return 1.0, 0.0
+    raw = np.clip(raw, 1e-9, 1 - 1e-9)
     x = np.log(raw / (1 - raw))[:, None]
     fit = LogisticRegression(C=1e6).fit(x, right)
     return float(fit.coef_[0, 0]), float(fit.intercept_[0])
+
+
+def store(weights: str, scaling: tuple[float, float]) -> tuple[float, float]:
+    """Write a confidence `scaling` into the checkpoint `weights` (its extra fields; the network is as it was)."""
+    _, extra = lipnet_model.read_config(weights)
+    lipnet_model.update_extra(weights, {**extra, "confidence": list(scaling)})
+    return scaling
 
 
 def auc(score: np.ndarray, positive: np.ndarray) -> float:
