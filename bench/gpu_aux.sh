@@ -10,7 +10,7 @@
 #
 # 1. Here (CPU), once: extract the crops (preprocessing/extract.py -v ../shared/grid/s1 -o data/s1), cache their
 #    per-frame targets (any train.py --aux-visemes run, or bench/reading.py, writes <clip>.frames.npz), then pack
-#    the crops (H.264, ~20 MB), the targets, the .align files and the wheels the device lacks into gpu/ and .whl/ (git-ignored):
+#    the crops (H.264, ~12 MB), the targets, the .align files and the wheels the device lacks into gpu/ and .whl/ (git-ignored):
 #        bash bench/gpu_aux.sh prepare
 # 2. On the device: carry [".whl", "gpu"], command `bash bench/gpu_aux.sh run`, timeout_s 600.
 #    EPOCHS (default 200) is each arm's cosine schedule; BUDGET (default 400 s) stops both arms where they are, so
