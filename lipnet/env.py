@@ -168,6 +168,9 @@ MIN_READ_FRAMES = 8  # 0.32 s: GRID's shortest words last 4-8 frames
 # clip (0.095; held-out s1 0.073, the other speakers' samples 0.114-0.297), a photo or a frozen face 0-0.03
 MIN_LIP_MOTION = 0.05
 MIN_SPEECH_FRAMES = 6.0  # expected frames of speech (summed non-silence posteriors of the frame head)
+# the sentence confidence's floor on how well a sentence fits the frame head's phones (`align.guided`'s worst word's mean
+# log posterior ratio; held-out s1: 5th percentile -5.5, least -13): what a sentence that cannot fit the clip gets
+PHONE_FIT_FLOOR = -10.0
 
 # Output ---------------------------------------------------------------------------------------
 SUBTITLE_LINE_WIDTH = 42  # characters; subtitle cues group words into lines up to this long

@@ -12,6 +12,7 @@ from conftest import in_process
 import predict
 from lipnet import env, grid, video
 from lipnet.lipreading.reader import LipReader, calibrated
+from lipnet.speech import align
 
 SAMPLE = env.ROOT / "samples" / "lgil7a.mp4"
 
@@ -42,11 +43,23 @@ def test_words_are_timed_on_the_sound(reader):
     assert reading.text == "lay green in l seven again" and reading.timing == "audio"
     assert boundary_error(reading.words, SAMPLE.with_suffix(".align")) < 0.04
     assert len(reading.word_confidences) == 6
-    # the product of the words' confidences, tempered by the Platt scaling fitted on held-out clips (the raw product
-    # was overconfident: 40% of the sentences it gave 0.9 or more were right)
+    # the product of the words' confidences, tempered by the scaling fitted on held-out clips (the raw product was
+    # overconfident: 40% of the sentences it gave 0.9 or more were right), with how well the sentence fits the lips
     raw = float(np.prod(reading.word_confidences))
-    assert reading.confidence == pytest.approx(calibrated(raw, reader.extra["confidence"]))
+    fit = align.guided(reading.phones, reading.text, env.FPS)[1]
+    assert reading.confidence == pytest.approx(calibrated(raw, reader.extra["confidence"], fit))
     assert 0 < reading.confidence < raw
+
+
+def test_a_sentence_the_lips_do_not_show_is_less_likely_right(reader):
+    """The confidence's second witness: the sentence said fits the frame head's phones better than another GRID
+    sentence does, and of two sentences the characters are equally sure of, the one that fits is more likely right."""
+    phones = reader.posteriors(reader.extractor.extract(SAMPLE).crops)["phones"]
+    said = align.guided(phones, "lay green in l seven again", env.FPS)[1]
+    other = align.guided(phones, "bin blue by f two now", env.FPS)[1]
+    assert said > other + 1.0
+    assert reader.sentence_confidence([0.5], True, said) > reader.sentence_confidence([0.5], True, other) + 0.1
+    assert reader.sentence_confidence([0.5], True, None) < 0.01  # a sentence that cannot fit the clip at all
 
 
 def test_words_are_timed_on_the_lips_without_the_sound(reader):

@@ -11,7 +11,7 @@ sit at fixed frames and are only a rough guide. Each word and the sentence carry
 """
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -207,9 +207,11 @@ class LipReader:
         else:
             text = self.decode(probs, decoder)
             confidences = decoding.word_confidences(probs, text, grid.GRAMMAR if decoder == "grammar" else None)
-        words, timeline, timing = self._timed(text, probs, phones, samples)
+        guided = self._guided(text, phones)
+        words, timeline, timing = self._timed(text, probs, guided, samples)
+        confidence = self.sentence_confidence(confidences, decided is None, guided[1] if guided else None)
         return Reading(
-            text, decoder, probs, words, timing, self.sentence_confidence(confidences, decided is None), confidences,
+            text, decoder, probs, words, timing, confidence, confidences,
             timeline=timeline, track=track, phones=phones, modality=modality,
         )  # fmt: skip
 
@@ -228,15 +230,19 @@ class LipReader:
                     raise
         return warn_if_cut_short(self.read_crops(track.crops, decoder, track, samples), path)
 
-    def sentence_confidence(self, word_confidences: list[float], lips_alone: bool = True) -> float:
+    def sentence_confidence(
+        self, word_confidences: list[float], lips_alone: bool = True, phone_fit: float | None = None
+    ) -> float:
         """The probability that a sentence is exactly right, from its words' confidences: their product (all right),
-        calibrated by the checkpoint's Platt scaling (``confidence``: scale, bias on its log-odds) when the lips alone
-        read it; a sentence decided with the voice (`lips_alone` False) is right far more often than the lips' own,
-        which that scaling was fitted on, so it keeps the product."""
+        calibrated by the checkpoint's scaling (``confidence``, see `calibrated`: with a frame head it also weighs
+        `phone_fit`, how well the sentence fits the head's phones) when the lips alone read it; a sentence decided
+        with the voice (`lips_alone` False) is right far more often than the lips' own, which that scaling was fitted
+        on, so it keeps the product."""
         if not word_confidences:
             return 0.0
-        scaling = self.extra.get("confidence", (1.0, 0.0)) if lips_alone else (1.0, 0.0)
-        return float(calibrated(float(np.prod(word_confidences)), scaling))
+        if not lips_alone:
+            return float(np.prod(word_confidences))
+        return float(calibrated(float(np.prod(word_confidences)), self.extra.get("confidence", (1.0, 0.0)), phone_fit))
 
     def _no_speech(
         self, frames: int, track: MouthTrack | None, phones: np.ndarray | None, where: str = "seen on the lips"
@@ -251,11 +257,26 @@ class LipReader:
             return f"no speech {where} ({speaking:.1f} frames of it)"
         return ""
 
+    def _guided(self, text: str, phones: np.ndarray | None) -> tuple[align.Alignment, float] | None:
+        """`text` aligned to the frame head's `phones` and how well it fits them (`align.guided`); None without a
+        head or words, or when the words cannot fit the clip."""
+        if not text or phones is None:
+            return None
+        try:
+            return align.guided(phones, text, env.FPS)
+        except LipnetError:
+            return None
+
     def _timed(
-        self, text: str, probs: np.ndarray, phones: np.ndarray | None, samples: np.ndarray | None
+        self,
+        text: str,
+        probs: np.ndarray,
+        guided: tuple[align.Alignment, float] | None,
+        samples: np.ndarray | None,
     ) -> tuple[list[Segment], lipsync.Timeline | None, str]:
-        """The words of `text` timed on the sound if given and it takes them, else on the frame head's phones, else
-        by the CTC alignment; with the timeline of their phones (none for CTC timings) and how they were timed."""
+        """The words of `text` timed on the sound if given and it takes them, else on the frame head's phones (as
+        `guided` aligned them), else by the CTC alignment; with the timeline of their phones (none for CTC timings)
+        and how they were timed."""
         if not text:
             return [], None, ""
         if samples is not None:
@@ -264,12 +285,9 @@ class LipReader:
                 return timeline.words, timeline, "audio"
             except LipnetError:
                 pass  # the sound does not hold these words (or any): time them on the lips
-        if phones is not None:
-            try:
-                result, fit = align.guided(phones, text, env.FPS)
-                return result.words, lipsync.aligned(result, fit), "video"
-            except LipnetError:
-                pass
+        if guided is not None:
+            result, fit = guided
+            return result.words, lipsync.aligned(result, fit), "video"
         try:
             spans = decoding.word_spans(probs, text)
         except ValueError:  # the text needs more frames than the clip has: no timings, but still the text
@@ -308,8 +326,17 @@ def warn_if_cut_short(reading: Reading, path: str | Path) -> Reading:
     return reading
 
 
-def calibrated(probability: float | np.ndarray, scaling: tuple[float, float]) -> float | np.ndarray:
-    """A raw probability through Platt scaling (scale, bias on its log-odds): (1, 0) leaves it as it is."""
+def calibrated(
+    probability: float | np.ndarray, scaling: Sequence[float], phone_fit: float | np.ndarray | None = None
+) -> float | np.ndarray:
+    """A raw probability through Platt scaling: scale and bias on its log-odds, and, when `scaling` has a third
+    value, that weight on `phone_fit` (how well the sentence fits the frame head's phones, `align.guided`: evidence
+    the characters' posteriors do not hold), floored at env.PHONE_FIT_FLOOR, which a sentence that cannot fit at all
+    (None) gets. (1, 0) leaves the probability as it is."""
     p = np.clip(probability, 1e-9, 1 - 1e-9)
-    scale, bias = scaling
-    return 1.0 / (1.0 + np.exp(-(scale * np.log(p / (1 - p)) + bias)))
+    scale, bias, *weight = scaling
+    log_odds = scale * np.log(p / (1 - p)) + bias
+    if weight:
+        fit = env.PHONE_FIT_FLOOR if phone_fit is None else np.maximum(phone_fit, env.PHONE_FIT_FLOOR)
+        log_odds = log_odds + weight[0] * fit
+    return 1.0 / (1.0 + np.exp(-log_odds))
