@@ -230,6 +230,7 @@ def main() -> None:
     p.add_argument("--train", action="store_true", help="train (or resume) both fusions")
     p.add_argument("--only", choices=FUSIONS, help="train only this fusion")
     p.add_argument("--epochs", type=int, default=None, help="epochs a fusion (default: RecognizerConfig's)")
+    p.add_argument("--audio-units", type=int, default=None, help="the audio encoder's width (RecognizerConfig's)")
     p.add_argument("--ship", action="store_true", help=f"score those trained, save the best on s1_val as {MODEL}")
     p.add_argument("--calibrate", action="store_true", help=f"calibrate late fusion's weights into {MODEL}'s JSON")
     p.add_argument("--fixture", action="store_true", help=f"write the lip reader's held-out posteriors to {FIXTURE}")
@@ -258,8 +259,8 @@ def main() -> None:
                 trainer.resume(run, train_set, val_set)
             else:
                 config = RecognizerConfig(fusion=fusion)
-                if args.epochs:
-                    config.epochs = args.epochs
+                config.epochs = args.epochs or config.epochs
+                config.audio_units = args.audio_units or config.audio_units
                 trainer.train(config, train_set, val_set, run)
         return
     test, chars = utterances(held_out, reader, data)

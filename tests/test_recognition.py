@@ -87,13 +87,14 @@ def lips(extractor) -> list[np.ndarray]:
 
 def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, tmp_path):
     clips = [utterance(p, f) for p, f in zip(SAMPLES, lips)]
-    config = RecognizerConfig(units=8, epochs=2, batch_size=2)
+    config = RecognizerConfig(units=8, audio_units=12, epochs=2, batch_size=2)  # gated: the voice projected to 8
     run = tmp_path / "run"
     trainer.train(config, clips, clips[:2], run, verbose=0)
     rows = (run / "log.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("epoch,loss,av_loss,audio_loss,val_wer_av")
     assert {"last.keras", "best.keras", "best.json", "curves.png", "config.json"} <= {p.name for p in run.iterdir()}
-    assert json.loads((run / "best.json").read_text())["warps"] == [0.9, 1.1]  # it heard warped vocal tracts
+    saved = json.loads((run / "best.json").read_text())
+    assert saved["warps"] == [0.9, 1.1] and saved["audio_units"] == 12  # it heard warped vocal tracts
     with pytest.raises(LipnetError, match="warps lie in 0.5..1.5"):
         RecognizerConfig(warps=(0.3, 1.1)).check()
     best = trainer.resume(run, clips, clips[:2], epochs=3, verbose=0)

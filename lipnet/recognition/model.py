@@ -28,6 +28,7 @@ class RecognizerConfig:
     kind: str = "recogniser"  # tells loaders what the file holds
     fusion: str = "gated"
     units: int = 128  # features a stream, and the GRU units of each direction of the fused BiGRU
+    audio_units: int = 128  # the audio encoder's features (its convolutions' channels; its BiGRU's, both directions)
     n_mels: int = env.N_MELS
     lip_features: int = 512  # the lip reader's BiGRU features a frame
     dropout: float = 0.3
@@ -63,8 +64,8 @@ class RecognizerConfig:
     def check(self) -> "RecognizerConfig":
         if self.fusion not in FUSIONS:
             raise LipnetError(f"a recogniser's fusion is one of {', '.join(FUSIONS)}, not {self.fusion!r}")
-        if self.units < 1 or self.n_mels < 1 or not 0 <= self.dropout < 1:
-            raise LipnetError("a recogniser needs units and n_mels >= 1 and dropout in 0..1")
+        if min(self.units, self.audio_units, self.n_mels) < 1 or not 0 <= self.dropout < 1:
+            raise LipnetError("a recogniser needs units, audio_units and n_mels >= 1 and dropout in 0..1")
         if not 0.5 <= min(self.warps) <= max(self.warps) <= 1.5:
             raise LipnetError(f"a recogniser's vocal tract warps lie in 0.5..1.5, not {self.warps}")
         self.snr, self.speeds, self.warps = tuple(self.snr), tuple(self.speeds), tuple(self.warps)  # JSON: lists
@@ -91,9 +92,9 @@ def build(config: RecognizerConfig, seed: int | None = None) -> keras.Model:
     ``av`` and ``audio`` logits (B, T, classes)."""
     lips = keras.Input((None, config.lip_features), name="lips")
     sound = keras.Input((None, config.sound_width), name="sound")
-    a = layers.Conv1D(config.units, 3, padding="same", activation="relu", name="audio_conv1")(sound)
-    a = layers.Conv1D(config.units, 3, padding="same", activation="relu", name="audio_conv2")(a)
-    gru = layers.GRU(config.units // 2, return_sequences=True, name="audio_gru")
+    a = layers.Conv1D(config.audio_units, 3, padding="same", activation="relu", name="audio_conv1")(sound)
+    a = layers.Conv1D(config.audio_units, 3, padding="same", activation="relu", name="audio_conv2")(a)
+    gru = layers.GRU(config.audio_units // 2, return_sequences=True, name="audio_gru")
     a = layers.Bidirectional(gru, name="audio_bigru")(a)
     a = layers.Dropout(config.dropout, name="audio_dropout")(a)
     audio_logits = layers.Dense(len(env.VOCABULARY) + 1, dtype="float32", name="audio")(a)
@@ -102,6 +103,8 @@ def build(config: RecognizerConfig, seed: int | None = None) -> keras.Model:
     if config.fusion == "early":
         x = layers.Concatenate(name="early")([a, v])
     else:
+        if config.audio_units != config.units:  # the gate mixes two streams of one width
+            a = layers.Dense(config.units, activation="relu", name="audio_dense")(a)
         gate = layers.Dense(1, activation="sigmoid", name="gate")(layers.Concatenate(name="both")([a, v]))
         x = gate * a + (1.0 - gate) * v
     gru = layers.GRU(config.units // 2 if config.fusion == "gated" else config.units, return_sequences=True)
