@@ -24,9 +24,9 @@ one PNG (WER vs SNR, a panel a noise) in bench/.
 Late fusion's weights (the voice's and the phones') are calibrated on held-out clips, as s1_val cannot serve: the
 shipped lip reader trained on it and reads it almost without error (0.3% WER). So ``av`` is cross-fitted: the
 held-out clips are split in two halves at random (seed 25), and each half is read with the weights calibrated on
-the other (`CALIBRATION`: clean speech, babble at 10, 0 and -5 dB, white noise at 0 dB; the shifted voices are
-scored, not calibrated on: added to the calibration of a wider network tried on 2026-12-04, they chose the same
-weights). ``--calibrate`` writes the weights calibrated on all 110 into the shipped recogniser's JSON; the other
+the other (`CALIBRATION`: clean speech, babble at 10, 0 and -5 dB, white noise at 0 dB). The shifted voices are
+scored, not calibrated on: added to the calibration (2026-12-04), they moved the shipped network's weights and the
+other speakers read worse (bench/RESULTS.md). ``--calibrate`` writes the weights calibrated on all 110 into the shipped recogniser's JSON; the other
 speakers are read with those.
 """
 
