@@ -52,6 +52,7 @@ def main() -> int:
     both.read(args.video, modality="av")  # warm-up: loads and traces the recogniser
     crops, probs = reading.track.crops, reading.probs
     samples = audio.load(args.video)
+    frames = list(video.frames(args.video))[: env.FRAME_COUNT]  # one live window's pictures
     voice = both.recognizer.posteriors(None, samples, len(probs))["audio"]
     phones = both.phones(samples)
     rows = {
@@ -82,6 +83,12 @@ def main() -> int:
         ),
         "read(), --modality av": median_seconds(lambda: both.read(args.video, modality="av"), args.runs),
         "read(), --modality audio": median_seconds(lambda: both.read(args.video, modality="audio"), args.runs),
+        "a live window (3 s of frames in memory), the lips": median_seconds(
+            lambda: list(reader.stream(iter(frames))), args.runs
+        ),
+        "a live window, the lips and the voice": median_seconds(
+            lambda: list(both.stream(iter(frames), lambda first, count: samples)), args.runs
+        ),
     }
     with tempfile.TemporaryDirectory() as out:
         command = [sys.executable, str(ROOT / "predict.py"), "-v", args.video, "-o", out, "--output-format", "txt"]

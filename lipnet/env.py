@@ -44,6 +44,7 @@ STUDENT_AUGMENT = (0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.15, 1.2)  # speeds of the 
 MIN_SAMPLE_RATE = 8000  # Hz: telephone sound (speech up to 4 kHz) reads, anything sampled lower is refused
 LIVE_BLOCK = 40  # samples (2.5 ms) a live block: every frame's window ends on a block's last sample (a hop is 160
 # samples, a window ends 200 past its centre), so no frame waits for a block to fill
+LIVE_SOUND_S = 10.0  # seconds of a microphone `microphone.Heard` keeps for the windows read beside a camera
 SILENCE_PEAK = 1e-4  # a file whose loudest sample is below this (-80 dBFS) holds no sound to read
 
 LIPSYNC_MODEL = ROOT / "models" / "lipsync-grid-s1.keras"  # lipsync.py's default classifier, the phoneme teacher

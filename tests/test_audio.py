@@ -204,6 +204,31 @@ def test_a_file_played_live_gives_its_sound_in_blocks_and_fast_skips_the_pace():
     np.testing.assert_array_equal(np.concatenate(blocks), audio.load(SAMPLE))
 
 
+def test_what_a_live_source_heard_is_its_last_seconds():
+    """`microphone.Heard` beside a camera: the last frames' worth of what came in, silence for what has not yet; a
+    file's own sound (`recorded`) is taken by its frames instead."""
+    import threading
+
+    from lipnet.speech import microphone
+
+    samples, go = audio.load(SAMPLE), threading.Event()
+
+    def blocks():
+        go.wait()
+        yield from microphone.blocks(str(SAMPLE), block=640, fast=True)
+
+    heard = microphone.Heard(blocks(), seconds=2.0)  # a ring shorter than the file: it wraps
+    np.testing.assert_array_equal(heard(0, 5), np.zeros(5 * 640, np.float32))  # nothing heard yet
+    go.set()
+    for _ in range(200):
+        if np.array_equal(heard(0, 25), samples[-16000:]):
+            break
+        threading.Event().wait(0.01)
+    np.testing.assert_array_equal(heard(0, 25), samples[-16000:])  # the last second, after wrapping the ring
+    assert len(heard(0, 75)) == 32000  # no more than it keeps
+    np.testing.assert_array_equal(microphone.recorded(SAMPLE)(25, 10), samples[16000 : 16000 + 6400])
+
+
 def test_audio_frames_pool_onto_video_frames_one_way():
     """Video frame j holds audio frames 4j..4j+3 (10 ms hop), or the four ending at its instant when causal."""
     x = np.arange(10, dtype=np.float32)[:, None]  # 2.5 video frames of audio frames 0..9

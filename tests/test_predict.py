@@ -276,6 +276,40 @@ def test_live_mode_reads_a_stream_in_sliding_windows(tmp_path):
 def test_live_mode_without_a_camera_is_one_line_error():
     code, _, stderr = run(["--live", "97"])
     assert code == 1 and stderr.startswith("error: camera 97") and len(stderr.splitlines()) == 1
+    for argv, says in (
+        (["--live", "0", "--modality", "av"], "add --microphone"),  # nothing to hear beside a camera
+        (["--live", "0", "--modality", "audio"], "lipnet lipsync --live"),
+        (["--live", str(env.ROOT / "samples" / "lgil7a.mp4"), "--microphone", "97"], "input device 97"),
+        ([str(env.ROOT / "samples" / "lgil7a.mp4"), "--microphone"], "add --live"),
+    ):
+        code, _, stderr = run(argv)
+        assert code == 1 and says in stderr and len(stderr.splitlines()) == 1, argv
+
+
+def test_live_mode_hears_the_voice_beside_the_lips(tmp_path):
+    """Two GRID sentences back to back with their sound: each window is read from the lips and the voice together,
+    the voice taken by the window's frames (`microphone.recorded`); a microphone's would be its last 3 s."""
+    from lipnet import video
+    from lipnet.lipreading.reader import LipReader
+    from lipnet.recognition.recognizer import AudioVisualReader
+    from lipnet.speech import microphone
+
+    stream = tmp_path / "two.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(env.ROOT / "samples" / "lgil7a.mp4"),
+         "-i", str(env.ROOT / "samples" / "sbbn6n.mp4"),
+         "-filter_complex", "[0:v][0:a][1:v][1:a]concat=n=2:v=1:a=1[v][a]", "-map", "[v]", "-map", "[a]",
+         str(stream)],
+        check=True,
+    )  # fmt: skip
+    reader = AudioVisualReader(LipReader())
+    windows = list(reader.stream(video.frames(stream), microphone.recorded(stream)))
+    assert [first for first, _ in windows] == [0, 25, 50, 75]
+    assert {r.modality for _, r in windows} == {"av"}
+    assert windows[0][1].text == "lay green in l seven again" and windows[3][1].text == "set blue by n six now"
+    code, stdout, stderr = run(["--live", str(stream), "--fast"])  # auto: a file with sound is heard
+    assert (code, stderr) == (0, "")
+    assert stdout.splitlines()[1].endswith("1.0s-4.0s  " + windows[1][1].text)
 
 
 def test_long_clips_are_not_forced_into_one_grid_sentence():

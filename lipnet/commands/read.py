@@ -23,6 +23,10 @@ from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import numpy as np
+
     from lipnet.recognition.recognizer import AudioVisualReader
 
 
@@ -37,6 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="real-time mode: read a camera (its index, e.g. 0) or a video as a stream, in 3 s windows every second",
     )
     p.add_argument("--fast", action="store_true", help="--live FILE: as fast as it is read, not at its pace")
+    p.add_argument(
+        "--microphone",
+        nargs="?",
+        const="default",
+        metavar="DEVICE",
+        help="--live: hear a microphone beside the pictures (the default input, or a device number or name) and read "
+        "the lips and the voice together; a live file is heard with its own sound without it",
+    )
     p.add_argument("-w", "--weights", default=str(env.DEFAULT_WEIGHTS), help="lipnet checkpoint (default: %(default)s)")
     p.add_argument("-pp", "--predictor-path", help="dlib 68-point landmark model (default: face-recognition-models')")
     p.add_argument("-a", "--aligns-path", action="append", default=[], help="directory of .align files (repeatable)")
@@ -122,17 +134,29 @@ def predict(reader: AudioVisualReader, item: cli.Input, args: argparse.Namespace
 
 
 def live(args: argparse.Namespace) -> int:
-    """Real-time mode: print what is said in each 3 s window, every second, as frames arrive."""
+    """Real-time mode: print what is said in each 3 s window, every second, as frames arrive; read with the voice
+    (`live_sound`) when there is one to hear and --modality allows."""
     from lipnet import video
     from lipnet.lipreading.reader import LipReader
+    from lipnet.recognition.recognizer import AudioVisualReader
 
     try:
-        reader = LipReader(args.weights, args.predictor_path)
+        if args.modality == "audio":
+            raise LipnetError(
+                "--live reads the lips, alone or with the voice: the voice alone is lipnet lipsync --live"
+            )
+        lips = LipReader(args.weights, args.predictor_path)
+        lips.extractor  # noqa: B018  (the landmark model loaded before the pictures and the sound start)
+        both = AudioVisualReader(lips, args.av_model)
         if args.live.isdigit():
             frames = video.camera(int(args.live))
         else:  # a file plays at its pace, as the camera it stands in for would (--fast: as fast as it reads)
             frames = video.frames(args.live) if args.fast else video.paced(video.frames(args.live))
-        for start, reading in reader.stream(frames, decoder=args.decoder):
+        sound = live_sound(args, both)  # a microphone starts listening now, as the pictures start
+        windows = (
+            lips.stream(frames, decoder=args.decoder) if sound is None else both.stream(frames, sound, args.decoder)
+        )
+        for start, reading in windows:
             seconds = start / env.FPS
             span = f"{seconds:6.1f}s-{seconds + env.FRAME_COUNT / env.FPS:.1f}s"
             text = "(no face)" if reading is None else reading.text if reading.speech else "(no speech)"
@@ -144,8 +168,38 @@ def live(args: argparse.Namespace) -> int:
     return 0
 
 
+def live_sound(args: argparse.Namespace, both: AudioVisualReader) -> Callable[[int, int], np.ndarray] | None:
+    """What a live reading hears beside the pictures (`AudioVisualReader.stream`'s `sound`), or None to read the lips
+    alone: --microphone's, else a live file's own sound; none for --modality video, or for auto without sound or
+    without a recogniser that hears this lip reader. LipnetError when --modality av has nothing to hear."""
+    from lipnet import audio
+    from lipnet.speech import microphone
+
+    if args.modality == "video":
+        return None
+    if args.microphone is None:  # a camera is heard only with --microphone; a file, with its own sound
+        if args.live.isdigit():
+            if args.modality == "av":
+                raise LipnetError(f"--modality av hears a microphone beside camera {args.live}: add --microphone")
+            return None
+        try:
+            recording = microphone.recorded(args.live)
+        except LipnetError:
+            if args.modality == "av":
+                raise
+            return None
+    if args.modality == "auto" and not both.hears_lip_reader:
+        return None
+    both.recognizer  # noqa: B018  (loaded now: a bad --av-model fails before anything is read)
+    if args.microphone is None:
+        return recording
+    return microphone.Heard(microphone.blocks(args.microphone, audio.samples_per_video_frame()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.live is None and args.microphone is not None:
+        return cli.fail("--microphone hears beside --live: add --live CAMERA (or a video)")
     if args.live is None and (error := cli.missing(args.video_path)):
         return cli.fail(error)
     cli.start()  # Keras (and TensorFlow) only now, so --help and argument errors come back at once

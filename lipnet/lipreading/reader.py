@@ -11,7 +11,7 @@ sit at fixed frames and are only a rough guide. Each word and the sentence carry
 """
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -300,12 +300,15 @@ class LipReader:
         window: int = env.FRAME_COUNT,
         step: int = env.FPS,
         decoder: str | None = None,
+        read: Callable[[MouthTrack, int], Reading] | None = None,
     ) -> Iterator[tuple[int, Reading | None]]:
         """Read a live stream of RGB frames at 25 fps in sliding windows (real-time mode).
 
         Every `step` frames, the last `window` frames (3 s: a GRID sentence, what the model was trained on)
-        are extracted and read. Yields (first frame of the window, its Reading), or None for a window
-        without a usable face. On this 2-core CPU a window takes about 0.3 s, so one a second keeps up.
+        are extracted and read: by `read(track, first frame)` when given (the voice beside them:
+        `AudioVisualReader.stream`), else from the lips. Yields (first frame of the window, its Reading), or None for
+        a window without a usable face. On a 2-core CPU a window takes about 0.12 s from the lips, 0.25 s with the
+        voice (bench/predict.py), so one a second keeps up.
         """
         buffer: deque[np.ndarray] = deque(maxlen=window)
         for count, frame in enumerate(frames, 1):
@@ -316,7 +319,8 @@ class LipReader:
                 except LipnetError:
                     yield count - window, None
                     continue
-                yield count - window, self.read_crops(track.crops, decoder, track)
+                first = count - window
+                yield first, read(track, first) if read else self.read_crops(track.crops, decoder, track)
 
 
 def warn_if_cut_short(reading: Reading, path: str | Path) -> Reading:

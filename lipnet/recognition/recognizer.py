@@ -8,6 +8,7 @@ which says which modality it was read from.
 
 import functools
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import keras
@@ -18,6 +19,7 @@ from lipnet.errors import LipnetError
 from lipnet.lipreading import decoding
 from lipnet.lipreading import model as lipnet_model
 from lipnet.lipreading.reader import LipReader, Reading, warn_if_cut_short
+from lipnet.mouth import MouthTrack
 from lipnet.recognition import fusion
 from lipnet.recognition.model import RecognizerConfig, audio_input, with_gate
 
@@ -116,8 +118,8 @@ class AudioVisualReader:
             raise
         if modality == "auto" and audio.video_start(path) is None:  # a file of sound alone: the voice is all there is
             modality = "audio"
-        phones = self.phones(samples)
         if modality == "audio":
+            phones = self.phones(samples)
             frames = audio.video_frames(len(samples))
             probs = self.recognizer.posteriors(None, samples, frames)["audio"]
             decoder = decoder or self.lips.decoder_for(frames)
@@ -126,19 +128,40 @@ class AudioVisualReader:
                 heard=self.said(phones, frames),
             )  # fmt: skip
         else:
-            track = self.lips.extractor.extract(path, frames=None)
-            seen = self.lips.posteriors(track.crops)
-            voice = self.recognizer.posteriors(None, samples, len(track.crops))["audio"]
-            decoder = decoder or self.lips.decoder_for(len(track.crops))
-            timed = None if timing == "video" else samples
-            reading = self.lips.reading(
-                seen["chars"], decoder, None, timed, seen.get("phones"), "av",
-                self.both(seen["chars"], voice, phones, decoder), self.said(phones, len(track.crops)),
-            )  # fmt: skip
-            if not reading.speech:  # nothing heard: the lips may still say something (and are timed on themselves)
-                reading = self.lips.reading(seen["chars"], decoder, track, None, seen.get("phones"))
-            reading.track = track
+            reading = self.read_both(self.lips.extractor.extract(path, frames=None), samples, decoder, timing)
         return warn_if_cut_short(reading, path)
+
+    def read_both(
+        self, track: MouthTrack, samples: np.ndarray, decoder: str | None = None, timing: str = "auto"
+    ) -> Reading:
+        """Read a clip's mouth `track` and its sound `samples` (16 kHz mono on the video's clock) together; when
+        nothing is heard, the lips alone (timed on themselves). `timing` "video" times the words on the lips."""
+        phones = self.phones(samples)
+        seen = self.lips.posteriors(track.crops)
+        voice = self.recognizer.posteriors(None, samples, len(track.crops))["audio"]
+        decoder = decoder or self.lips.decoder_for(len(track.crops))
+        timed = None if timing == "video" else samples
+        reading = self.lips.reading(
+            seen["chars"], decoder, None, timed, seen.get("phones"), "av",
+            self.both(seen["chars"], voice, phones, decoder), self.said(phones, len(track.crops)),
+        )  # fmt: skip
+        if not reading.speech:  # nothing heard: the lips may still say something (and are timed on themselves)
+            reading = self.lips.reading(seen["chars"], decoder, track, None, seen.get("phones"))
+        reading.track = track
+        return reading
+
+    def stream(
+        self, frames: Iterable[np.ndarray], sound: Callable[[int, int], np.ndarray], decoder: str | None = None
+    ) -> Iterator[tuple[int, Reading | None]]:
+        """`LipReader.stream` with the voice: each window's pictures read with what `sound(first, frames)` gives, the
+        samples heard over those frames (`lipnet.speech.microphone.Heard`: a microphone's last seconds)."""
+
+        def read(track: MouthTrack, first: int) -> Reading:
+            samples = sound(first, len(track.crops))
+            need = len(track.crops) * audio.samples_per_video_frame()
+            return self.read_both(track, np.pad(samples[:need], (0, max(0, need - len(samples)))), decoder)
+
+        return self.lips.stream(frames, decoder=decoder, read=read)
 
     def phones(self, samples: np.ndarray) -> fusion.Phones:
         """The voice's phones: the lip-sync model's posteriors (the lip reader's teacher)."""

@@ -5,10 +5,14 @@ PortAudio library of the system (Debian/Ubuntu ``apt-get install libportaudio2``
 portaudio``; the Windows and macOS wheels carry their own); without it, or without an input device, the error
 is one line. A file is decoded by `lipnet.audio.load` and handed out block by block, each when its last sample
 would have arrived from a microphone: how the live path is tested and measured without one.
+
+Beside a camera (``lipnet read --live 0 --microphone``) the sound is read by the window, not by the block: `Heard`
+keeps a microphone's last seconds, `recorded` gives a file's own sound by its frames.
 """
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +75,46 @@ def microphone(device: int | str | None = None, block: int = env.LIVE_BLOCK) -> 
                 yield block[:, 0].copy()
 
     return listen()
+
+
+class Heard:
+    """A live source's last seconds of sound, kept for reading beside pictures that arrive on their own clock: a
+    background thread takes `blocks` as they come (a microphone's) into a ring of `seconds`. Called as
+    ``heard(first, frames)``, it gives the last `frames` video frames' worth of samples: the pictures' window ends
+    now, and so does the sound's (`first`, the window's first frame, is not needed)."""
+
+    def __init__(self, blocks: Iterator[np.ndarray], seconds: float = env.LIVE_SOUND_S):
+        self._ring = np.zeros(int(seconds * env.SAMPLE_RATE), np.float32)
+        self._heard, self._error = 0, None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._take, args=(blocks,), daemon=True).start()
+
+    def _take(self, blocks: Iterator[np.ndarray]) -> None:
+        try:
+            for block in blocks:
+                with self._lock:
+                    self._ring[(self._heard + np.arange(len(block))) % len(self._ring)] = block
+                    self._heard += len(block)
+        except LipnetError as err:  # said by the reader's next call, not lost in this thread
+            self._error = err
+
+    def __call__(self, first: int, frames: int) -> np.ndarray:
+        if self._error is not None:
+            raise self._error
+        count = min(frames * env.SAMPLE_RATE // env.FPS, len(self._ring))
+        with self._lock:
+            out = self._ring[(self._heard - count + np.arange(count)) % len(self._ring)].copy()
+            silent = count - self._heard  # not heard yet: silence, not the ring's old samples
+        if silent > 0:
+            out[:silent] = 0.0
+        return out
+
+
+def recorded(path: str | Path) -> Callable[[int, int], np.ndarray]:
+    """A file's own sound as a live reading of its pictures takes it: the samples over video frames first ..
+    first + frames, by the file's clock, at whatever pace the pictures are read. LipnetError when it has none."""
+    from lipnet import audio
+
+    samples = audio.load(path)
+    per = audio.samples_per_video_frame()
+    return lambda first, frames: samples[first * per : (first + frames) * per]
