@@ -310,6 +310,10 @@ def test_live_mode_hears_the_voice_beside_the_lips(tmp_path):
     code, stdout, stderr = run(["--live", str(stream), "--fast"])  # auto: a file with sound is heard
     assert (code, stderr) == (0, "")
     assert stdout.splitlines()[1].endswith("1.0s-4.0s  " + windows[1][1].text)
+    short = tmp_path / "short.mp4"  # a stream that ends before its first 3 s window is read once, whole
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(stream), "-t", "2", str(short)], check=True)
+    code, stdout, stderr = run(["--live", str(short), "--fast"])
+    assert (code, stderr) == (0, "") and stdout.splitlines() == ["   0.0s-2.0s  lay green in l seven again"]
 
 
 def test_long_clips_are_not_forced_into_one_grid_sentence():

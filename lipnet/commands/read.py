@@ -158,7 +158,8 @@ def live(args: argparse.Namespace) -> int:
         )
         for start, reading in windows:
             seconds = start / env.FPS
-            span = f"{seconds:6.1f}s-{seconds + env.FRAME_COUNT / env.FPS:.1f}s"
+            length = env.FRAME_COUNT / env.FPS if reading is None else reading.duration  # a short stream: less
+            span = f"{seconds:6.1f}s-{seconds + length:.1f}s"
             text = "(no face)" if reading is None else reading.text if reading.speech else "(no speech)"
             print(f"{span}  {text}", flush=True)
     except LipnetError as err:

@@ -305,22 +305,33 @@ class LipReader:
         """Read a live stream of RGB frames at 25 fps in sliding windows (real-time mode).
 
         Every `step` frames, the last `window` frames (3 s: a GRID sentence, what the model was trained on)
-        are extracted and read: by `read(track, first frame)` when given (the voice beside them:
+        are extracted and read (a stream shorter than a window, once, whole): by `read(track, first frame)` when given (the voice beside them:
         `AudioVisualReader.stream`), else from the lips. Yields (first frame of the window, its Reading), or None for
         a window without a usable face. On a 2-core CPU a window takes about 0.12 s from the lips, 0.25 s with the
         voice (bench/predict.py), so one a second keeps up.
         """
         buffer: deque[np.ndarray] = deque(maxlen=window)
+        count = 0
         for count, frame in enumerate(frames, 1):
             buffer.append(frame)
             if count >= window and (count - window) % step == 0:
-                try:
-                    track = self.extractor.extract_frames(list(buffer))
-                except LipnetError:
-                    yield count - window, None
-                    continue
-                first = count - window
-                yield first, read(track, first) if read else self.read_crops(track.crops, decoder, track)
+                yield count - window, self._window(list(buffer), count - window, decoder, read)
+        if 0 < count < window:  # a stream that ended before its first whole window is read as it is
+            yield 0, self._window(list(buffer), 0, decoder, read)
+
+    def _window(
+        self,
+        frames: list[np.ndarray],
+        first: int,
+        decoder: str | None,
+        read: Callable[[MouthTrack, int], Reading] | None,
+    ) -> Reading | None:
+        """One window of `stream`: its Reading, or None without a usable face."""
+        try:
+            track = self.extractor.extract_frames(frames)
+        except LipnetError:
+            return None
+        return read(track, first) if read else self.read_crops(track.crops, decoder, track)
 
 
 def warn_if_cut_short(reading: Reading, path: str | Path) -> Reading:
