@@ -228,6 +228,21 @@ def test_what_a_live_source_heard_is_its_last_seconds():
     assert len(heard(0, 75)) == 32000  # no more than it keeps
     np.testing.assert_array_equal(microphone.recorded(SAMPLE)(25, 10), samples[16000 : 16000 + 6400])
 
+    def unplugged():
+        yield samples[:640]
+        raise OSError("device unavailable")
+
+    broken = microphone.Heard(unplugged())
+    for _ in range(100):
+        try:
+            broken(0, 1)
+        except LipnetError as err:
+            assert str(err) == "the microphone stopped: device unavailable"
+            break
+        threading.Event().wait(0.01)
+    else:
+        pytest.fail("a microphone that stopped went unsaid")
+
 
 def test_audio_frames_pool_onto_video_frames_one_way():
     """Video frame j holds audio frames 4j..4j+3 (10 ms hop), or the four ending at its instant when causal."""

@@ -95,8 +95,8 @@ class Heard:
                 with self._lock:
                     self._ring[(self._heard + np.arange(len(block))) % len(self._ring)] = block
                     self._heard += len(block)
-        except LipnetError as err:  # said by the reader's next call, not lost in this thread
-            self._error = err
+        except Exception as err:  # said by the reader's next call in one line, not lost in this thread
+            self._error = err if isinstance(err, LipnetError) else LipnetError(f"the microphone stopped: {err}")
 
     def __call__(self, first: int, frames: int) -> np.ndarray:
         if self._error is not None:
