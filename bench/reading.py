@@ -34,7 +34,6 @@ import numpy as np
 from common import SHARED, split
 
 from lipnet import audio, cli, env, grid, metrics, visemes
-from lipnet.errors import LipnetError
 from lipnet.lipreading import dataset, decoding
 from lipnet.lipreading import model as lipnet_model
 from lipnet.speech import align, lipsync
@@ -77,18 +76,15 @@ def main() -> None:
         decoder = reader.decoder_for(len(crops))
         text = reader.decode(posteriors["chars"], decoder)
         words = decoding.word_confidences(posteriors["chars"], text, grid.GRAMMAR if decoder == "grammar" else None)
-        try:  # how well the sentence fits the frame head's phones: the confidence's second witness
-            fit = align.guided(posteriors["phones"], text, env.FPS)[1] if "phones" in posteriors and text else None
-        except LipnetError:
-            fit = None
-        return crops, posteriors, text, words, fit
+        guided = reader.guided(text, posteriors.get("phones"))  # the words on the lips, the confidence's 2nd witness
+        return crops, posteriors, text, words, guided
 
     if args.calibrate:
         raw, fits, right = [], [], []
         for stem in split("s1_val"):
-            _, _, text, words, fit = read(stem)
+            _, _, text, words, guided = read(stem)
             raw.append(float(np.prod(words)))
-            fits.append(fit)
+            fits.append(guided[1] if guided else None)
             right.append(text == grid.sentence_from_name(stem))
         scaling = store(args.weights, platt(np.array(raw), np.array(right), fits))
         print(
@@ -104,7 +100,8 @@ def main() -> None:
     silent, silent_read = 0, 0
     held_out = split("s1_heldout")[: args.clips or None]
     for stem in held_out:
-        crops, posteriors, text, words, fit = read(stem)
+        crops, posteriors, text, words, guided = read(stem)
+        fit = guided[1] if guided else None
         reference = grid.read_align(SHARED / "align" / "s1" / f"{stem}.align")
         truth_text = " ".join(w.text for w in reference)
         scores.append((truth_text, text))
@@ -121,7 +118,7 @@ def main() -> None:
         spans = decoding.word_spans(probs, text)
         timed = {"ctc": ([(w, s / env.FPS, e / env.FPS) for w, s, e in spans], None)}
         if phones is not None:
-            result, fit = align.guided(phones, text, env.FPS)
+            result, fit = guided or align.guided(phones, text, env.FPS)  # aligned in `read`; else its error, here
             timed["video"] = (result.words, lipsync.aligned(result, fit))
         line = lipsync.timeline(samples, reader.teacher, text)
         timed["audio"] = (line.words, line)
@@ -190,14 +187,12 @@ def main() -> None:
 
 
 def features(raw: np.ndarray, fits: list | np.ndarray | None = None) -> np.ndarray:
-    """The confidence's inputs as `calibrated` takes them: the product's log-odds, and how well the sentence fits the
-    frame head's phones (floored; a missing fit, None or NaN, gets the floor), when `fits` are given."""
-    p = np.clip(raw, 1e-9, 1 - 1e-9)
-    x = [np.log(p / (1 - p))]
-    if fits is not None:
-        fits = np.array([np.nan if f is None else f for f in fits], float)
-        x.append(np.maximum(np.nan_to_num(fits, nan=env.PHONE_FIT_FLOOR), env.PHONE_FIT_FLOOR))
-    return np.stack(x, 1)
+    """The confidence's inputs as `calibrated` weighs them (`confidence_features`): the product's log-odds, and, when
+    `fits` are given, how well each sentence fits the frame head's phones (None or NaN: could not fit)."""
+    from lipnet.lipreading.reader import confidence_features
+
+    log_odds, fit = confidence_features(raw, None if fits is None else [np.nan if f is None else f for f in fits])
+    return np.stack([log_odds] if fits is None else [log_odds, fit], 1)
 
 
 def platt(raw: np.ndarray, right: np.ndarray, fits: list | np.ndarray | None = None) -> tuple[float, ...]:
@@ -217,8 +212,7 @@ def cross_fitted(raw: np.ndarray, fits: np.ndarray, right: np.ndarray, seed: int
 
     halves, out = np.array_split(np.random.default_rng(seed).permutation(len(raw)), 2), np.zeros(len(raw))
     for fit, scored in ((halves[0], halves[1]), (halves[1], halves[0])):
-        x = features(raw[scored], fits[scored])
-        out[scored] = calibrated(raw[scored], platt(raw[fit], right[fit], fits[fit]), x[:, 1])
+        out[scored] = calibrated(raw[scored], platt(raw[fit], right[fit], fits[fit]), fits[scored])
     return out
 
 

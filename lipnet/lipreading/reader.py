@@ -207,7 +207,7 @@ class LipReader:
         else:
             text = self.decode(probs, decoder)
             confidences = decoding.word_confidences(probs, text, grid.GRAMMAR if decoder == "grammar" else None)
-        guided = self._guided(text, phones)
+        guided = self.guided(text, phones)
         words, timeline, timing = self._timed(text, probs, guided, samples)
         confidence = self.sentence_confidence(confidences, decided is None, guided[1] if guided else None)
         return Reading(
@@ -257,9 +257,10 @@ class LipReader:
             return f"no speech {where} ({speaking:.1f} frames of it)"
         return ""
 
-    def _guided(self, text: str, phones: np.ndarray | None) -> tuple[align.Alignment, float] | None:
-        """`text` aligned to the frame head's `phones` and how well it fits them (`align.guided`); None without a
-        head or words, or when the words cannot fit the clip."""
+    def guided(self, text: str, phones: np.ndarray | None) -> tuple[align.Alignment, float] | None:
+        """`text` aligned to the frame head's `phones` and how well it fits them (`align.guided`): the words' times on
+        the lips and the sentence confidence's second witness. None without a head or words, or when the words cannot
+        fit the clip."""
         if not text or phones is None:
             return None
         try:
@@ -305,9 +306,9 @@ class LipReader:
         """Read a live stream of RGB frames at 25 fps in sliding windows (real-time mode).
 
         Every `step` frames, the last `window` frames (3 s: a GRID sentence, what the model was trained on)
-        are extracted and read (a stream shorter than a window, once, whole): by `read(track, first frame)` when given (the voice beside them:
-        `AudioVisualReader.stream`), else from the lips. Yields (first frame of the window, its Reading), or None for
-        a window without a usable face. On a 2-core CPU a window takes about 0.12 s from the lips, 0.25 s with the
+        are extracted and read (a stream shorter than a window, once, whole): by `read(track, first frame)` when
+        given (the voice beside them: `AudioVisualReader.stream`), else from the lips. Yields (first frame of the
+        window, its Reading), or None for a window without a usable face. On a 2-core CPU a window takes about 0.12 s from the lips, 0.25 s with the
         voice (bench/predict.py), so one a second keeps up.
         """
         buffer: deque[np.ndarray] = deque(maxlen=window)
@@ -345,13 +346,19 @@ def calibrated(
     probability: float | np.ndarray, scaling: Sequence[float], phone_fit: float | np.ndarray | None = None
 ) -> float | np.ndarray:
     """A raw probability through Platt scaling: scale and bias on its log-odds, and, when `scaling` has a third
-    value, that weight on `phone_fit` (how well the sentence fits the frame head's phones, `align.guided`: evidence
-    the characters' posteriors do not hold), floored at env.PHONE_FIT_FLOOR, which a sentence that cannot fit at all
-    (None) gets. (1, 0) leaves the probability as it is."""
-    p = np.clip(probability, 1e-9, 1 - 1e-9)
+    value, that weight on `phone_fit` (how well the sentence fits the frame head's phones: evidence the characters'
+    posteriors do not hold; see `confidence_features`). (1, 0) leaves the probability as it is."""
+    log_odds, fit = confidence_features(probability, phone_fit)
     scale, bias, *weight = scaling
-    log_odds = scale * np.log(p / (1 - p)) + bias
-    if weight:
-        fit = env.PHONE_FIT_FLOOR if phone_fit is None else np.maximum(phone_fit, env.PHONE_FIT_FLOOR)
-        log_odds = log_odds + weight[0] * fit
-    return 1.0 / (1.0 + np.exp(-log_odds))
+    return 1.0 / (1.0 + np.exp(-(scale * log_odds + bias + (weight[0] * fit if weight else 0.0))))
+
+
+def confidence_features(
+    probability: float | np.ndarray, phone_fit: float | np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the sentence confidence weighs (`calibrated`, and its fit in bench/reading.py): the raw probability's
+    log-odds (clipped away from 0 and 1), and `phone_fit` (`LipReader.guided`'s) floored at env.PHONE_FIT_FLOOR,
+    which a sentence that cannot fit the clip at all (None, or NaN in an array) gets."""
+    p = np.clip(probability, 1e-9, 1 - 1e-9)
+    fit = np.asarray(np.nan if phone_fit is None else phone_fit, float)
+    return np.log(p / (1 - p)), np.maximum(np.nan_to_num(fit, nan=env.PHONE_FIT_FLOOR), env.PHONE_FIT_FLOOR)

@@ -101,7 +101,9 @@ class Heard:
     def __call__(self, first: int, frames: int) -> np.ndarray:
         if self._error is not None:
             raise self._error
-        count = min(frames * env.SAMPLE_RATE // env.FPS, len(self._ring))
+        from lipnet import audio
+
+        count = min(frames * audio.samples_per_video_frame(), len(self._ring))
         with self._lock:
             out = self._ring[(self._heard - count + np.arange(count)) % len(self._ring)].copy()
             silent = count - self._heard  # not heard yet: silence, not the ring's old samples
