@@ -218,7 +218,7 @@ def plot(path: Path, rows: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(NOISES), figsize=(10, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(NOISES), figsize=(10, 4.6), sharey=True)
     xs = ["clean", *map(str, SNRS)]
     for ax, noise in zip(axes, NOISES):
         for modality, style in (
@@ -235,8 +235,10 @@ def plot(path: Path, rows: dict) -> None:
         ax.set_xlabel("SNR (dB)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("WER (%), GRID grammar decoder")
-    axes[0].legend()
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    # below the panels, where it hides no line
+    fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, fontsize="small")
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(path, dpi=100)
 
 
