@@ -28,6 +28,11 @@ the other (`CALIBRATION`: clean speech, babble at 10, 0 and -5 dB, white noise a
 scored, not calibrated on: added to the calibration (2026-12-04), they moved the shipped network's weights and the
 other speakers read worse (bench/RESULTS.md). ``--calibrate`` writes the weights calibrated on all 110 into the shipped recogniser's JSON; the other
 speakers are read with those.
+
+Beside them, strangers nobody recorded and not made of s1: 40 held-out sentences said by five espeak-ng voices
+(`SYNTHETIC`), read from the voice alone. ``--listening-warps 1.0`` scores the recogniser hearing the voice through
+other vocal tract warps than its configuration's (`RecognizerConfig.listening_warps`; 1.0 alone: as it heard before
+2026-12-04), into bench/avsr.warps-*.json, for a comparison in the same run.
 """
 
 import argparse
@@ -61,6 +66,10 @@ Weights = tuple[tuple[float, float], tuple[float, float]]  # late fusion's: the 
 # woman's formants against a man's; -2 a deeper voice. Strangers made of s1: 110 clips beside the 10 real ones
 VOICES = (3, -2)
 CALIBRATION = ("clean", "babble +10 dB", "babble +0 dB", "babble -5 dB", "white +0 dB")  # late fusion's weights' noise
+# strangers nobody recorded, and not made of s1: the first SYNTHETIC_SENTENCES held-out sentences said by each of
+# these espeak-ng voices (`synthetic`), read from the voice alone
+SYNTHETIC = ("en-us", "en-us+f3", "en-gb+m3", "en-gb-x-rp+f2", "en-us+f5")
+SYNTHETIC_SENTENCES = 40
 
 
 def utterances(stems: list[str], reader, crops_dir: Path):
@@ -111,6 +120,45 @@ def shifted(samples: np.ndarray, semitones: float) -> np.ndarray:
     return librosa.effects.pitch_shift(samples, sr=env.SAMPLE_RATE, n_steps=semitones).astype(np.float32)
 
 
+def synthetic(texts: list[str]) -> tuple[list[str], list[np.ndarray]]:
+    """The first SYNTHETIC_SENTENCES `texts` said by each SYNTHETIC espeak-ng voice at 150 words a minute, with 0.5 s
+    of silence either side as a GRID clip has, 16 kHz, cut to whole video frames: (texts, samples)."""
+    import subprocess
+    import tempfile
+
+    said, sound, pad = [], [], np.zeros(env.SAMPLE_RATE // 2, np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        for voice in SYNTHETIC:
+            for i, text in enumerate(texts[:SYNTHETIC_SENTENCES]):
+                wav = Path(tmp) / f"{voice}-{i}.wav"
+                subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
+                samples = np.concatenate([pad, audio.load(wav), pad])
+                sound.append(samples[: len(samples) - len(samples) % audio.samples_per_video_frame()])
+                said.append(text)
+    return said, sound
+
+
+def synthetic_row(recognizer, teacher, texts: list[str]) -> dict[str, float]:
+    """WER of the voice alone (the audio head; with its phones, as ``--modality audio`` reads; pocketsphinx) on the
+    `synthetic` voices saying `texts`."""
+    import peers
+
+    from lipnet.lipreading import decoding
+    from lipnet.recognition import fusion
+
+    said, sound = synthetic(texts)
+    frames = [audio.video_frames(len(x)) for x in sound]
+    heads = [recognizer.posteriors(None, x, n)["audio"] for x, n in zip(sound, frames)]
+    voices = [recognizer.voice(x, n, teacher) for x, n in zip(sound, frames)]
+    return {
+        "audio": metrics.wer(said, [decoding.grammar(p) for p in heads]),
+        "audio + phones": metrics.wer(
+            said, [fusion.Candidates.proposed(None, v).best(None, recognizer.config.phone_weighting)[0] for v in voices]
+        ),
+        "pocketsphinx": metrics.wer(said, [peers.pocketsphinx_words(x) for x in sound]),
+    }
+
+
 def wers(recognizer, utts, sound) -> dict[str, float]:
     """WER of the recogniser's audio and fused heads on the clips heard as `sound` (grammar decoder)."""
     return hear(recognizer, utts, None, sound, None)[0]
@@ -129,9 +177,9 @@ def hear(recognizer, utts, chars, sound, teacher) -> tuple[dict[str, float], lis
     heads = {name: metrics.wer(texts, [decoding.grammar(p) for p in read[head]]) for name, head in HEADS.items()}
     if chars is None:
         return heads, [], []
-    phones = [fusion.Phones.heard(teacher, x) for x in sound]
-    both = [fusion.Candidates.proposed(c, v, f) for c, v, f in zip(chars, read["audio"], phones)]
-    return heads, both, [fusion.Candidates.proposed(None, v, f) for v, f in zip(read["audio"], phones)]
+    voices = [recognizer.voice(x, len(u.lips), teacher) for x, u in zip(sound, utts)]
+    both = [fusion.Candidates.proposed(c, v) for c, v in zip(chars, voices)]
+    return heads, both, [fusion.Candidates.proposed(None, v) for v in voices]
 
 
 def hear_all(recognizer, utts, chars, teacher) -> dict[str, tuple[list[np.ndarray], dict[str, float], list, list]]:
@@ -253,6 +301,9 @@ def main() -> None:
     p.add_argument("--ship", action="store_true", help=f"score those trained, save the best on s1_val as {MODEL}")
     p.add_argument("--calibrate", action="store_true", help=f"calibrate late fusion's weights into {MODEL}'s JSON")
     p.add_argument("--fixture", action="store_true", help=f"write the lip reader's held-out posteriors to {FIXTURE}")
+    p.add_argument(
+        "--listening-warps", help="hear the voice through these warps instead (e.g. 1.0), scored into avsr.warps-*.json"
+    )
     args = p.parse_args()
     cli.start()
     import peers
@@ -293,7 +344,7 @@ def main() -> None:
         val_set, _ = utterances(val, reader, data)
         chosen, heard_by = {}, {}
         for fusion in [f for f in FUSIONS if (Path(args.runs) / f / "best.keras").is_file()]:
-            recognizer = trainer.load(Path(args.runs) / fusion / "best.keras", reader.weights)
+            recognizer = listening(trainer.load(Path(args.runs) / fusion / "best.keras", reader.weights), args)
             clean, babble = (
                 wers(recognizer, val_set, heard(val_set, "clean", None)),
                 wers(recognizer, val_set, heard(val_set, "babble", 0)),
@@ -308,7 +359,7 @@ def main() -> None:
         best = min(chosen, key=chosen.get)
         print(f"shipping {best} fusion (s1_val mean WER {chosen[best]:.1%})")
         trainer.load(Path(args.runs) / best / "best.keras", reader.weights).save(MODEL)
-    recognizer = trainer.load(MODEL, reader.weights)
+    recognizer = listening(trainer.load(MODEL, reader.weights), args)
     shipped = heard_by[recognizer.config.fusion] if args.ship else hear_all(recognizer, test, chars, reader.teacher)
     if args.calibrate or args.ship:
         chosen = calibrate(shipped, [u.text for u in test], weights_of(recognizer))
@@ -331,8 +382,24 @@ def main() -> None:
         "pocketsphinx": metrics.wer(texts, [peers.pocketsphinx_words(u.samples) for u in others]),
     }
     print("  " + ", ".join(f"{k} {v:.1%}" for k, v in results["others"].items()))
+    print("espeak-ng voices, clean:", flush=True)
+    results["synthetic"] = synthetic_row(recognizer, reader.teacher, [u.text for u in test])
+    print("  " + ", ".join(f"{k} {v:.1%}" for k, v in results["synthetic"].items()))
+    results["listening_warps"] = list(recognizer.config.listening_warps)
+    if args.listening_warps:  # a variant: its figures beside the shipped ones
+        name = "avsr.warps-" + "-".join(map(str, recognizer.config.listening_warps)) + ".json"
+        atomic_write_text(Path(__file__).with_name(name), json.dumps(results, indent=1))
+        return
     plot(Path(__file__).with_name("avsr.png"), results["shipped"])
     atomic_write_text(Path(__file__).with_name("avsr.json"), json.dumps(results, indent=1))
+
+
+def listening(recognizer, args):
+    """The recogniser, hearing the voice through ``--listening-warps`` when given."""
+    if args.listening_warps:
+        recognizer.config.listening_warps = tuple(float(w) for w in args.listening_warps.split(","))
+        recognizer.config.check()
+    return recognizer
 
 
 if __name__ == "__main__":

@@ -53,8 +53,7 @@ def main() -> int:
     crops, probs = reading.track.crops, reading.probs
     samples = audio.load(args.video)
     frames = list(video.frames(args.video))[: env.FRAME_COUNT]  # one live window's pictures
-    voice = both.recognizer.posteriors(None, samples, len(probs))["audio"]
-    phones = both.phones(samples)
+    voice = both.voice(samples, len(probs))
     rows = {
         "mouth extraction": median_seconds(lambda: reader.extractor.extract(args.video, frames=None), args.runs),
         "network (compiled)": median_seconds(lambda: reader.probabilities(crops), args.runs),
@@ -77,9 +76,11 @@ def main() -> int:
         "cut-short check (last 2 s decoded again)": median_seconds(lambda: video.cut_short(args.video), args.runs),
         "read(), end to end": median_seconds(lambda: reader.read(args.video), args.runs),
         "read(), words timed on the lips": median_seconds(lambda: reader.read(args.video, timing="video"), args.runs),
-        "the voice's phones (the lip-sync model)": median_seconds(lambda: both.phones(samples), args.runs),
+        "the voice through the listening warps (audio head's characters, lip-sync model's phones)": median_seconds(
+            lambda: both.voice(samples, len(probs)), args.runs
+        ),
         "lips, voice and phones read together (late fusion, confidences)": median_seconds(
-            lambda: both.both(probs, voice, phones, "grammar"), args.runs
+            lambda: both.both(probs, voice, "grammar"), args.runs
         ),
         "read(), --modality av": median_seconds(lambda: both.read(args.video, modality="av"), args.runs),
         "read(), --modality audio": median_seconds(lambda: both.read(args.video, modality="audio"), args.runs),

@@ -180,12 +180,14 @@ def mfcc(
     window_ms: int = env.WINDOW_MS,
     deltas: bool = True,
     sample_rate: int = env.SAMPLE_RATE,
+    warp: float = 1.0,
 ) -> np.ndarray:
-    """(frames, 13) MFCC, or (frames, 39) with their deltas and delta-deltas appended; float32."""
+    """(frames, 13) MFCC, or (frames, 39) with their deltas and delta-deltas appended; float32. `warp`: heard
+    through a warped vocal tract, as `log_mel`'s."""
     import librosa
 
     hop, window = hop_length(hop_ms, sample_rate), sample_rate * window_ms // 1000
-    mel = _mel_power(samples, hop, window, env.N_MELS, sample_rate)
+    mel = _mel_power(samples, hop, window, env.N_MELS, sample_rate, warp)
     cepstra = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=env.N_MFCC)
     return _frames(cepstra, deltas)
 

@@ -26,8 +26,13 @@ def said(sentence: str, sure: float = 0.9) -> np.ndarray:
     return probs
 
 
+def heard_once(chars: np.ndarray, phones: fusion.Phones = NEUTRAL) -> fusion.Voice:
+    """A voice heard through one vocal tract: its characters and its phones."""
+    return fusion.Voice([chars], [phones])
+
+
 def candidates(lips: np.ndarray, voice: np.ndarray, phones: fusion.Phones = NEUTRAL) -> fusion.Candidates:
-    return fusion.Candidates.proposed(lips, voice, phones)
+    return fusion.Candidates.proposed(lips, heard_once(voice, phones))
 
 
 def heard(sentence: str, sure: float = 0.99) -> fusion.Phones:
@@ -62,11 +67,27 @@ def test_the_phones_settle_what_the_characters_leave_open():
     both = candidates(lips, voice, heard("bin blue at s two now"))
     assert both.best((0.5, 0.0), PHONES)[0] == "bin blue at s two now"
     assert candidates(lips, voice).best((0.5, 0.0), PHONES)[0] != "bin blue at s two now"
-    alone = fusion.Candidates.proposed(None, voice, heard("bin blue at s two now"))
+    alone = fusion.Candidates.proposed(None, heard_once(voice, heard("bin blue at s two now")))
     text, weights = alone.best(None, PHONES)
     assert text == "bin blue at s two now" and weights[0] == 1.0
-    confidences = fusion.word_confidences(None, voice, heard("bin blue at s two now"), weights, text, grammar=True)
+    confidences = fusion.word_confidences(
+        None, heard_once(voice, heard("bin blue at s two now")), weights, text, grammar=True
+    )
     assert len(confidences) == 6 and min(confidences) > 0.5
+
+
+def test_a_voice_heard_through_several_vocal_tracts_is_scored_by_their_mean():
+    """Two warps hear two letters: each proposes its own, and a sentence's scores are the mean of the two's."""
+    s, f = "bin blue at s two now", "bin blue at f two now"
+    one, other = heard_once(said(s, 0.8), heard(s)), heard_once(said(f, 0.6), heard(f))
+    both = fusion.Voice(one.chars + other.chars, one.phones + other.phones)
+    assert {s, f} <= set(both.nbest(3)) and len(both.nbest(3)) == 6
+    for score in ("log_probabilities", "fits"):
+        mean = (getattr(one, score)([s, f]) + getattr(other, score)([s, f])) / 2
+        np.testing.assert_allclose(getattr(both, score)([s, f]), mean)
+    np.testing.assert_allclose(both.probs, (said(s, 0.8) + said(f, 0.6)) / 2)
+    assert both.entropies()[0] == pytest.approx((fusion.entropy(said(s, 0.8)) + fusion.entropy(said(f, 0.6))) / 2)
+    assert fusion.Candidates.proposed(None, both).best(None, PHONES)[0] == s  # the surer warp's letter
 
 
 def test_grammar_nbest_is_best_first_and_starts_with_the_grammar_decoders_sentence():
@@ -100,10 +121,10 @@ def test_a_stranger_to_both_streams_is_weighted_as_a_familiar_speaker():
 def test_word_confidences_are_low_where_the_streams_disagree():
     lips, voice = said("bin blue at f two now"), said("bin blue at s two now")
     text, w = candidates(lips, voice).best((0.5, 0.0), PHONES)  # as sure, and as trusted: the letter is a toss
-    sure = fusion.word_confidences(lips, voice, NEUTRAL, w, text, grammar=True)
+    sure = fusion.word_confidences(lips, heard_once(voice), w, text, grammar=True)
     assert len(sure) == 6 and all(0 <= c <= 1 for c in sure)
     assert sure[3] == min(sure) < 0.6 and min(sure[:3] + sure[4:]) > 0.99
-    free = fusion.word_confidences(lips, voice, NEUTRAL, w, text, grammar=False)
+    free = fusion.word_confidences(lips, heard_once(voice), w, text, grammar=False)
     assert len(free) == 6 and free[3] == min(free)
 
 

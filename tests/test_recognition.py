@@ -97,12 +97,20 @@ def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, 
     assert saved["warps"] == [0.9, 1.1] and saved["audio_units"] == 12  # it heard warped vocal tracts
     with pytest.raises(LipnetError, match="warps lie in 0.5..1.5"):
         RecognizerConfig(warps=(0.3, 1.1)).check()
+    with pytest.raises(LipnetError, match="listening_warps lie in 0.5..1.5"):
+        RecognizerConfig(listening_warps=()).check()
     best = trainer.resume(run, clips, clips[:2], epochs=3, verbose=0)
     assert len((run / "log.csv").read_text().splitlines()) == 4  # one more epoch, not three again
     read = best.posteriors(lips[0], audio.load(SAMPLES[0]), len(lips[0]))
     assert read["av"].shape == read["audio"].shape == (len(lips[0]), 28)
     np.testing.assert_allclose(read["av"].sum(-1), 1, atol=1e-4)
     assert ((read["gate"] >= 0) & (read["gate"] <= 1)).all()
+    teacher = lipsync.load(env.LIPSYNC_MODEL)
+    assert len(best.voice(audio.load(SAMPLES[0]), len(lips[0]), teacher).chars) == 1  # one vocal tract, as it learnt
+    best.config.listening_warps = (0.9, 1.0, 1.1)
+    voice = best.voice(audio.load(SAMPLES[0]), len(lips[0]), teacher)
+    assert len(voice.chars) == len(voice.phones) == 3  # heard through three
+    assert voice.probs.shape == (len(lips[0]), 28) and not np.allclose(voice.phones[0].probs, voice.phones[1].probs)
     recalibrated = tmp_path / "recalibrated.hdf5"  # the same network with another confidence scaling: still its
     recalibrated.write_bytes(env.DEFAULT_WEIGHTS.read_bytes())
     lipnet_model.update_extra(recalibrated, {**lipnet_model.read_config(recalibrated)[1], "confidence": [0.5, -1.5]})
@@ -189,10 +197,8 @@ def test_the_shipped_recogniser_scores_as_its_card_says(grid_data):
         sound = sound if snr is None else dataset.noisy(clips, "babble", snr, sound, 25)
         read = shipped.batch_posteriors(dataset.inputs(clips, shipped.config, sound), [env.FRAME_COUNT] * len(clips))
         assert metrics.wer(texts, [decoding.grammar(p) for p in read["audio"]]) == pytest.approx(wer, abs=0.01), snr
-        phones = [fusion.Phones.heard(teacher, x) for x in sound]
-        alone = [
-            fusion.Candidates.proposed(None, v, f).best(None, weights[1])[0] for v, f in zip(read["audio"], phones)
-        ]
+        voices = [shipped.voice(x, env.FRAME_COUNT, teacher) for x in sound]
+        alone = [fusion.Candidates.proposed(None, v).best(None, weights[1])[0] for v in voices]
         assert metrics.wer(texts, alone) == pytest.approx(heard, abs=0.01), snr
-        fused = [fusion.Candidates.proposed(c, v, f) for c, v, f in zip(chars, read["audio"], phones)]
+        fused = [fusion.Candidates.proposed(c, v) for c, v in zip(chars, voices)]
         assert metrics.wer(texts, [f.best(*weights)[0] for f in fused]) == pytest.approx(both, abs=0.01), snr

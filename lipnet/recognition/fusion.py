@@ -2,7 +2,8 @@
 
 Three readings of a clip: the lip reader's character posteriors (``lips``), the recogniser's audio head's (``voice``),
 and the voice's phones (``phones``: the lip-sync model's phone posteriors, what the lip reader learnt its frame head
-from). The candidates are each character stream's best sentences (the grammar's n best, or each free decoder's one)
+from); the voice's two may be heard through several vocal tract warps (`Voice`), and each of their scores below is
+then the warps' mean. The candidates are each character stream's best sentences (the grammar's n best, or each free decoder's one)
 and, under the grammar, the sentences the phones climb to from them: every sentence one word away from the
 candidate they fit best, then from the best of those, until it stays (GRID's letters and digits are where both
 character streams err, and on a stranger most words). Every candidate is scored by all three: its CTC log probability under
@@ -65,15 +66,55 @@ class Phones:
     _fitted: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
-    def heard(cls, model: "lipsync.VisemeModel", samples: np.ndarray) -> "Phones":
-        """What a phone model (the lip-sync model, `lipsync.load`) hears in mono 16 kHz samples."""
-        return cls(model.probabilities(samples), 1000 / model.config.hop_ms)
+    def heard(cls, model: "lipsync.VisemeModel", samples: np.ndarray, warp: float = 1.0) -> "Phones":
+        """What a phone model (the lip-sync model, `lipsync.load`) hears in mono 16 kHz samples, through a vocal
+        tract warped by `warp`."""
+        return cls(model.probabilities(samples, warp), 1000 / model.config.hop_ms)
 
     def fits(self, sentences: Sequence[str]) -> np.ndarray:
         """How well each sentence fits the phones (`align.fits`)."""
         new = [s for s in dict.fromkeys(sentences) if s not in self._fitted]
         self._fitted.update(zip(new, align.fits(self.probs, new, self.rate)))
         return np.array([self._fitted[s] for s in sentences], np.float64)
+
+
+@dataclass
+class Voice:
+    """The voice as the recogniser's audio head (character posteriors, T x 28) and the phones (`Phones`) hear it,
+    through each of the recogniser's vocal tract warps (`RecognizerConfig.listening_warps`, `audio.vtlp`; the shipped
+    one hears through one, unwarped): a sentence's score is its mean over the warps. Test-time vocal tract length
+    normalisation, averaged rather than chosen: a stranger's vocal tract is longer or shorter than the one voice both
+    models learnt from (bench/RESULTS.md, 2026-12-04, for what three warps did)."""
+
+    chars: list[np.ndarray]
+    phones: list[Phones]
+
+    @property
+    def probs(self) -> np.ndarray:
+        """The character posteriors (T, 28), the warps' mean a frame: what a free decoder reads (warping the
+        frequencies moves nothing in time, so the warps' frames are the same moments)."""
+        return np.mean(self.chars, axis=0)
+
+    @property
+    def phone_probs(self) -> np.ndarray:
+        """The phone posteriors (frames, phones), the warps' mean a frame: what tells speech from silence."""
+        return np.mean([p.probs for p in self.phones], axis=0)
+
+    def entropies(self) -> tuple[float, float]:
+        """How unsure (`entropy`) the characters and the phones are, each the warps' mean."""
+        return float(np.mean([entropy(c) for c in self.chars])), float(np.mean([entropy(p.probs) for p in self.phones]))
+
+    def nbest(self, n: int) -> list[str]:
+        """The grammar's `n` best sentences of each warp's characters (`decoding.grammar_nbest`)."""
+        return [s for c in self.chars for s in decoding.grammar_nbest(c, n)]
+
+    def log_probabilities(self, sentences: Sequence[str]) -> np.ndarray:
+        """Each sentence's CTC log probability under the characters, the warps' mean."""
+        return np.mean([_log_probabilities(c, sentences) for c in self.chars], axis=0)
+
+    def fits(self, sentences: Sequence[str]) -> np.ndarray:
+        """How well each sentence fits the phones (`Phones.fits`), the warps' mean."""
+        return np.mean([p.fits(sentences) for p in self.phones], axis=0)
 
 
 @dataclass
@@ -88,33 +129,26 @@ class Candidates:
     entropies: tuple[float, float, float]  # (lips, voice, phones): `entropy`
 
     @classmethod
-    def proposed(
-        cls, lips: np.ndarray | None, voice: np.ndarray, phones: Phones, n: int = env.FUSION_CANDIDATES
-    ) -> "Candidates":
-        """Each character stream's `n` best sentences of the GRID grammar (`decoding.grammar_nbest`) and the phones'
-        climb from them (`climbed`), scored by all the streams (`lips` None: the voice alone)."""
-        streams = [voice] if lips is None else [lips, voice]
-        nbest = [s for p in streams for s in decoding.grammar_nbest(p, n)]
-        fits = climbed(phones, nbest)
-        return cls.of(lips, voice, phones, list(fits), fits)
+    def proposed(cls, lips: np.ndarray | None, voice: Voice, n: int = env.FUSION_CANDIDATES) -> "Candidates":
+        """Each character stream's `n` best sentences of the GRID grammar (`decoding.grammar_nbest`; the voice's
+        through each warp) and the phones' climb from them (`climbed`), scored by all the streams (`lips` None: the
+        voice alone)."""
+        nbest = ([] if lips is None else decoding.grammar_nbest(lips, n)) + voice.nbest(n)
+        fits = climbed(voice, nbest)
+        return cls.of(lips, voice, list(fits), fits)
 
     @classmethod
     def of(
-        cls,
-        lips: np.ndarray | None,
-        voice: np.ndarray,
-        phones: Phones,
-        sentences: Sequence[str],
-        fits: dict[str, float] | None = None,
+        cls, lips: np.ndarray | None, voice: Voice, sentences: Sequence[str], fits: dict[str, float] | None = None
     ) -> "Candidates":
         """The `sentences` (duplicates dropped) scored on the streams' posteriors (`lips` None: the voice alone);
         `fits`: the phones' fits of them, where already made (`climbed`)."""
         sentences = list(dict.fromkeys(sentences))
         seen = np.zeros(len(sentences)) if lips is None else _log_probabilities(lips, sentences)
-        fitted = phones.fits(sentences) if fits is None else np.array([fits[s] for s in sentences])
+        fitted = voice.fits(sentences) if fits is None else np.array([fits[s] for s in sentences])
         return cls(
-            sentences, seen, _log_probabilities(voice, sentences), fitted,
-            (np.nan if lips is None else entropy(lips), entropy(voice), entropy(phones.probs)),
+            sentences, seen, voice.log_probabilities(sentences), fitted,
+            (np.nan if lips is None else entropy(lips), *voice.entropies()),
         )  # fmt: skip
 
     def weights(self, voice: Weighting | None, phones: Weighting) -> tuple[float, float]:
@@ -130,7 +164,7 @@ class Candidates:
         return self.sentences[int(np.argmax(w * (self.voice + g * self.phones) + (1 - w) * self.lips))], (w, g)
 
 
-def climbed(phones: Phones, sentences: Sequence[str], rounds: int = env.FUSION_CLIMBS) -> dict[str, float]:
+def climbed(phones: Phones | Voice, sentences: Sequence[str], rounds: int = env.FUSION_CLIMBS) -> dict[str, float]:
     """The GRID `sentences` and those the phones climb to from them, each with its fit (`Phones.fits`): the
     sentences one word away from the one the phones fit best join, then those one word away from the best of all,
     until the best stays (or `rounds` times). A hill climb towards the phones' own best sentence of the grammar, which
@@ -150,7 +184,7 @@ def climbed(phones: Phones, sentences: Sequence[str], rounds: int = env.FUSION_C
 
 
 def word_confidences(
-    lips: np.ndarray | None, voice: np.ndarray, phones: Phones, weights: tuple[float, float], text: str, grammar: bool
+    lips: np.ndarray | None, voice: Voice, weights: tuple[float, float], text: str, grammar: bool
 ) -> list[float]:
     """How sure the streams together are of each word of `text`, 0-1, given their weights (w, g) (`lips` None: the
     voice alone).
@@ -160,13 +194,13 @@ def word_confidences(
     weighted geometric mean)."""
     w, g = weights
     if lips is None:
-        lips, w = voice, 1.0
+        lips, w = voice.probs, 1.0
     if not (grammar and grid.is_sentence(text)):
-        each = [decoding.word_confidences(p, text) for p in (lips, voice)]
+        each = [decoding.word_confidences(p, text) for p in (lips, voice.probs)]
         return [float(c_l ** (1 - w) * c_v**w) for c_l, c_v in zip(*each)]
     around = [text, *grid.neighbours(text)]  # every sentence the slot posteriors ask for, scored in one pass a stream
     seen = 0.0 if w == 1.0 else (1 - w) * _log_probabilities(lips, around)
-    fused = dict(zip(around, w * (_log_probabilities(voice, around) + g * phones.fits(around)) + seen))
+    fused = dict(zip(around, w * (voice.log_probabilities(around) + g * voice.fits(around)) + seen))
     return decoding.slot_posteriors(fused.__getitem__, text, grid.GRAMMAR)
 
 

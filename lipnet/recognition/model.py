@@ -60,15 +60,22 @@ class RecognizerConfig:
     # the voice's phones' weight beside its characters, g = c H_phones^-d (H: the lip-sync model's phone posteriors'
     # mean entropy); (c, d) calibrated with (a, b)
     phone_weighting: tuple[float, float] = (0.003, 2.0)
+    # reading, the voice is heard through vocal tracts warped by each of these (`audio.vtlp`), its characters and its
+    # phones, and each sentence scored by the mean (`fusion.Voice`). (0.9, 1.0, 1.1) read s1's voice shifted and
+    # synthetic voices better but the other speakers worse (bench/RESULTS.md, 2026-12-04): one, as it learnt
+    listening_warps: tuple[float, ...] = (1.0,)
 
     def check(self) -> "RecognizerConfig":
         if self.fusion not in FUSIONS:
             raise LipnetError(f"a recogniser's fusion is one of {', '.join(FUSIONS)}, not {self.fusion!r}")
         if min(self.units, self.audio_units, self.n_mels) < 1 or not 0 <= self.dropout < 1:
             raise LipnetError("a recogniser needs units, audio_units and n_mels >= 1 and dropout in 0..1")
-        if not 0.5 <= min(self.warps) <= max(self.warps) <= 1.5:
-            raise LipnetError(f"a recogniser's vocal tract warps lie in 0.5..1.5, not {self.warps}")
-        self.snr, self.speeds, self.warps = tuple(self.snr), tuple(self.speeds), tuple(self.warps)  # JSON: lists
+        for name in ("warps", "listening_warps"):
+            warps = getattr(self, name)
+            if not warps or not 0.5 <= min(warps) <= max(warps) <= 1.5:
+                raise LipnetError(f"a recogniser's {name} lie in 0.5..1.5, not {warps}")
+            setattr(self, name, tuple(warps))  # JSON: lists
+        self.snr, self.speeds = tuple(self.snr), tuple(self.speeds)
         self.voice_weighting, self.phone_weighting = tuple(self.voice_weighting), tuple(self.phone_weighting)
         return self
 

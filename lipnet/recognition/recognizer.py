@@ -22,6 +22,7 @@ from lipnet.lipreading.reader import LipReader, Reading, warn_if_cut_short
 from lipnet.mouth import MouthTrack
 from lipnet.recognition import fusion
 from lipnet.recognition.model import RecognizerConfig, audio_input, with_gate
+from lipnet.speech import lipsync
 
 
 class Recognizer:
@@ -42,6 +43,18 @@ class Recognizer:
         }
         read = {k: keras.ops.convert_to_numpy(v)[0] for k, v in self._reader.predict_on_batch(x).items()}
         return {k: v[:, 0] if k == "gate" else decoding.softmax(v) for k, v in read.items()}
+
+    def voice(self, samples: np.ndarray, frames: int, phones: lipsync.VisemeModel) -> fusion.Voice:
+        """What a clip's sound (16 kHz, `frames` video frames long) says, heard through each of the configuration's
+        `listening_warps`: the audio head's character posteriors (one pass of the network for all the warps) and the
+        phone model `phones`' (the lip-sync model)."""
+        warps = self.config.listening_warps
+        x = {
+            "lips": np.zeros((len(warps), frames, self.config.lip_features), np.float32),
+            "sound": np.stack([audio_input(samples, frames, self.config.n_mels, w) for w in warps]),
+        }
+        chars = decoding.softmax(keras.ops.convert_to_numpy(self.network.predict_on_batch(x)["audio"]))
+        return fusion.Voice(list(chars), [fusion.Phones.heard(phones, samples, w) for w in warps])
 
     def batch_posteriors(self, inputs: dict[str, np.ndarray], frames: list[int]) -> dict[str, list[np.ndarray]]:
         """Character posteriors of both heads (``av``, ``audio``) for a batch of clips (`dataset.inputs`), each clip's
@@ -119,13 +132,12 @@ class AudioVisualReader:
         if modality == "auto" and audio.video_start(path) is None:  # a file of sound alone: the voice is all there is
             modality = "audio"
         if modality == "audio":
-            phones = self.phones(samples)
             frames = audio.video_frames(len(samples))
-            probs = self.recognizer.posteriors(None, samples, frames)["audio"]
+            voice = self.voice(samples, frames)
             decoder = decoder or self.lips.decoder_for(frames)
             reading = self.lips.reading(
-                probs, decoder, samples=samples, modality="audio", decided=self.both(None, probs, phones, decoder),
-                heard=self.said(phones, frames),
+                voice.probs, decoder, samples=samples, modality="audio", decided=self.both(None, voice, decoder),
+                heard=self.said(voice, frames),
             )  # fmt: skip
         else:
             reading = self.read_both(self.lips.extractor.extract(path, frames=None), samples, decoder, timing)
@@ -136,14 +148,13 @@ class AudioVisualReader:
     ) -> Reading:
         """Read a clip's mouth `track` and its sound `samples` (16 kHz mono on the video's clock) together; when
         nothing is heard, the lips alone (timed on themselves). `timing` "video" times the words on the lips."""
-        phones = self.phones(samples)
         seen = self.lips.posteriors(track.crops)
-        voice = self.recognizer.posteriors(None, samples, len(track.crops))["audio"]
+        voice = self.voice(samples, len(track.crops))
         decoder = decoder or self.lips.decoder_for(len(track.crops))
         timed = None if timing == "video" else samples
         reading = self.lips.reading(
             seen["chars"], decoder, None, timed, seen.get("phones"), "av",
-            self.both(seen["chars"], voice, phones, decoder), self.said(phones, len(track.crops)),
+            self.both(seen["chars"], voice, decoder), self.said(voice, len(track.crops)),
         )  # fmt: skip
         if not reading.speech:  # nothing heard: the lips may still say something (and are timed on themselves)
             reading = self.lips.reading(seen["chars"], decoder, track, None, seen.get("phones"))
@@ -163,26 +174,25 @@ class AudioVisualReader:
 
         return self.lips.stream(frames, decoder=decoder, read=read)
 
-    def phones(self, samples: np.ndarray) -> fusion.Phones:
-        """The voice's phones: the lip-sync model's posteriors (the lip reader's teacher)."""
-        return fusion.Phones.heard(self.lips.teacher, samples)
+    def voice(self, samples: np.ndarray, frames: int) -> fusion.Voice:
+        """What the voice says over `frames` video frames (`Recognizer.voice`), its phones the lip-sync model's (the
+        lip reader's teacher)."""
+        return self.recognizer.voice(samples, frames, self.lips.teacher)
 
     @staticmethod
-    def said(phones: fusion.Phones, frames: int) -> np.ndarray:
+    def said(voice: fusion.Voice, frames: int) -> np.ndarray:
         """The phones (frames, phones) the voice says a video frame: what tells a silence or a noise from speech."""
-        return audio.per_video_frame(phones.probs, frames)
+        return audio.per_video_frame(voice.phone_probs, frames)
 
-    def both(
-        self, lips: np.ndarray | None, voice: np.ndarray, phones: fusion.Phones, decoder: str
-    ) -> tuple[str, list[float]]:
-        """The sentence the lips' and the voice's posteriors (T, 28) and the voice's phones read together (`fusion`;
-        `lips` None: the voice alone), and its words' confidences: the candidates are the grammar's n best of each
-        stream and their neighbours, or each character stream's reading by `decoder`."""
+    def both(self, lips: np.ndarray | None, voice: fusion.Voice, decoder: str) -> tuple[str, list[float]]:
+        """The sentence the lips' posteriors (T, 28) and the `voice` read together (`fusion`; `lips` None: the voice
+        alone), and its words' confidences: the candidates are the grammar's n best of each stream and their
+        neighbours, or each character stream's reading by `decoder`."""
         if decoder == "grammar":
-            candidates = fusion.Candidates.proposed(lips, voice, phones)
+            candidates = fusion.Candidates.proposed(lips, voice)
         else:
-            streams = [voice] if lips is None else [lips, voice]
-            candidates = fusion.Candidates.of(lips, voice, phones, [self.lips.decode(p, decoder) for p in streams])
+            streams = [voice.probs] if lips is None else [lips, voice.probs]
+            candidates = fusion.Candidates.of(lips, voice, [self.lips.decode(p, decoder) for p in streams])
         config = self.recognizer.config
         text, weights = candidates.best(config.voice_weighting, config.phone_weighting)
-        return text, fusion.word_confidences(lips, voice, phones, weights, text, decoder == "grammar")
+        return text, fusion.word_confidences(lips, voice, weights, text, decoder == "grammar")

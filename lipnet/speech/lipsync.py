@@ -80,9 +80,10 @@ def clip_targets(clip: Recording, classes: str, hop_ms: int = env.HOP_MS) -> np.
     return lookup[ovr]
 
 
-def features(samples: np.ndarray, config: ModelConfig) -> np.ndarray:
-    """(frames, 39) MFCC + Δ + ΔΔ, each coefficient normalised to zero mean and unit variance over the utterance."""
-    x = audio.mfcc(samples, config.hop_ms, config.window_ms)
+def features(samples: np.ndarray, config: ModelConfig, warp: float = 1.0) -> np.ndarray:
+    """(frames, 39) MFCC + Δ + ΔΔ, each coefficient normalised to zero mean and unit variance over the utterance;
+    `warp`: heard through a vocal tract that much shorter or longer (`audio.vtlp`)."""
+    x = audio.mfcc(samples, config.hop_ms, config.window_ms, warp=warp)
     return (x - x.mean(0)) / (x.std(0) + 1e-5)
 
 
@@ -119,9 +120,10 @@ class VisemeModel:
     def classes(self) -> tuple[str, ...]:
         return CLASS_SETS[self.config.classes]
 
-    def probabilities(self, samples: np.ndarray) -> np.ndarray:
-        """(frames, classes) probabilities of each 10 ms frame (the configured hop)."""
-        return self.probabilities_of(features(samples, self.config))
+    def probabilities(self, samples: np.ndarray, warp: float = 1.0) -> np.ndarray:
+        """(frames, classes) probabilities of each 10 ms frame (the configured hop); `warp`: the voice heard through
+        a warped vocal tract (`features`)."""
+        return self.probabilities_of(features(samples, self.config, warp))
 
     def probabilities_of(self, x: np.ndarray) -> np.ndarray:
         """Probabilities from normalised features (`features`)."""
