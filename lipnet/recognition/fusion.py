@@ -3,8 +3,8 @@
 Three readings of a clip: the lip reader's character posteriors (``lips``), the recogniser's audio head's (``voice``),
 and the voice's phones (``phones``: the lip-sync model's phone posteriors, what the lip reader learnt its frame head
 from); the voice's two may be heard through several vocal tract warps (`Voice`), and each of their scores below is
-then the warps' mean. The candidates are each character stream's best sentences (the grammar's n best, or each free decoder's one)
-and, under the grammar, the sentences the phones climb to from them: every sentence one word away from the
+then the warps' mean. The candidates are each character stream's best sentences (the grammar's n best, or each free
+decoder's one) and, under the grammar, the sentences the phones climb to from them: every sentence one word away from the
 candidate they fit best, then from the best of those, until it stays (GRID's letters and digits are where both
 character streams err, and on a stranger most words). Every candidate is scored by all three: its CTC log probability under
 the lips and under the voice, and how well the phones fit it (`align.fits`: its phones force-aligned to the phone
