@@ -14,6 +14,7 @@ import predict
 from lipnet import audio, env, grid, metrics
 from lipnet.errors import LipnetError
 from lipnet.lipreading import model as lipnet_model
+from lipnet.lipreading.reader import LipReader
 from lipnet.recognition import dataset, noise, recognizer, trainer
 from lipnet.recognition.model import RecognizerConfig
 from lipnet.speech import lipsync
@@ -79,8 +80,6 @@ def test_misread_lips_take_another_clips_features_in_word_long_spans():
 @pytest.fixture(scope="module")
 def lips(extractor) -> list[np.ndarray]:
     """The shipped lip reader's BiGRU features of the bundled samples' real mouth crops."""
-    from lipnet.lipreading.reader import LipReader
-
     reader = LipReader()
     return [reader.posteriors(extractor.extract(p, frames=None).crops)["features"] for p in SAMPLES]
 
@@ -122,6 +121,10 @@ def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, 
         first[...] = first[()] + 1e-3
     with pytest.raises(LipnetError, match="another lip reader"):
         recognizer.load(run / "best.keras", other)
+    strange = recognizer.AudioVisualReader(LipReader(other), run / "best.keras")
+    with pytest.raises(LipnetError, match="another lip reader"):  # "auto" reads the lips alone; "av" says why not
+        assert not strange.hears_lip_reader and strange.recognizer
+    assert recognizer.AudioVisualReader(LipReader(), run / "best.keras").recognizer.config.fusion == config.fusion
 
 
 def read_json(tmp_path, clip, *flags) -> tuple[int, str, str, dict]:

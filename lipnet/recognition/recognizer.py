@@ -96,9 +96,10 @@ class AudioVisualReader:
 
     @property
     def recognizer(self) -> Recognizer:
-        """The recogniser, loaded on first use (reading the lips alone does not need it)."""
+        """The recogniser, loaded on first use (reading the lips alone does not need it); its tie to the lip reader
+        checked once (`hears_lip_reader`: the lip reader's fingerprint reads its whole checkpoint)."""
         if self._recognizer is None:
-            self._recognizer = load(self.model, self.lips.weights)
+            self._recognizer = load(self.model, None if self.hears_lip_reader else self.lips.weights)
         return self._recognizer
 
     @functools.cached_property
