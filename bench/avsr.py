@@ -374,14 +374,22 @@ def main() -> None:
     texts = [u.text for u in others]
     heads, candidates, alone = hear(recognizer, others, other_chars, heard(others, "clean", None), reader.teacher)
     weights = weights_of(recognizer)
+    read = {
+        "audio + phones": [c.best(None, weights[1])[0] for c in alone],
+        "av": [c.best(*weights)[0] for c in candidates],
+        "pocketsphinx": [peers.pocketsphinx_words(u.samples) for u in others],
+    }
     results["others"] = {
         "video": metrics.wer(texts, [decoding.grammar(c) for c in other_chars]),
         **heads,
-        "audio + phones": metrics.wer(texts, [c.best(None, weights[1])[0] for c in alone]),
-        "av": metrics.wer(texts, [c.best(*weights)[0] for c in candidates]),
-        "pocketsphinx": metrics.wer(texts, [peers.pocketsphinx_words(u.samples) for u in others]),
+        **{name: metrics.wer(texts, hyps) for name, hyps in read.items()},
     }
     print("  " + ", ".join(f"{k} {v:.1%}" for k, v in results["others"].items()))
+    # ten clips are few: what each WER could be, the clips drawn again (95%, bootstrap)
+    results["others 95% interval"] = {name: metrics.wer_interval(texts, hyps, seed=SEED) for name, hyps in read.items()}
+    print(
+        "  95% intervals: " + ", ".join(f"{k} {a:.1%}-{b:.1%}" for k, (a, b) in results["others 95% interval"].items())
+    )
     print("espeak-ng voices, clean:", flush=True)
     results["synthetic"] = synthetic_row(recognizer, reader.teacher, [u.text for u in test])
     print("  " + ", ".join(f"{k} {v:.1%}" for k, v in results["synthetic"].items()))

@@ -21,6 +21,22 @@ def sentence_wer(ref: str, hyp: str) -> float:
     return _rate(editdistance.eval(ref_words, hyp_words), len(ref_words), len(hyp_words))
 
 
+def wer_interval(
+    refs: Sequence[str], hyps: Sequence[str], level: float = 0.95, draws: int = 10_000, seed: int = 0
+) -> tuple[float, float]:
+    """A `level` bootstrap interval of the corpus `wer`: the sentences drawn with replacement `draws` times (the
+    percentile interval). What a WER over a few sentences can be told from: a sentence's words err together."""
+    import numpy as np
+
+    _check(refs, hyps)
+    edits = np.array([editdistance.eval(r.split(), h.split()) for r, h in zip(refs, hyps)], float)
+    words = np.array([max(len(r.split()), 1) for r in refs], float)
+    drawn = np.random.default_rng(seed).integers(len(refs), size=(draws, len(refs)))
+    rates = edits[drawn].sum(1) / words[drawn].sum(1)
+    low, high = np.quantile(rates, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
 def cer(refs: Sequence[str], hyps: Sequence[str]) -> float:
     """Corpus character error rate: total edits / total reference characters."""
     _check(refs, hyps)

@@ -59,3 +59,13 @@ def test_lengths_must_match():
         metrics.cer(["a"], [])
     with pytest.raises(ValueError):
         metrics.score(REFS, HYPS, speakers=["s1"])
+
+
+def test_a_wer_interval_holds_the_wer_and_narrows_with_more_sentences():
+    refs = ["bin blue at f two now"] * 10
+    hyps = ["bin blue at s two now"] * 3 + refs[:7]  # 3 words wrong of 60: 5%
+    low, high = metrics.wer_interval(refs, hyps)
+    assert low <= metrics.wer(refs, hyps) == 0.05 <= high and low == 0.0 and high >= 0.1
+    many = metrics.wer_interval(refs * 10, hyps * 10)  # the same rate over ten times the sentences
+    assert low <= many[0] < 0.05 < many[1] < high
+    assert metrics.wer_interval(refs, refs) == (0.0, 0.0)
