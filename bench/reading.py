@@ -216,7 +216,7 @@ def cross_fitted(raw: np.ndarray, fits: np.ndarray, right: np.ndarray, seed: int
     return out
 
 
-def store(weights: str, scaling: tuple[float, float]) -> tuple[float, float]:
+def store(weights: str, scaling: tuple[float, ...]) -> tuple[float, ...]:
     """Write a confidence `scaling` into the checkpoint `weights` (its extra fields; the network is as it was)."""
     _, extra = lipnet_model.read_config(weights)
     lipnet_model.update_extra(weights, {**extra, "confidence": list(scaling)})

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import editdistance
+import numpy as np
 
 
 def sentence_cer(ref: str, hyp: str) -> float:
@@ -26,8 +27,6 @@ def wer_interval(
 ) -> tuple[float, float]:
     """A `level` bootstrap interval of the corpus `wer`: the sentences drawn with replacement `draws` times (the
     percentile interval). What a WER over a few sentences can be told from: a sentence's words err together."""
-    import numpy as np
-
     _check(refs, hyps)
     edits = np.array([editdistance.eval(r.split(), h.split()) for r, h in zip(refs, hyps)], float)
     words = np.array([max(len(r.split()), 1) for r in refs], float)
