@@ -88,7 +88,12 @@ def test_aligns_to_the_words_given(tmp_path):
     clip = shutil.copy(SAMPLE, tmp_path / "bare.mp4")
     result = run(str(clip), "-o", str(tmp_path), "--text", "lay green in l seven again", "-f", "phones")
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "bare.words.tsv").read_text() == (tmp_path / "lgil7a.words.tsv").read_text()
+    given = [line.split("\t") for line in (tmp_path / "bare.words.tsv").read_text().splitlines()[1:]]
+    assert [w[2] for w in given] == [w[2] for w in words]  # the same alignment, the same words...
+    # ...each edge within two feature hops: two processes' threaded sums (oneDNN) differ in the last bits, and a
+    # near-tie in the Viterbi then moves an edge by a hop (seen once in a full suite: 0.640 against 0.620 s)
+    edges = np.array([w[:2] for w in given], float) - np.array([w[:2] for w in words], float)
+    assert np.abs(edges).max() <= 2 * env.HOP_MS / 1000 + 1e-9
 
 
 def test_directory_with_a_bad_file(tmp_path):
