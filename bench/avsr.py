@@ -121,20 +121,12 @@ def shifted(samples: np.ndarray, semitones: float) -> np.ndarray:
 
 
 def synthetic(texts: list[str]) -> tuple[list[str], list[np.ndarray]]:
-    """The first SYNTHETIC_SENTENCES `texts` said by each SYNTHETIC espeak-ng voice at 150 words a minute, with 0.5 s
-    of silence either side as a GRID clip has, 16 kHz, cut to whole video frames: (texts, samples)."""
-    import subprocess
-    import tempfile
+    """The first SYNTHETIC_SENTENCES `texts` said by each SYNTHETIC espeak-ng voice (`voices.say`, 150 words a
+    minute): (texts, samples)."""
+    from lipnet.recognition import voices
 
-    said, sound, pad = [], [], np.zeros(env.SAMPLE_RATE // 2, np.float32)
-    with tempfile.TemporaryDirectory() as tmp:
-        for voice in SYNTHETIC:
-            for i, text in enumerate(texts[:SYNTHETIC_SENTENCES]):
-                wav = Path(tmp) / f"{voice}-{i}.wav"
-                subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(wav), text], check=True)
-                samples = np.concatenate([pad, audio.load(wav), pad])
-                sound.append(samples[: len(samples) - len(samples) % audio.samples_per_video_frame()])
-                said.append(text)
+    said = [text for _ in SYNTHETIC for text in texts[:SYNTHETIC_SENTENCES]]
+    sound = [voices.say(text, f"espeak-ng:{voice}") for voice in SYNTHETIC for text in texts[:SYNTHETIC_SENTENCES]]
     return said, sound
 
 
@@ -298,6 +290,11 @@ def main() -> None:
     p.add_argument("--only", choices=FUSIONS, help="train only this fusion")
     p.add_argument("--epochs", type=int, default=None, help="epochs a fusion (default: RecognizerConfig's)")
     p.add_argument("--audio-units", type=int, default=None, help="the audio encoder's width (RecognizerConfig's)")
+    p.add_argument("--start-from", help="fine-tune this recogniser (e.g. models/avsr-grid-s1.keras) instead")
+    p.add_argument("--learning-rate", type=float, default=None, help="with --start-from (default: its own)")
+    p.add_argument(
+        "--voiced", type=int, default=0, help="learn also from synthetic voices (voices.LEARNT), each saying this many"
+    )
     p.add_argument("--ship", action="store_true", help=f"score those trained, save the best on s1_val as {MODEL}")
     p.add_argument("--calibrate", action="store_true", help=f"calibrate late fusion's weights into {MODEL}'s JSON")
     p.add_argument("--fixture", action="store_true", help=f"write the lip reader's held-out posteriors to {FIXTURE}")
@@ -308,10 +305,11 @@ def main() -> None:
     cli.start()
     import peers
 
+    from lipnet import runs
     from lipnet.lipreading import decoding
     from lipnet.lipreading import model as lipnet_model
     from lipnet.lipreading.reader import LipReader
-    from lipnet.recognition import trainer
+    from lipnet.recognition import dataset, trainer, voices
     from lipnet.recognition.model import RecognizerConfig
 
     reader = LipReader()
@@ -322,16 +320,27 @@ def main() -> None:
     if args.train:
         train_set, _ = utterances(train_stems, reader, data)
         val_set, _ = utterances(val, reader, data)
+        kept = {u.text for u in val_set} | {u.text for u in utterances(held_out, reader, data)[0]}
         for fusion in [args.only] if args.only else FUSIONS:
             run = Path(args.runs) / fusion
             print(f"{fusion} fusion: {run}", flush=True)
             if (run / "last.json").is_file():
-                trainer.resume(run, train_set, val_set)
+                config = runs.run_config(run, RecognizerConfig, "a recogniser", RecognizerConfig.kind)[0]
+                trainer.resume(run, train_set + dataset.voiced(config, kept), val_set)
             else:
                 config = RecognizerConfig(fusion=fusion)
                 config.epochs = args.epochs or config.epochs
                 config.audio_units = args.audio_units or config.audio_units
-                trainer.train(config, train_set, val_set, run)
+                if args.voiced:
+                    config.voices, config.voiced = voices.LEARNT, args.voiced
+                if args.start_from:  # the shipped network and its settings, trained on from there
+                    shipped = trainer.load(args.start_from, reader.weights).config
+                    config = dataclasses.replace(
+                        shipped, start_from=str(Path(args.start_from).resolve().relative_to(env.ROOT)),
+                        voices=config.voices, voiced=config.voiced, epochs=config.epochs,
+                        learning_rate=args.learning_rate or shipped.learning_rate,
+                    )  # fmt: skip
+                trainer.train(config, train_set + dataset.voiced(config, kept), val_set, run)
         return
     test, chars = utterances(held_out, reader, data)
     if args.fixture:  # float16 character posteriors, and the lip reader they are of

@@ -2,6 +2,7 @@
 checkpointed and resumed in a run directory, and ``--modality`` through predict.py on the bundled GRID samples
 (held-out s1 clips) with the shipped recogniser."""
 
+import dataclasses
 import json
 import subprocess
 
@@ -110,6 +111,15 @@ def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, 
     voice = best.voice(audio.load(SAMPLES[0]), len(lips[0]), teacher)
     assert len(voice.chars) == len(voice.phones) == 3  # heard through three
     assert voice.probs.shape == (len(lips[0]), 28) and not np.allclose(voice.phones[0].probs, voice.phones[1].probs)
+    # fine-tuned from that network, hearing synthetic voices too; at a vanishing rate it stays where it started
+    tuned = dataclasses.replace(
+        config, start_from=str(run / "best.keras"), epochs=1, learning_rate=1e-9, voices=("flite:slt",), voiced=4
+    )
+    trainer.train(tuned, clips + dataset.voiced(tuned), clips[:2], tmp_path / "tuned", verbose=0)
+    for start, end in zip(
+        best.network.get_weights(), recognizer.load(tmp_path / "tuned" / "best.keras").network.get_weights()
+    ):
+        np.testing.assert_allclose(end, start, atol=1e-5)
     recalibrated = tmp_path / "recalibrated.hdf5"  # the same network with another confidence scaling: still its
     recalibrated.write_bytes(env.DEFAULT_WEIGHTS.read_bytes())
     lipnet_model.update_extra(recalibrated, {**lipnet_model.read_config(recalibrated)[1], "confidence": [0.5, -1.5]})

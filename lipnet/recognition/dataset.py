@@ -13,9 +13,9 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from lipnet import alphabet, env, grid
+from lipnet import alphabet, audio, env, grid
 from lipnet.lipreading import dataset as lip_dataset
-from lipnet.recognition import noise
+from lipnet.recognition import noise, voices
 from lipnet.recognition.model import RecognizerConfig, audio_input
 from lipnet.storage import atomic_write
 
@@ -42,6 +42,11 @@ class Utterance(NamedTuple):
     def text(self) -> str:
         return self.clip.text
 
+    @property
+    def seen(self) -> bool:
+        """Whether it has lips (a synthetic voice has none)."""
+        return bool(self.lips.any())
+
 
 def lip_features(crops: Path, reader, fingerprint: str) -> dict[str, np.ndarray]:
     """What `reader` (a `LipReader`) makes of the crop file `crops`: its BiGRU ``features`` (T, 512) and character
@@ -57,6 +62,20 @@ def lip_features(crops: Path, reader, fingerprint: str) -> dict[str, np.ndarray]
     read = reader.posteriors(lip_dataset.load_clip(crops, None))
     out = {"features": read["features"].astype(np.float32), "chars": read["chars"].astype(np.float32)}
     atomic_write(cache, lambda f: np.savez(f, reader=np.array(fingerprint), **out))
+    return out
+
+
+def voiced(config: RecognizerConfig, excluding: set[str] = frozenset()) -> list[Utterance]:
+    """The synthetic voices `config` learns from (`RecognizerConfig.voices`), each saying `config.voiced` GRID
+    sentences of its own drawn at random (none in `excluding`, the sentences kept to score on), a little faster or
+    slower (`voices.STRETCH`), as lipless `Utterance`s: the same for the same configuration."""
+    texts = voices.sentences(len(config.voices) * config.voiced, config.seed, excluding)
+    rng, out = np.random.default_rng(config.seed), []
+    for i, text in enumerate(texts):
+        voice = config.voices[i % len(config.voices)]
+        samples = voices.say(text, voice, rng.uniform(*voices.STRETCH))
+        lips = np.zeros((audio.video_frames(len(samples)), config.lip_features), np.float32)
+        out.append(Utterance(grid.Clip(f"{voice}/{i}", text), lips, samples))
     return out
 
 
@@ -103,6 +122,7 @@ class Batches(keras.utils.PyDataset):
         super().__init__()
         self.utterances, self.config, self.epoch = utterances, config, epoch
         self.pool = [u.samples for u in utterances]  # babble is made of the training clips
+        self.seen = [u for u in utterances if u.seen]  # clips with lips: the misread take another's
         self.order = self._order()
 
     def _order(self) -> np.ndarray:
@@ -118,20 +138,20 @@ class Batches(keras.utils.PyDataset):
         lips, sound, heard = [], [], np.ones(len(chosen), np.float32)
         for i, u in enumerate(chosen):
             samples, features, draw = u.samples, u.lips.copy(), rng.random()
-            if draw < c.drop_video:
+            if draw < c.drop_video or not u.seen:  # a synthetic voice has no lips
                 features[:] = 0
                 if rng.random() < 0.5:  # without the lips to keep in step with, the voice may be faster or slower
                     samples = _speed(samples, rng.uniform(*c.speeds))
             else:
                 _mask(features, rng)
                 if rng.random() < c.lip_errors:
-                    misread(features, self.utterances[rng.integers(len(self.utterances))].lips, rng)
+                    misread(features, self.seen[rng.integers(len(self.seen))].lips, rng)
             if rng.random() < c.noisy:
                 kind = noise.KINDS[rng.integers(len(noise.KINDS))]
                 samples = noise.mix(samples, noise.make(kind, len(samples), rng, self.pool), rng.uniform(*c.snr))
             if rng.random() < c.band:
                 samples = noise.band_limit(samples, rng.uniform(0, 300), rng.uniform(3000, 7000), env.SAMPLE_RATE)
-            if c.drop_video <= draw < c.drop_video + c.drop_audio:
+            if c.drop_video <= draw < c.drop_video + c.drop_audio and u.seen:
                 samples, heard[i] = np.zeros_like(samples), 0.0  # nothing for the audio head to learn from
             lips.append(features)
             sound.append(samples)

@@ -52,6 +52,13 @@ class RecognizerConfig:
     # training clips read almost without error, held-out ones do not (WER 16%), and a fusion that never saw the
     # lips wrong would trust them over a clean voice
     lip_errors: float = 0.5
+    # synthetic voices (`voices`, ``engine:name``) each saying this many GRID sentences drawn at random, learnt from
+    # beside s1 without lips (`dataset.voiced`): other voices than the one speaker here
+    voices: tuple[str, ...] = ()
+    voiced: int = 0
+    # a recogniser (a .keras file, relative to the checkout) whose weights training starts from: fine-tuning; "" for
+    # a new network
+    start_from: str = ""
     seed: int = 0
     # reading both streams (`fusion`): the voice's weight against the lips is a + b ln(H_lips / H_voice), in 0..1,
     # H a stream's mean frame entropy; (a, b) calibrated on clips the lip reader never trained on (bench/avsr.py
@@ -75,7 +82,9 @@ class RecognizerConfig:
             if not warps or not 0.5 <= min(warps) <= max(warps) <= 1.5:
                 raise LipnetError(f"a recogniser's {name} lie in 0.5..1.5, not {warps}")
             setattr(self, name, tuple(warps))  # JSON: lists
-        self.snr, self.speeds = tuple(self.snr), tuple(self.speeds)
+        if self.voiced < 0 or (self.voiced and not self.voices):
+            raise LipnetError("a recogniser's voiced (sentences a synthetic voice says) is >= 0, and needs voices")
+        self.snr, self.speeds, self.voices = tuple(self.snr), tuple(self.speeds), tuple(self.voices)
         self.voice_weighting, self.phone_weighting = tuple(self.voice_weighting), tuple(self.phone_weighting)
         return self
 

@@ -78,6 +78,8 @@ def _fit(config, train_set, val_set, run_dir: Path, verbose: int, model=None, do
     keras.utils.set_random_seed(config.seed + done)
     if model is None:
         model = build(config, seed=config.seed)
+        if config.start_from:  # fine-tuning: the same network, as that recogniser left it
+            model.set_weights(load(env.ROOT / config.start_from).network.get_weights())
         model.compile(
             keras.optimizers.Adam(runs.learning_rate(config.learning_rate, "cosine", _steps(config, train_set))),
             loss={"av": ctc_loss, "audio": ctc_loss},
