@@ -130,6 +130,24 @@ def synthetic(texts: list[str]) -> tuple[list[str], list[np.ndarray]]:
     return said, sound
 
 
+def write_corpus(directory: Path, said) -> None:
+    """The synthetic voices' utterances `said` (`dataset.voiced`) as a corpus ``lipsync.py --train`` reads: a 16 kHz
+    16-bit ``<voice>-<i>.wav`` and its sentence in ``.lab`` beside it."""
+    import wave
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for u in said:
+        stem = directory / u.key.replace(":", "-").replace("/", "-")
+
+        def write(f, samples=u.samples) -> None:
+            with wave.open(f, "wb") as w:
+                w.setnchannels(1), w.setsampwidth(2), w.setframerate(env.SAMPLE_RATE)
+                w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+        atomic_write(stem.with_suffix(".wav"), write)
+        atomic_write_text(stem.with_suffix(".lab"), u.text + "\n")
+
+
 def synthetic_row(recognizer, teacher, texts: list[str]) -> dict[str, float]:
     """WER of the voice alone (the audio head; with its phones, as ``--modality audio`` reads; pocketsphinx) on the
     `synthetic` voices saying `texts`."""
@@ -295,11 +313,18 @@ def main() -> None:
     p.add_argument(
         "--voiced", type=int, default=0, help="learn also from synthetic voices (voices.LEARNT), each saying this many"
     )
+    p.add_argument(
+        "--voices-corpus", help="write the --voiced synthetic utterances to this folder (.wav, .lab), and stop"
+    )
     p.add_argument("--ship", action="store_true", help=f"score those trained, save the best on s1_val as {MODEL}")
     p.add_argument("--calibrate", action="store_true", help=f"calibrate late fusion's weights into {MODEL}'s JSON")
     p.add_argument("--fixture", action="store_true", help=f"write the lip reader's held-out posteriors to {FIXTURE}")
     p.add_argument(
         "--listening-warps", help="hear the voice through these warps instead (e.g. 1.0), scored into avsr.warps-*.json"
+    )
+    p.add_argument(
+        "--phone-models",
+        help="hear the voice's phones also by these lip-sync models (comma-separated, '' none) instead of its own",
     )
     args = p.parse_args()
     cli.start()
@@ -317,6 +342,11 @@ def main() -> None:
     stems = sorted(p.stem for p in (SHARED / "s1").glob("*.mp4"))
     train_stems = [s for s in stems if s not in set(held_out) | set(val)]
     data = Path(args.data)
+    if args.voices_corpus:  # what the recogniser learns with --voiced, for lipsync.py --train
+        kept = {u.text for u in utterances(val + held_out, reader, data)[0]}
+        config = RecognizerConfig(voices=voices.LEARNT, voiced=args.voiced)
+        write_corpus(Path(args.voices_corpus), dataset.voiced(config, kept))
+        return
     if args.train:
         train_set, _ = utterances(train_stems, reader, data)
         val_set, _ = utterances(val, reader, data)
@@ -412,10 +442,12 @@ def main() -> None:
 
 
 def listening(recognizer, args):
-    """The recogniser, hearing the voice through ``--listening-warps`` when given."""
+    """The recogniser, hearing the voice through ``--listening-warps`` and by ``--phone-models`` when given."""
     if args.listening_warps:
         recognizer.config.listening_warps = tuple(float(w) for w in args.listening_warps.split(","))
         recognizer.config.check()
+    if args.phone_models is not None:
+        recognizer.config.phone_models = tuple(filter(None, args.phone_models.split(",")))
     return recognizer
 
 

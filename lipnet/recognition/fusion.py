@@ -82,9 +82,10 @@ class Phones:
 class Voice:
     """The voice as the recogniser's audio head (character posteriors, T x 28) and the phones (`Phones`) hear it,
     through each of the recogniser's vocal tract warps (`RecognizerConfig.listening_warps`, `audio.vtlp`; the shipped
-    one hears through one, unwarped): a sentence's score is its mean over the warps. Test-time vocal tract length
-    normalisation, averaged rather than chosen: a stranger's vocal tract is longer or shorter than the one voice both
-    models learnt from (bench/RESULTS.md, 2026-12-04, for what three warps did)."""
+    one hears through one, unwarped), the phones by each phone model (`RecognizerConfig.phone_models`): a sentence's
+    score is its mean over the warps (and the phone models). Test-time vocal tract length normalisation, averaged
+    rather than chosen: a stranger's vocal tract is longer or shorter than the one voice both models learnt from
+    (bench/RESULTS.md, 2026-12-04, for what three warps did)."""
 
     chars: list[np.ndarray]
     phones: list[Phones]
@@ -97,7 +98,8 @@ class Voice:
 
     @property
     def phone_probs(self) -> np.ndarray:
-        """The phone posteriors (frames, phones), the warps' mean a frame: what tells speech from silence."""
+        """The phone posteriors (frames, phones), the warps' and phone models' mean a frame: what tells speech from
+        silence."""
         return np.mean([p.probs for p in self.phones], axis=0)
 
     def entropies(self) -> tuple[float, float]:
@@ -113,7 +115,7 @@ class Voice:
         return np.mean([_log_probabilities(c, sentences) for c in self.chars], axis=0)
 
     def fits(self, sentences: Sequence[str]) -> np.ndarray:
-        """How well each sentence fits the phones (`Phones.fits`), the warps' mean."""
+        """How well each sentence fits the phones (`Phones.fits`), the warps' and phone models' mean."""
         return np.mean([p.fits(sentences) for p in self.phones], axis=0)
 
 

@@ -71,6 +71,10 @@ class RecognizerConfig:
     # phones, and each sentence scored by the mean (`fusion.Voice`). (0.9, 1.0, 1.1) read s1's voice shifted and
     # synthetic voices better but the other speakers worse (bench/RESULTS.md, 2026-12-04): one, as it learnt
     listening_warps: tuple[float, ...] = (1.0,)
+    # further lip-sync models (paths relative to the checkout) whose phones the voice is heard by beside the lip
+    # reader's teacher, each sentence's fit their mean (`fusion.Voice`): the shipped one learnt six synthetic voices
+    # beside s1 and hears strangers better, the teacher hears s1 in noise better (bench/RESULTS.md, 2026-12-05)
+    phone_models: tuple[str, ...] = ()
 
     def check(self) -> "RecognizerConfig":
         if self.fusion not in FUSIONS:
@@ -85,6 +89,7 @@ class RecognizerConfig:
         if self.voiced < 0 or (self.voiced and not self.voices):
             raise LipnetError("a recogniser's voiced (sentences a synthetic voice says) is >= 0, and needs voices")
         self.snr, self.speeds, self.voices = tuple(self.snr), tuple(self.speeds), tuple(self.voices)
+        self.phone_models = tuple(self.phone_models)
         self.voice_weighting, self.phone_weighting = tuple(self.voice_weighting), tuple(self.phone_weighting)
         return self
 

@@ -47,14 +47,21 @@ class Recognizer:
     def voice(self, samples: np.ndarray, frames: int, phones: lipsync.VisemeModel) -> fusion.Voice:
         """What a clip's sound (16 kHz, `frames` video frames long) says, heard through each of the configuration's
         `listening_warps`: the audio head's character posteriors (one pass of the network for all the warps) and the
-        phone model `phones`' (the lip-sync model)."""
+        phones of the phone model `phones` (the lip-sync model) and of the configuration's `phone_models`."""
         warps = self.config.listening_warps
         x = {
             "lips": np.zeros((len(warps), frames, self.config.lip_features), np.float32),
             "sound": np.stack([audio_input(samples, frames, self.config.n_mels, w) for w in warps]),
         }
         chars = decoding.softmax(keras.ops.convert_to_numpy(self.network.predict_on_batch(x)["audio"]))
-        return fusion.Voice(list(chars), [fusion.Phones.heard(phones, samples, w) for w in warps])
+        models = [phones, *self.phone_models]
+        return fusion.Voice(list(chars), [fusion.Phones.heard(m, samples, w) for m in models for w in warps])
+
+    @functools.cached_property
+    def phone_models(self) -> list[lipsync.VisemeModel]:
+        """The further phone models its configuration hears the voice by (`RecognizerConfig.phone_models`), loaded
+        once."""
+        return [lipsync.load(env.ROOT / path) for path in self.config.phone_models]
 
     def batch_posteriors(self, inputs: dict[str, np.ndarray], frames: list[int]) -> dict[str, list[np.ndarray]]:
         """Character posteriors of both heads (``av``, ``audio``) for a batch of clips (`dataset.inputs`), each clip's
