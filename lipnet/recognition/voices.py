@@ -1,6 +1,6 @@
 """Synthetic voices saying GRID sentences: other voices than s1's to learn from and to score on.
 
-The only GRID speaker here with more than one clip is s1, and a recogniser learnt from one voice reads strangers
+The only GRID speaker here with more than two clips is s1, and a recogniser learnt from one voice reads strangers
 badly. Text-to-speech voices are the other speakers within reach: a voice is ``engine:name``, the engine one of the
 Debian packages flite, festival (with festvox voices) and espeak-ng. flite's and festival's voices are made of
 people's recordings (CMU ARCTIC's awb, rms and slt; the kal and ked diphone sets); espeak-ng's are formant
@@ -18,7 +18,7 @@ from lipnet import audio, env, grid
 from lipnet.errors import LipnetError
 
 ENGINES = ("flite", "festival", "espeak-ng")
-# what the recogniser learns from beside s1 (`RecognizerConfig.voices`): four people, one of them twice
+# what the recogniser learns from beside s1 (`RecognizerConfig.voices`): five people (slt, a woman, twice)
 LEARNT = (
     "flite:awb",
     "flite:rms",
