@@ -1,6 +1,8 @@
 """Synthetic voices (flite, festival, espeak-ng: real synthesisers) saying GRID sentences, and the recogniser
 learning from them without lips."""
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,10 @@ from lipnet.recognition import dataset, voices
 from lipnet.recognition.model import RecognizerConfig
 
 TEXT = "bin blue at a one now"
+pytestmark = pytest.mark.skipif(
+    None in (shutil.which("flite"), shutil.which("text2wave"), shutil.which("espeak-ng")),
+    reason="needs flite, festival and espeak-ng (apt-get install flite festival festvox-kdlpc16k festvox-us-slt-hts espeak-ng)",
+)
 
 
 @pytest.mark.parametrize("voice", [*voices.LEARNT, "espeak-ng:en-us"])
