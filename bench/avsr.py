@@ -86,6 +86,12 @@ def utterances(stems: list[str], reader, crops_dir: Path):
     return out, chars
 
 
+def kept(stems: list[str]) -> set[str]:
+    """The sentences of the s1 clips `stems` (those scored on and choosing the epoch): never said by a synthetic voice
+    the recogniser learns from (`dataset.voiced`)."""
+    return {grid.transcript(SHARED / "s1" / f"{stem}.mp4", [SHARED / "align"]) for stem in stems}
+
+
 def other_speakers(reader):
     """The other speakers' clips, their crops extracted here (a few seconds each)."""
     from lipnet.recognition import dataset
@@ -343,20 +349,19 @@ def main() -> None:
     train_stems = [s for s in stems if s not in set(held_out) | set(val)]
     data = Path(args.data)
     if args.voices_corpus:  # what the recogniser learns with --voiced, for lipsync.py --train
-        kept = {u.text for u in utterances(val + held_out, reader, data)[0]}
         config = RecognizerConfig(voices=voices.LEARNT, voiced=args.voiced)
-        write_corpus(Path(args.voices_corpus), dataset.voiced(config, kept))
+        write_corpus(Path(args.voices_corpus), dataset.voiced(config, kept(val + held_out)))
         return
     if args.train:
         train_set, _ = utterances(train_stems, reader, data)
         val_set, _ = utterances(val, reader, data)
-        kept = {u.text for u in val_set} | {u.text for u in utterances(held_out, reader, data)[0]}
+        scored = kept(val + held_out)
         for fusion in [args.only] if args.only else FUSIONS:
             run = Path(args.runs) / fusion
             print(f"{fusion} fusion: {run}", flush=True)
             if (run / "last.json").is_file():
                 config = runs.run_config(run, RecognizerConfig, "a recogniser", RecognizerConfig.kind)[0]
-                trainer.resume(run, train_set + dataset.voiced(config, kept), val_set)
+                trainer.resume(run, train_set + dataset.voiced(config, scored), val_set)
             else:
                 config = RecognizerConfig(fusion=fusion)
                 config.epochs = args.epochs or config.epochs
@@ -370,7 +375,7 @@ def main() -> None:
                         voices=config.voices, voiced=config.voiced, epochs=config.epochs,
                         learning_rate=args.learning_rate or shipped.learning_rate,
                     )  # fmt: skip
-                trainer.train(config, train_set + dataset.voiced(config, kept), val_set, run)
+                trainer.train(config, train_set + dataset.voiced(config, scored), val_set, run)
         return
     test, chars = utterances(held_out, reader, data)
     if args.fixture:  # float16 character posteriors, and the lip reader they are of
