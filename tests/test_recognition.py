@@ -124,6 +124,14 @@ def test_a_recogniser_trains_checkpoints_resumes_and_knows_its_lip_reader(lips, 
     by_two.config.phone_models = ("models/lipsync-voices-grid-s1.keras",)
     voice = by_two.voice(audio.load(SAMPLES[0]), len(lips[0]), teacher)
     assert len(voice.phones) == 2 and not np.allclose(voice.phones[0].probs, voice.phones[1].probs)
+    coarse = tmp_path / "coarse.keras"  # phones every 20 ms: not averaged frame by frame with the teacher's
+    coarse.write_bytes((env.ROOT / "models" / "lipsync-voices-grid-s1.keras").read_bytes())
+    settings = json.loads((env.ROOT / "models" / "lipsync-voices-grid-s1.json").read_text())
+    coarse.with_suffix(".json").write_text(json.dumps({**settings, "hop_ms": 20}))
+    by_coarse = recognizer.load(run / "best.keras")
+    by_coarse.config.phone_models = (str(coarse),)
+    with pytest.raises(LipnetError, match="coarse.keras: hears phones every 20 ms; a recogniser's phone model hears"):
+        by_coarse.voice(audio.load(SAMPLES[0]), len(lips[0]), teacher)
     recalibrated = tmp_path / "recalibrated.hdf5"  # the same network with another confidence scaling: still its
     recalibrated.write_bytes(env.DEFAULT_WEIGHTS.read_bytes())
     lipnet_model.update_extra(recalibrated, {**lipnet_model.read_config(recalibrated)[1], "confidence": [0.5, -1.5]})

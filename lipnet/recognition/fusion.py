@@ -103,7 +103,7 @@ class Voice:
         return np.mean([p.probs for p in self.phones], axis=0)
 
     def entropies(self) -> tuple[float, float]:
-        """How unsure (`entropy`) the characters and the phones are, each the warps' mean."""
+        """How unsure (`entropy`) the characters and the phones are, each the warps' (and phone models') mean."""
         return float(np.mean([entropy(c) for c in self.chars])), float(np.mean([entropy(p.probs) for p in self.phones]))
 
     def nbest(self, n: int) -> list[str]:

@@ -60,8 +60,18 @@ class Recognizer:
     @functools.cached_property
     def phone_models(self) -> list[lipsync.VisemeModel]:
         """The further phone models its configuration hears the voice by (`RecognizerConfig.phone_models`), loaded
-        once."""
-        return [lipsync.load(env.ROOT / path) for path in self.config.phone_models]
+        once. LipnetError naming the file when one does not hear phones every env.HOP_MS ms, as the teacher does
+        (their posteriors are averaged frame by frame)."""
+        models = []
+        for path in self.config.phone_models:
+            model = lipsync.load(env.ROOT / path)
+            if model.config.classes != "phones" or model.config.hop_ms != env.HOP_MS:
+                raise LipnetError(
+                    f"{path}: hears {model.config.classes} every {model.config.hop_ms} ms; a recogniser's phone model "
+                    f"hears phones every {env.HOP_MS} ms"
+                )
+            models.append(model)
+        return models
 
     def batch_posteriors(self, inputs: dict[str, np.ndarray], frames: list[int]) -> dict[str, list[np.ndarray]]:
         """Character posteriors of both heads (``av``, ``audio``) for a batch of clips (`dataset.inputs`), each clip's
